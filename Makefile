@@ -1,0 +1,59 @@
+# Two commands for a fresh Debian/Ubuntu machine (see README):
+#   make lab   - set everything up, open the tutorials in JupyterLab
+#   make test  - set everything up, run every test (lint, unit, TF.js, browser, notebooks)
+# Everything lives in .venv/ at the repo root; nothing is installed system-wide except Debian packages
+# that pip cannot provide (Node.js/npm for the TF.js tests, Chromium for the browser tests).
+
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+STAMP := $(VENV)/.installed-stamp
+NODE_STAMP := tests/js/node_modules/.installed-stamp
+PYTEST_ARGS ?=
+
+.PHONY: setup lab test lint format bench data node browser clean
+
+setup: $(STAMP) data node browser
+
+# System packages: only what is missing, only with apt, only when we may (root or sudo).
+browser:
+	@bash scripts/system-deps.sh
+
+$(STAMP): pyproject.toml
+	@command -v python3 >/dev/null || bash scripts/system-deps.sh python
+	@test -x $(PY) || python3 -m venv $(VENV) || (bash scripts/system-deps.sh python && python3 -m venv $(VENV))
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+data: $(STAMP)
+	@$(BIN)/mnist-widgets data fetch
+
+node: $(NODE_STAMP)
+$(NODE_STAMP): tests/js/package.json tests/js/package-lock.json
+	@command -v npm >/dev/null || bash scripts/system-deps.sh node
+	cd tests/js && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+lab: setup
+	$(BIN)/jupyter lab --notebook-dir=notebooks
+
+test: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: setup
+	$(PY) -m benchmarks
+
+clean:
+	rm -rf $(VENV) tests/js/node_modules .pytest_cache .ruff_cache test-artifacts

@@ -1,0 +1,83 @@
+"""mnist-widgets: offline-first handwritten-digit recognition for Jupyter.
+
+Train the TensorFlow.js ``mnist-node`` CNN, export it in the TF.js layers format, load it by URL
+through a verified local model store, and draw digits in a notebook cell.
+
+Importing this package is cheap: TensorFlow is imported only when a function needs it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# public name -> submodule that defines it (resolved lazily by __getattr__)
+_EXPORTS: dict[str, str] = {
+    # data / model / training
+    "load_mnist": "data",
+    "fetch_mnist": "data",
+    "build_model": "model",
+    "train": "train",
+    # TF.js layers format
+    "save_layers_model": "tfjs",
+    "load_layers_model": "tfjs",
+    # offline-first loading and the model store
+    "fetch_model": "loader",
+    "FetchResult": "loader",
+    "ModelStore": "store",
+    "list_models": "store",
+    "remove_model": "store",
+    "serve_directory": "serve",
+    # drawing and prediction
+    "preprocess": "preprocess",
+    "Predictor": "predictor",
+    "Prediction": "predictor",
+    "DigitCanvas": "widget",
+    # errors
+    "MnistWidgetsError": "errors",
+    "DataError": "errors",
+    "ModelFormatError": "errors",
+    "DownloadError": "errors",
+    "CacheError": "errors",
+    "OfflineError": "errors",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module_name = _EXPORTS[name]
+    except KeyError:
+        msg = f"module 'mnist_widgets' has no attribute {name!r}"
+        raise AttributeError(msg) from None
+    value = getattr(importlib.import_module(f".{module_name}", __name__), name)
+    globals()[name] = value  # cache: later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from .data import fetch_mnist, load_mnist
+    from .errors import (
+        CacheError,
+        DataError,
+        DownloadError,
+        MnistWidgetsError,
+        ModelFormatError,
+        OfflineError,
+    )
+    from .loader import FetchResult, fetch_model
+    from .model import build_model
+    from .predictor import Prediction, Predictor
+    from .preprocess import preprocess
+    from .serve import serve_directory
+    from .store import ModelStore, list_models, remove_model
+    from .tfjs import load_layers_model, save_layers_model
+    from .train import train
+    from .widget import DigitCanvas

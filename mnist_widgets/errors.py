@@ -1,0 +1,30 @@
+"""Exceptions raised by mnist-widgets.
+
+Every message says what was received, what was expected, and what to do about it.
+"""
+
+from __future__ import annotations
+
+
+class MnistWidgetsError(Exception):
+    """Base class for every error this package raises on purpose."""
+
+
+class DataError(MnistWidgetsError):
+    """MNIST data is missing, corrupt, or does not match its published checksum."""
+
+
+class ModelFormatError(MnistWidgetsError, ValueError):
+    """A TF.js ``model.json`` or weights file is malformed or unsupported."""
+
+
+class DownloadError(MnistWidgetsError):
+    """A model could not be fetched over the network (status, timeout, size, truncation)."""
+
+
+class OfflineError(DownloadError):
+    """The network was needed but offline mode is on (``MNIST_WIDGETS_OFFLINE=1``)."""
+
+
+class CacheError(MnistWidgetsError):
+    """The local model store is missing an entry, corrupt, or cannot be written."""
