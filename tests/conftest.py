@@ -1,0 +1,86 @@
+"""Shared fixtures. Area-specific fixtures live in the test module that uses them."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+JS_DIR = REPO_ROOT / "tests" / "js"
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def seed_model_dir() -> Path:
+    """The article author's model, saved by tfjs-layers 0.8 (Sequential config as a plain list)."""
+    return REPO_ROOT / "tests" / "fixtures" / "seed-model"
+
+
+@pytest.fixture(scope="session")
+def mnist() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """The real MNIST data (``make data`` fetches it onto an offline machine)."""
+    from mnist_widgets.data import load_mnist
+
+    return load_mnist()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_model_store(tmp_path_factory: pytest.TempPathFactory, monkeypatch) -> Path:
+    """No test reads or writes the user's real model store, and none goes offline by accident."""
+    cache = tmp_path_factory.mktemp("model-store")
+    monkeypatch.setenv("MNIST_WIDGETS_CACHE", str(cache))
+    monkeypatch.delenv("MNIST_WIDGETS_OFFLINE", raising=False)
+    return cache
+
+
+NodeRunner = Callable[..., str]
+
+
+@pytest.fixture(scope="session")
+def node_tfjs() -> NodeRunner:
+    """Run ``node tests/js/SCRIPT args...`` with real @tensorflow/tfjs 4.22.0; return its stdout.
+
+    The script's stderr is included in the failure message, so a TF.js error reads like a Python one.
+    """
+    node = shutil.which("node")
+    if node is None or not (JS_DIR / "node_modules" / "@tensorflow" / "tfjs").is_dir():
+        pytest.fail("TF.js tests need Node.js and tests/js/node_modules: run `make node` (part of `make test`)")
+
+    def run(script: str, *args: str | os.PathLike, timeout: float = 300) -> str:
+        proc = subprocess.run(
+            [node, str(JS_DIR / script), *map(str, args)],
+            cwd=JS_DIR,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if proc.returncode != 0:
+            pytest.fail(f"node {script} failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+        return proc.stdout
+
+    return run
+
+
+def read_json_lines(text: str) -> list[dict]:
+    """Parse the JSON-per-line output convention of the tests/js scripts."""
+    return [json.loads(line) for line in text.splitlines() if line.strip().startswith("{")]
+
+
+@pytest.fixture
+def env_dir(tmp_path: Path) -> Iterator[Path]:
+    """A scratch directory that is removed even if a test made it read-only."""
+    yield tmp_path
+    for path in tmp_path.rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
