@@ -1,10 +1,10 @@
 """Import TensorFlow/Keras quietly and only when needed.
 
-TensorFlow 2.21 writes oneDNN, CUDA-probe and CPU-feature banners straight to file descriptor 2 at
-import time, before absl logging is initialised, so no environment variable silences them (tried:
-``TF_CPP_MIN_LOG_LEVEL``, ``GLOG_minloglevel``, ``ABSL_MIN_LOG_LEVEL``). ipykernel forwards fd 2 into
-notebook output, so the banners would land in every notebook. We capture fd 2 while importing, drop the
-known banners, and pass anything else through untouched: a real error still reaches the user.
+TensorFlow 2.21 writes oneDNN, CUDA-probe and CPU-feature banners straight to file descriptor 2
+at import time, before absl logging is initialised, so no environment variable silences them
+(tried: ``TF_CPP_MIN_LOG_LEVEL``, ``GLOG_minloglevel``, ``ABSL_MIN_LOG_LEVEL``). ipykernel forwards
+fd 2 into notebook output, so the banners would land in every notebook. We capture fd 2 while
+importing, drop the known banners, and pass anything else through: a real error still shows.
 """
 
 from __future__ import annotations

@@ -51,11 +51,14 @@ NodeRunner = Callable[..., str]
 def node_tfjs() -> NodeRunner:
     """Run ``node tests/js/SCRIPT args...`` with real @tensorflow/tfjs 4.22.0; return its stdout.
 
-    The script's stderr is included in the failure message, so a TF.js error reads like a Python one.
+    A failing script's stderr goes into the failure message, so TF.js errors read like Python's.
     """
     node = shutil.which("node")
     if node is None or not (JS_DIR / "node_modules" / "@tensorflow" / "tfjs").is_dir():
-        pytest.fail("TF.js tests need Node.js and tests/js/node_modules: run `make node` (part of `make test`)")
+        pytest.fail(
+            "TF.js tests need Node.js and tests/js/node_modules: "
+            "run `make node` (part of `make test`)"
+        )
 
     def run(script: str, *args: str | os.PathLike, timeout: float = 300) -> str:
         proc = subprocess.run(
