@@ -42,6 +42,8 @@ _EXPORTS: dict[str, str] = {
     "DownloadError": "errors",
     "CacheError": "errors",
     "OfflineError": "errors",
+    "CanvasError": "errors",
+    "EmptyCanvasError": "errors",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -66,8 +68,10 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .data import fetch_mnist, load_mnist
     from .errors import (
         CacheError,
+        CanvasError,
         DataError,
         DownloadError,
+        EmptyCanvasError,
         MnistWidgetsError,
         ModelFormatError,
         OfflineError,

@@ -28,3 +28,11 @@ class OfflineError(DownloadError):
 
 class CacheError(MnistWidgetsError):
     """The local model store is missing an entry, corrupt, or cannot be written."""
+
+
+class CanvasError(MnistWidgetsError, ValueError):
+    """A drawing or image cannot be preprocessed: wrong shape, dtype, value range, NaN or inf."""
+
+
+class EmptyCanvasError(CanvasError):
+    """The canvas holds no ink (or too little to be a digit): there is nothing to classify."""
