@@ -1,0 +1,263 @@
+"""Turn a drawing into the 28x28 image an MNIST model expects (NumPy, Pillow; no TensorFlow).
+
+MNIST digits were made by fitting the ink into a 20x20 box (aspect ratio kept, anti-aliased) and
+moving the box inside 28x28 so that its centre of mass sits at pixel (14, 14) (row, column; the real
+test set averages 13.99, 14.00 with a spread of +-0.29, i.e. a whole-pixel shift). A model trained
+on MNIST is accurate on drawings prepared the same way, whatever their size or position.
+
+Accepted canvases
+-----------------
+- grayscale ink ``(H, W)`` or ``(H, W, 1)``: ``uint8`` (0-255), other integer types in 0-255,
+  ``bool``, or floats in [0, 1];
+- RGBA ``(H, W, 4)`` as a browser canvas gives it: the ink is the **alpha** channel when alpha
+  varies; a fully opaque image (constant alpha) is read from its RGB luminance instead;
+- RGB ``(H, W, 3)``: luminance.
+
+Conventions (documented decisions)
+----------------------------------
+- **Inversion.** MNIST is light ink on a dark background. A luminance image whose border is mostly
+  bright (median border value > 0.5, e.g. a scan of dark ink on paper) is inverted. Alpha ink is
+  never inverted: alpha *is* the ink.
+- **Background.** The median border value is subtracted (a grey scan background becomes 0) and the
+  ink is rescaled so its brightest pixel is 1, like MNIST's.
+- **Empty canvas.** A pixel is ink when its value is at least ``INK_THRESHOLD`` (0.1). A canvas
+  with fewer than ``max(MIN_INK_PIXELS, EMPTY_INK_FRACTION * H * W)`` ink pixels (on 280x280: 40
+  pixels, a dot about 7 px across) is empty: :func:`preprocess` raises
+  :class:`~mnist_widgets.errors.EmptyCanvasError` and :func:`preprocess_or_none` returns ``None``.
+- **Centring.** The shift is a whole number of pixels, as in MNIST, so the centre of mass ends
+  within half a pixel of (14, 14) on each axis and the ink keeps its 20-pixel long side. For
+  extremely lopsided shapes the shift is limited so no ink leaves the 28x28 frame.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from .errors import CanvasError, EmptyCanvasError
+
+__all__ = [
+    "EMPTY_INK_FRACTION",
+    "INK_THRESHOLD",
+    "MIN_INK_PIXELS",
+    "ink",
+    "pool_like_article",
+    "preprocess",
+    "preprocess_or_none",
+]
+
+SIZE = 28  # output side
+BOX = 20  # MNIST fits the ink's longer side into 20 pixels
+CENTRE = 14.0  # target centre of mass (row, column), as measured on MNIST
+INK_THRESHOLD = 0.1  # a pixel at or above this value counts as ink
+EMPTY_INK_FRACTION = 0.0005  # fewer ink pixels than this share of the canvas: empty
+MIN_INK_PIXELS = 2  # ... and never fewer than this many (tiny canvases)
+_INK_U8 = int(np.ceil(INK_THRESHOLD * 255))  # the same threshold on 0-255 data
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601, as Pillow's "L"
+
+
+def preprocess(canvas: np.ndarray) -> np.ndarray:
+    """Crop, scale and centre a drawing the way MNIST digits were made.
+
+    Parameters
+    ----------
+    canvas : numpy.ndarray
+        Grayscale ``(H, W)`` / ``(H, W, 1)``, RGB ``(H, W, 3)`` or RGBA ``(H, W, 4)``, any size;
+        see the module docstring for accepted dtypes and value ranges.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 ``(28, 28)`` in [0, 1]: light ink on black, ink fitted in 20x20, centred by mass.
+
+    Raises
+    ------
+    EmptyCanvasError
+        The canvas has (almost) no ink.
+    CanvasError
+        Wrong type, shape or dtype; NaN or inf; values out of range.
+
+    Examples
+    --------
+    >>> canvas = np.zeros((280, 280), np.uint8)
+    >>> canvas[40:240, 130:150] = 255  # a "1"
+    >>> x = preprocess(canvas)
+    >>> x.shape, x.dtype, float(x.max())
+    ((28, 28), dtype('float32'), 1.0)
+    """
+    crop = _crop_to_ink(canvas)
+    patch = _fit_box(crop)
+    return _centre_by_mass(patch)
+
+
+def preprocess_or_none(canvas: np.ndarray) -> np.ndarray | None:
+    """Like :func:`preprocess`, but return ``None`` for an empty canvas (other errors raise)."""
+    try:
+        return preprocess(canvas)
+    except EmptyCanvasError:
+        return None
+
+
+def ink(canvas: np.ndarray) -> np.ndarray:
+    """Return the canvas as float32 ink ``(H, W)`` in [0, 1] (light on dark), before cropping.
+
+    Applies the channel choice, inversion and background rules of the module docstring.
+    """
+    gray, is_alpha = _as_gray(canvas)
+    return _normalise(gray.astype(np.float32) / 255 if gray.dtype == np.uint8 else gray, is_alpha)
+
+
+def pool_like_article(canvas: np.ndarray) -> np.ndarray:
+    """The article's baseline: average-pool the whole canvas down to 28x28, no crop, no centring.
+
+    Kept for comparison (``benchmarks/drawn_digits.py``, the drawing notebook). Canvas sides must
+    be multiples of 28 (the article's canvas is 280x280: 10x10 pooling).
+    """
+    x = ink(canvas)
+    h, w = x.shape
+    if h % SIZE or w % SIZE:
+        msg = f"pool_like_article needs sides that are multiples of 28 (e.g. 280x280), got {h}x{w}"
+        raise CanvasError(msg)
+    return x.reshape(SIZE, h // SIZE, SIZE, w // SIZE).mean(axis=(1, 3), dtype=np.float32)
+
+
+# --- steps -------------------------------------------------------------------------------------
+
+
+def _as_gray(canvas: object) -> tuple[np.ndarray, bool]:
+    """Validate and reduce to one channel: (uint8 or float32 array, whether it is alpha ink)."""
+    if not isinstance(canvas, np.ndarray):
+        try:
+            canvas = np.asarray(canvas)
+        except Exception as exc:
+            msg = f"expected a NumPy array (H, W) or (H, W, 4), got {type(canvas).__name__}"
+            raise CanvasError(msg) from exc
+    a = canvas
+    if a.ndim == 3 and a.shape[2] in (1, 3, 4):
+        channels = a.shape[2]
+    elif a.ndim == 2:
+        channels = 1
+    else:
+        msg = (
+            f"expected a canvas of shape (H, W) grayscale, (H, W, 3) RGB or (H, W, 4) RGBA, "
+            f"got shape {a.shape}"
+        )
+        raise CanvasError(msg)
+    if a.shape[0] == 0 or a.shape[1] == 0:
+        msg = f"the canvas has no pixels (shape {a.shape})"
+        raise CanvasError(msg)
+    a = _check_values(a)
+    if channels == 1:
+        return (a if a.ndim == 2 else a[:, :, 0]), False
+    if channels == 4:
+        alpha = a[:, :, 3]
+        if alpha.min() != alpha.max():  # a drawing on a transparent canvas: alpha is the ink
+            return alpha, True
+    rgb = a[:, :, :3].astype(np.float32)
+    gray = rgb @ _LUMA
+    return (gray if a.dtype != np.uint8 else np.rint(gray).astype(np.uint8)), False
+
+
+def _check_values(a: np.ndarray) -> np.ndarray:
+    """Return uint8 (0-255) or float32 (0-1) data; reject everything else with a clear message."""
+    if a.dtype == np.uint8:
+        return a
+    if a.dtype == np.bool_:
+        return a.astype(np.uint8) * np.uint8(255)
+    if np.issubdtype(a.dtype, np.integer):
+        lo, hi = int(a.min()), int(a.max())
+        if lo < 0 or hi > 255:
+            msg = f"integer canvases must hold 0-255, got values from {lo} to {hi} ({a.dtype})"
+            raise CanvasError(msg)
+        return a.astype(np.uint8)
+    if np.issubdtype(a.dtype, np.floating):
+        a = a.astype(np.float32, copy=False)
+        if not np.isfinite(a).all():
+            msg = "the canvas contains NaN or infinite values; expected floats in [0, 1]"
+            raise CanvasError(msg)
+        lo, hi = float(a.min()), float(a.max())
+        if lo < 0 or hi > 1:
+            msg = (
+                f"float canvases must hold values in [0, 1], got {lo:g} to {hi:g}; "
+                "for 0-255 data pass uint8 (or divide by 255)"
+            )
+            raise CanvasError(msg)
+        return a
+    msg = f"unsupported canvas dtype {a.dtype}; expected uint8, another integer type, bool or float"
+    raise CanvasError(msg)
+
+
+def _border(a: np.ndarray) -> np.ndarray:
+    return np.concatenate([a[0], a[-1], a[1:-1, 0], a[1:-1, -1]])
+
+
+def _normalise(x: np.ndarray, is_alpha: bool) -> np.ndarray:
+    """Float ink in [0, 1]: invert paper scans, remove the background level (module docstring)."""
+    if not is_alpha:
+        bg = float(np.median(_border(x)))
+        if bg > 0.5:
+            x = 1.0 - x
+            bg = 1.0 - bg
+        if bg > 0:
+            x = np.clip((x - bg) / (1.0 - bg), 0.0, 1.0)
+    return x.astype(np.float32, copy=False)
+
+
+def _crop_to_ink(canvas: np.ndarray) -> np.ndarray:
+    """Validate, find the ink and return the float32 crop of its bounding box."""
+    gray, is_alpha = _as_gray(canvas)
+    h, w = gray.shape
+    # Fast path (the widget's case): uint8 ink on a clean black background needs no float pass over
+    # the whole canvas; only the crop is converted.
+    if gray.dtype == np.uint8 and (is_alpha or not _border(gray).any()):
+        mask = gray >= _INK_U8
+        data, scale = gray, np.float32(1 / 255)
+    else:
+        data = _normalise(
+            gray.astype(np.float32) / 255 if gray.dtype == np.uint8 else gray, is_alpha
+        )
+        mask, scale = data >= INK_THRESHOLD, None
+    needed = max(MIN_INK_PIXELS, EMPTY_INK_FRACTION * h * w)
+    count = int(np.count_nonzero(mask))
+    if count < needed:
+        msg = (
+            f"the canvas is empty: {count} ink pixels (values >= {INK_THRESHOLD}) on {h}x{w}, "
+            f"need at least {int(np.ceil(needed))}; draw a digit first"
+        )
+        raise EmptyCanvasError(msg)
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    crop = data[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    return crop * scale if scale is not None else crop
+
+
+def _fit_box(crop: np.ndarray) -> np.ndarray:
+    """Scale so the longer side is 20 px, keeping the aspect ratio, with anti-aliasing.
+
+    Shrinking uses Pillow's BOX filter (area averaging: true anti-aliasing with no negative lobes,
+    so the edge rows keep their ink and the long side stays exactly 20); enlarging uses BILINEAR.
+    """
+    h, w = crop.shape
+    scale = BOX / max(h, w)
+    new_h, new_w = max(1, round(h * scale)), max(1, round(w * scale))
+    resample = Image.Resampling.BOX if scale < 1 else Image.Resampling.BILINEAR
+    img = Image.fromarray(np.ascontiguousarray(crop, dtype=np.float32), mode="F")
+    patch = np.asarray(img.resize((new_w, new_h), resample), dtype=np.float32)
+    peak = float(patch.max())
+    if peak <= 0:  # cannot happen after the ink check, but never divide by zero
+        return patch
+    return np.clip(patch * (1.0 / peak), 0.0, 1.0)
+
+
+def _centre_by_mass(patch: np.ndarray) -> np.ndarray:
+    """Paste into 28x28 with a whole-pixel shift putting the centre of mass nearest (14, 14)."""
+    h, w = patch.shape
+    total = float(patch.sum())
+    com_r = float(patch.sum(axis=1) @ np.arange(h, dtype=np.float32)) / total
+    com_c = float(patch.sum(axis=0) @ np.arange(w, dtype=np.float32)) / total
+    # np.floor(x + 0.5) rounds halves up consistently (Python's round() would go to even)
+    top = int(np.clip(np.floor(CENTRE - com_r + 0.5), 0, SIZE - h))
+    left = int(np.clip(np.floor(CENTRE - com_c + 0.5), 0, SIZE - w))
+    out = np.zeros((SIZE, SIZE), dtype=np.float32)
+    out[top : top + h, left : left + w] = patch
+    return out
