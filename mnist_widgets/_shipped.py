@@ -1,0 +1,34 @@
+"""Where the trained model shipped with the package lives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .errors import MnistWidgetsError
+
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def _candidates() -> list[Path]:
+    # An installed wheel carries the model inside the package (hatch force-include in
+    # pyproject.toml); a source checkout (editable install) has it at <repo>/models/mnist.
+    return [_PACKAGE / "_models" / "mnist", _PACKAGE.parent / "models" / "mnist"]
+
+
+def shipped_model_dir() -> Path:
+    """Return the directory holding the shipped model's ``model.json`` and weights.
+
+    Raises
+    ------
+    MnistWidgetsError
+        Neither location holds a ``model.json``.
+    """
+    for path in _candidates():
+        if (path / "model.json").is_file():
+            return path
+    looked = ", ".join(str(p) for p in _candidates())
+    msg = (
+        f"the shipped MNIST model is missing (looked for model.json in {looked}); reinstall "
+        "mnist-widgets, or pass a model yourself: Predictor(model) or Predictor.from_url(URL)"
+    )
+    raise MnistWidgetsError(msg)
