@@ -113,13 +113,25 @@ class ModelServer:
     port : int
         The bound port (useful with ``port=0``, which picks a free one).
     requests : list of RequestRecord
-        Every answered request, in order.
+        Every answered request, in order (waits briefly for requests still being answered).
     """
 
     def __init__(self, app: Application, *, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.requests: list[RequestRecord] = []
-        self._requests_lock = threading.Lock()
+        self._requests: list[RequestRecord] = []
+        self._in_flight = 0
+        self._stopped = False
+        self._cond = threading.Condition()
         app.settings["log_function"] = self._record
+        # A client can read the whole response before tornado logs it; counting requests from the
+        # moment they are routed lets ``requests`` wait for the ones still finishing.
+        route = app.find_handler
+
+        def find_handler(request: Any, **kwargs: Any) -> Any:
+            with self._cond:
+                self._in_flight += 1
+            return route(request, **kwargs)
+
+        app.find_handler = find_handler  # type: ignore[method-assign]
         self._app = app
         # Bind in the caller's thread so a busy port raises here, not in the background.
         self._sockets = bind_sockets(port, host)
@@ -145,8 +157,21 @@ class ModelServer:
             headers=dict(request.headers.items()),
             time=time.time(),
         )
-        with self._requests_lock:
-            self.requests.append(record)
+        with self._cond:
+            self._requests.append(record)
+            self._in_flight = max(0, self._in_flight - 1)
+            self._cond.notify_all()
+
+    def wait_idle(self, timeout: float = 2.0) -> bool:
+        """Wait until no request is being answered; return whether that happened in time."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._in_flight == 0 or self._stopped, timeout)
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        self.wait_idle()
+        with self._cond:
+            return list(self._requests)
 
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
@@ -170,14 +195,18 @@ class ModelServer:
 
     def stop(self) -> None:
         """Stop accepting connections, close open ones, and join the thread (idempotent)."""
+        with self._cond:
+            self._stopped = True
+            self._cond.notify_all()
         if self._thread.is_alive() and not self._loop.is_closed():
             asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop)
             self._thread.join(timeout=10)
 
     def clear_requests(self) -> None:
         """Forget the recorded requests (e.g. between phases of a test)."""
-        with self._requests_lock:
-            self.requests.clear()
+        self.wait_idle()
+        with self._cond:
+            self._requests.clear()
 
     def __enter__(self) -> ModelServer:
         return self
