@@ -1,0 +1,334 @@
+"""``DigitCanvas``: draw a digit in a notebook cell and watch the model read it as you draw.
+
+The browser only shows the strokes; the kernel keeps them as point lists and rasterises them with
+Pillow for prediction, so no image data travels back from the browser (ipycanvas's
+``sync_image_data`` would send the whole canvas on every update).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import ipywidgets as widgets
+import numpy as np
+import traitlets
+from ipycanvas import Canvas, hold_canvas
+from PIL import Image, ImageDraw
+
+__all__ = ["DigitCanvas"]
+
+SIZE = 280  # drawing canvas side, as in the article's app
+BRUSH = 20  # px: a digit ~200 px tall becomes ~2 px strokes in MNIST's 20 px box, like MNIST's own
+THROTTLE = 0.15  # s: at most one prediction this often while a stroke is being drawn
+INK = "#1b1b1b"
+PAPER = "#ffffff"
+FRAME = "#9e9e9e"
+BAR = "#90a4ae"
+BAR_TOP = "#1e88e5"
+_BARS_W, _BARS_H = 230, 120
+_VIEW = 84  # the 28x28 model input shown 3x
+
+Point = tuple[float, float]
+
+
+class DigitCanvas(widgets.VBox):
+    """A drawing canvas with live digit recognition: predicted digit, probabilities, model input.
+
+    Parameters
+    ----------
+    predictor : Predictor or None
+        What classifies the drawing; ``None`` builds :class:`~mnist_widgets.Predictor` with the
+        shipped model.
+
+    Attributes
+    ----------
+    prediction : Prediction or None
+        The last prediction (observable with ``observe``); ``None`` before drawing and after
+        ``clear()``. An empty drawing gives a Prediction whose ``digit`` is None.
+
+    Examples
+    --------
+    >>> canvas = DigitCanvas()  # doctest: +SKIP
+    >>> canvas  # doctest: +SKIP  (in a notebook cell: draw with the mouse, a pen or a finger)
+    >>> canvas.draw_stroke([(140, 40), (140, 240)]).digit  # doctest: +SKIP
+    1
+    """
+
+    prediction = traitlets.Any(None, allow_none=True)
+
+    def __init__(self, predictor: Any = None, **kwargs: Any) -> None:
+        if predictor is None:
+            from .predictor import Predictor
+
+            predictor = Predictor()
+        self.predictor = predictor
+        self._strokes: list[list[Point]] = []
+        self._current: list[Point] | None = None
+        self._last_predict = 0.0
+        self._base = _blank()  # finished strokes, rasterised once; the open stroke is added on top
+
+        self.canvas = Canvas(
+            width=SIZE, height=SIZE, layout=widgets.Layout(width=f"{SIZE}px", height=f"{SIZE}px")
+        )
+        self.canvas.add_class("mnist-widgets-canvas")
+        self._digit = widgets.Label(
+            "",
+            style={"font_size": "64px", "font_weight": "bold"},
+            layout=widgets.Layout(height="80px", min_width="60px"),
+        )
+        self._digit.add_class("mnist-widgets-prediction")
+        self._bars = Canvas(
+            width=_BARS_W,
+            height=_BARS_H,
+            layout=widgets.Layout(width=f"{_BARS_W}px", height=f"{_BARS_H}px"),
+        )
+        self._view = Canvas(
+            width=_VIEW,
+            height=_VIEW,
+            layout=widgets.Layout(width=f"{_VIEW}px", height=f"{_VIEW}px"),
+        )
+        self.output = widgets.Output(layout=widgets.Layout(max_height="160px", overflow="auto"))
+        undo = widgets.Button(description="Undo", icon="undo", layout=widgets.Layout(width="90px"))
+        clear = widgets.Button(
+            description="Clear", icon="trash", layout=widgets.Layout(width="90px")
+        )
+        undo.on_click(self._guard(lambda _: self.undo()))
+        clear.on_click(self._guard(lambda _: self.clear()))
+
+        for register, handler in [
+            (self.canvas.on_mouse_down, self._on_mouse_down),
+            (self.canvas.on_mouse_move, self._on_mouse_move),
+            (self.canvas.on_mouse_up, self._on_mouse_up),
+            (self.canvas.on_mouse_out, self._on_mouse_out),
+            (self.canvas.on_touch_start, self._on_touch_start),
+            (self.canvas.on_touch_move, self._on_touch_move),
+            (self.canvas.on_touch_end, self._on_touch_end),
+            (self.canvas.on_touch_cancel, self._on_touch_end),
+            (self.canvas.on_client_ready, self._redraw),
+            (self._bars.on_client_ready, self._show_prediction),
+            (self._view.on_client_ready, self._show_prediction),
+        ]:
+            register(self._guard(handler))
+        self.observe(self._guard(self._show_prediction), names="prediction")
+
+        side = widgets.VBox(
+            [
+                widgets.HTML("<b>Prediction</b>"),
+                self._digit,
+                self._bars,
+                widgets.HTML("<small>what the model sees (28x28)</small>"),
+                self._view,
+            ],
+            layout=widgets.Layout(margin="0 0 0 16px"),
+        )
+        left = widgets.VBox([self.canvas, widgets.HBox([undo, clear])])
+        super().__init__([widgets.HBox([left, side]), self.output], **kwargs)
+        self._redraw()
+        self._show_prediction()
+
+    # --- programmatic API --------------------------------------------------------------------
+
+    @property
+    def strokes(self) -> tuple[tuple[Point, ...], ...]:
+        """The finished strokes, each a tuple of ``(x, y)`` canvas points (read-only copy)."""
+        return tuple(tuple(s) for s in self._strokes)
+
+    @property
+    def image(self) -> np.ndarray:
+        """The drawing as the predictor receives it: uint8 ``(280, 280)``, white ink on black."""
+        img = self._base.copy()
+        if self._current:
+            _rasterise(img, self._current)
+        return np.asarray(img)
+
+    def draw_stroke(self, points: Iterable[Sequence[float]]) -> Any:
+        """Add a stroke through ``points`` (canvas pixels, 0-280) and return the new prediction."""
+        stroke = _validate_points(points)
+        self._end_stroke()
+        self._strokes.append(stroke)
+        _rasterise(self._base, stroke)
+        with hold_canvas(self.canvas):
+            _paint(self.canvas, stroke)
+        self._predict()
+        return self.prediction
+
+    def clear(self) -> None:
+        """Remove every stroke; the prediction becomes ``None``."""
+        self._strokes.clear()
+        self._current = None
+        self._base = _blank()
+        self._redraw()
+        self.prediction = None
+
+    def undo(self) -> None:
+        """Remove the last stroke (or the one being drawn) and predict again."""
+        if self._current is not None:
+            self._current = None
+        elif self._strokes:
+            self._strokes.pop()
+        self._base = _blank()
+        for stroke in self._strokes:
+            _rasterise(self._base, stroke)
+        self._redraw()
+        if self._strokes:
+            self._predict()
+        else:
+            self.prediction = None
+
+    # --- mouse and touch ---------------------------------------------------------------------
+
+    def _on_mouse_down(self, x: float, y: float) -> None:
+        self._end_stroke()  # a release we never saw (outside the page): close that stroke first
+        self._current = [(float(x), float(y))]
+        with hold_canvas(self.canvas):
+            _paint(self.canvas, self._current)
+        self._predict(throttled=True)
+
+    def _on_mouse_move(self, x: float, y: float) -> None:
+        if self._current is None:
+            return  # hovering, or a press that started outside the canvas
+        last = self._current[-1]
+        point = (float(x), float(y))
+        if math.dist(last, point) < 1.0:
+            return
+        self._current.append(point)
+        with hold_canvas(self.canvas):
+            self.canvas.stroke_line(*last, *point)
+        self._predict(throttled=True)
+
+    def _on_mouse_up(self, x: float, y: float) -> None:
+        if self._current is not None:
+            self._on_mouse_move(x, y)
+        self._end_stroke()
+
+    def _on_mouse_out(self, x: float, y: float) -> None:
+        # Leaving the canvas ends the stroke: otherwise a release outside would leave it "stuck"
+        # and the next hover would keep drawing.
+        if self._current is not None:
+            self._on_mouse_move(min(max(x, 0.0), SIZE), min(max(y, 0.0), SIZE))
+        self._end_stroke()
+
+    def _on_touch_start(self, touches: list[Point]) -> None:
+        if touches:
+            self._on_mouse_down(*touches[0])
+
+    def _on_touch_move(self, touches: list[Point]) -> None:
+        if touches:
+            self._on_mouse_move(*touches[0])
+
+    def _on_touch_end(self, touches: list[Point]) -> None:
+        self._end_stroke()
+
+    # --- internals ---------------------------------------------------------------------------
+
+    def _end_stroke(self) -> None:
+        if self._current is None:
+            return
+        stroke, self._current = self._current, None
+        self._strokes.append(stroke)
+        _rasterise(self._base, stroke)
+        self._predict()
+
+    def _predict(self, *, throttled: bool = False) -> None:
+        now = time.monotonic()
+        if throttled and now - self._last_predict < THROTTLE:
+            return
+        self._last_predict = now
+        self.prediction = self.predictor.predict(self.image)
+
+    def _guard(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """Run a callback with its prints and tracebacks shown in the widget's output area."""
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any) -> Any:
+            with self.output:
+                return fn(*args)
+
+        return wrapper
+
+    def _redraw(self, *_: Any) -> None:
+        with hold_canvas(self.canvas):
+            self.canvas.clear()
+            self.canvas.fill_style = PAPER
+            self.canvas.fill_rect(0, 0, SIZE, SIZE)
+            self.canvas.stroke_style = FRAME
+            self.canvas.line_width = 2
+            self.canvas.stroke_rect(1, 1, SIZE - 2, SIZE - 2)  # a frame drawn, not a CSS border
+            for stroke in [*self._strokes, *([self._current] if self._current else [])]:
+                _paint(self.canvas, stroke)
+
+    def _show_prediction(self, *_: Any) -> None:
+        pred = self.prediction
+        empty = pred is None or pred.digit is None
+        self._digit.value = "" if empty else str(pred.digit)
+        probs = np.zeros(10) if pred is None else np.asarray(pred.probabilities, dtype=float)
+        _paint_bars(self._bars, probs, None if empty else pred.digit)
+        x = np.zeros((28, 28)) if pred is None else np.asarray(pred.input)
+        big = np.repeat(np.repeat(np.rint(x * 255).astype(np.uint8), 3, 0), 3, 1)
+        self._view.put_image_data(np.repeat(big[:, :, None], 3, axis=2), 0, 0)
+
+
+def _blank() -> Image.Image:
+    return Image.new("L", (SIZE, SIZE), 0)
+
+
+def _rasterise(img: Image.Image, stroke: Sequence[Point]) -> None:
+    """Draw a stroke as the browser shows it: round caps and joints (a disc at every point)."""
+    draw = ImageDraw.Draw(img)
+    r = BRUSH / 2
+    if len(stroke) > 1:
+        draw.line(stroke, fill=255, width=BRUSH, joint="curve")
+    for x, y in stroke:
+        draw.ellipse((x - r, y - r, x + r, y + r), fill=255)
+
+
+def _paint(canvas: Canvas, stroke: Sequence[Point]) -> None:
+    canvas.stroke_style = INK
+    canvas.fill_style = INK
+    canvas.line_width = BRUSH
+    canvas.line_cap = "round"
+    canvas.line_join = "round"
+    if len(stroke) > 1:
+        canvas.stroke_lines(stroke)
+    else:
+        canvas.fill_circle(stroke[0][0], stroke[0][1], BRUSH / 2)
+
+
+def _paint_bars(canvas: Canvas, probs: np.ndarray, top: int | None) -> None:
+    step, width, base, height = _BARS_W / 10, 15, _BARS_H - 20, _BARS_H - 30
+    with hold_canvas(canvas):
+        canvas.clear()
+        canvas.fill_style = "#eceff1"
+        canvas.fill_rects(np.arange(10) * step + 4, base - height, width, height)
+        canvas.fill_style = BAR
+        heights = np.maximum(probs * height, 0.5)
+        canvas.fill_rects(np.arange(10) * step + 4, base - heights, width, heights)
+        if top is not None:
+            canvas.fill_style = BAR_TOP
+            canvas.fill_rect(top * step + 4, base - heights[top], width, heights[top])
+        canvas.fill_style = "#37474f"
+        canvas.font = "13px sans-serif"
+        canvas.text_align = "center"
+        for d in range(10):
+            canvas.fill_text(str(d), d * step + 4 + width / 2, _BARS_H - 5)
+
+
+def _validate_points(points: Iterable[Sequence[float]]) -> list[Point]:
+    try:
+        arr = np.asarray(list(points), dtype=float)
+    except (TypeError, ValueError) as exc:
+        msg = "a stroke is a sequence of (x, y) points, e.g. [(140, 40), (140, 240)]"
+        raise ValueError(msg) from exc
+    if arr.ndim != 2 or arr.shape[1] != 2 or len(arr) == 0:
+        msg = (
+            f"a stroke is a non-empty sequence of (x, y) points, got an array of shape {arr.shape}"
+        )
+        raise ValueError(msg)
+    if not np.isfinite(arr).all():
+        msg = "stroke points must be finite numbers (got NaN or inf)"
+        raise ValueError(msg)
+    return [(float(x), float(y)) for x, y in arr]
