@@ -1,0 +1,166 @@
+"""Weight bytes: packing, sharding, quantization and decoding, exactly as TF.js 4.22 reads them.
+
+NumPy only. Everything is little-endian and packed back to back in manifest order with no
+alignment; a group's byte stream is cut into ``group<g>-shard<i>of<n>.bin`` files at
+``shard_size_bytes``, so one tensor may span two shards. Quantization follows the official
+converter (``tensorflowjs/quantization.py``) and dequantization follows ``io_utils.ts``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from ..errors import ModelFormatError
+from .artifacts import weight_nbytes
+
+QUANTIZE_CHOICES = ("float16", "uint8", "uint16")
+_STORED = {
+    "float32": np.dtype("<f4"),
+    "int32": np.dtype("<i4"),
+    "bool": np.dtype("u1"),
+    "complex64": np.dtype("<c8"),
+    "float16": np.dtype("<f2"),
+    "uint8": np.dtype("u1"),
+    "uint16": np.dtype("<u2"),
+}
+
+
+def quantize(values: np.ndarray, dtype: str) -> tuple[np.ndarray, dict[str, Any]]:
+    """Quantize a float32 tensor like the TF.js converter; return the stored array and its spec.
+
+    ``uint8``/``uint16``: ``scale = (max - min) / (2**bits - 1)``; when 0 lies in ``[min, max]``
+    ``min`` is nudged so that 0 is represented exactly; ``q = round((clip(x) - min) / scale)``.
+    A constant tensor becomes all zeros with ``scale = 1``. ``float16`` is a plain cast.
+
+    Examples
+    --------
+    >>> q, spec = quantize(np.array([-1.0, 0.0, 1.0], np.float32), "uint8")
+    >>> q.tolist(), spec["dtype"], spec["min"] == -128 * spec["scale"]
+    ([0, 128, 255], 'uint8', True)
+    """
+    if dtype == "float16":
+        return values.astype("<f2"), {"dtype": "float16", "original_dtype": "float32"}
+    if dtype not in ("uint8", "uint16"):
+        msg = (
+            f"unknown quantization {dtype!r}; expected None or one of {', '.join(QUANTIZE_CHOICES)}"
+        )
+        raise ValueError(msg)
+    qtype = _STORED[dtype]
+    lo, hi = float(values.min()), float(values.max())
+    if lo == hi:
+        q = np.zeros(values.shape, qtype)
+        scale = 1.0
+    else:
+        qmax = np.iinfo(qtype).max
+        scale = (hi - lo) / qmax
+        if lo <= 0 <= hi:  # nudge so that 0 maps to an integer (zero padding stays exactly 0)
+            lo = -float(np.round(-lo / scale)) * scale
+            hi = qmax * scale + lo
+        clipped = np.clip(values.astype(np.float64), lo, hi)
+        q = np.round((clipped - lo) / scale).astype(qtype)
+    return q, {"dtype": dtype, "min": lo, "scale": scale, "original_dtype": "float32"}
+
+
+def dequantize(stored: np.ndarray, spec: dict[str, Any], dtype: str) -> np.ndarray:
+    """Undo :func:`quantize` as TF.js does: ``q * scale + min`` in double, stored as ``dtype``."""
+    if spec["dtype"] == "float16":
+        return stored.astype(np.float32)
+    value = stored.astype(np.float64) * spec["scale"] + spec["min"]
+    if dtype == "int32":  # Math.round: halves round up
+        return np.floor(value + 0.5).astype(np.int32)
+    return value.astype(np.float32)
+
+
+def encode_weights(
+    named: Iterable[tuple[str, np.ndarray]],
+    *,
+    quantize_dtype: str | None = None,
+    shard_size_bytes: int = 4 * 1024 * 1024,
+) -> tuple[list[dict[str, Any]], dict[str, bytes]]:
+    """Pack named tensors into one manifest group and its shard files.
+
+    Returns
+    -------
+    manifest, files
+        ``weightsManifest`` (one group) and ``{shard name: bytes}``.
+    """
+    if shard_size_bytes < 1:
+        raise ValueError(f"shard_size_bytes must be a positive integer, got {shard_size_bytes!r}")
+    if quantize_dtype is not None and quantize_dtype not in QUANTIZE_CHOICES:
+        msg = f"unknown quantize={quantize_dtype!r}; expected None or one of {QUANTIZE_CHOICES}"
+        raise ValueError(msg)
+    entries, chunks = [], []
+    for name, array in named:
+        values = np.asarray(array)
+        dtype = _manifest_dtype(name, values)
+        entry: dict[str, Any] = {"name": name, "shape": list(values.shape), "dtype": dtype}
+        if quantize_dtype and dtype == "float32":
+            stored, entry["quantization"] = quantize(values.astype(np.float32), quantize_dtype)
+        else:
+            stored = values.astype(_STORED[dtype])
+        entries.append(entry)
+        chunks.append(np.ascontiguousarray(stored).tobytes())
+    data = b"".join(chunks)
+    count = max(1, math.ceil(len(data) / shard_size_bytes))
+    paths = [f"group1-shard{i}of{count}.bin" for i in range(1, count + 1)]
+    files = {
+        p: data[i * shard_size_bytes : (i + 1) * shard_size_bytes] for i, p in enumerate(paths)
+    }
+    return [{"paths": paths, "weights": entries}], files
+
+
+def _manifest_dtype(name: str, values: np.ndarray) -> str:
+    kind = values.dtype
+    if kind == np.bool_:
+        return "bool"
+    if np.issubdtype(kind, np.floating) and kind.itemsize <= 4:
+        return "float32"
+    if np.issubdtype(kind, np.integer) and kind.itemsize <= 4:
+        return "int32"
+    msg = f"weight {name!r} has dtype {kind}; the TF.js format stores float32, int32 or bool"
+    raise ModelFormatError(msg)
+
+
+def decode_weights(
+    manifest: list[dict[str, Any]], weight_files: dict[str, bytes], *, source: str
+) -> dict[str, np.ndarray]:
+    """Decode every manifest weight to a NumPy array (dequantized), keyed by manifest name.
+
+    Assumes :func:`~.artifacts.check_weight_files` passed (files present, group sizes match).
+    """
+    out: dict[str, np.ndarray] = {}
+    for group in manifest:
+        data = b"".join(weight_files[p] for p in group["paths"])
+        offset = 0
+        for entry in group["weights"]:
+            name, size = entry["name"], weight_nbytes(entry)
+            if name in out:
+                raise ModelFormatError(
+                    f"{source}: weight {name!r} appears twice in weightsManifest"
+                )
+            chunk = data[offset : offset + size]
+            if len(chunk) != size:
+                msg = (
+                    f"{source}: weight {name!r} needs {size:,} bytes (shape {entry['shape']} x "
+                    f"{entry.get('quantization', {}).get('dtype', entry['dtype'])}) but only "
+                    f"{len(chunk):,} remain in {', '.join(group['paths'])}"
+                )
+                raise ModelFormatError(msg)
+            offset += size
+            out[name] = _decode_one(chunk, entry)
+    return out
+
+
+def _decode_one(chunk: bytes, entry: dict[str, Any]) -> np.ndarray:
+    quant = entry.get("quantization")
+    stored_dtype = quant["dtype"] if quant else entry["dtype"]
+    stored = np.frombuffer(chunk, _STORED[stored_dtype]).reshape(entry["shape"])
+    if quant:
+        return dequantize(stored, quant, entry["dtype"])
+    if entry["dtype"] == "bool":
+        return stored.astype(bool)
+    return stored.astype(stored.dtype.newbyteorder("="))
