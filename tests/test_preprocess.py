@@ -1,0 +1,171 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from mnist_widgets._drawn import drawn_digits
+from mnist_widgets.errors import CanvasError, EmptyCanvasError
+from mnist_widgets.preprocess import (
+    ink,
+    pool_like_article,
+    preprocess,
+    preprocess_or_none,
+)
+
+
+@pytest.fixture(scope="module")
+def canvases(mnist) -> np.ndarray:
+    """200 real test digits re-drawn at varied size, slant, thickness and position on 280x280."""
+    (_, _), (x_test, y_test) = mnist
+    drawn, _, _ = drawn_digits(x_test, y_test, n=200, seed=1)
+    return drawn
+
+
+def _bbox(x: np.ndarray) -> tuple[int, int]:
+    rows = np.flatnonzero(x.any(axis=1))
+    cols = np.flatnonzero(x.any(axis=0))
+    return rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1
+
+
+def _one() -> np.ndarray:
+    canvas = np.zeros((280, 280), np.uint8)
+    canvas[40:240, 130:150] = 255
+    canvas[40:60, 100:130] = 180  # a serif, lighter, so the shape is not symmetric
+    return canvas
+
+
+def test_drawn_digits_fit_20px_box_and_centre_of_mass_like_mnist(canvases):
+    for canvas in canvases:
+        x = preprocess(canvas)
+        assert x.shape == (28, 28)
+        assert x.dtype == np.float32
+        assert x.min() >= 0.0
+        assert x.max() == pytest.approx(1.0)
+        h, w = _bbox(x)
+        assert max(h, w) == 20
+        assert min(h, w) <= 20
+        com = np.array(ndimage.center_of_mass(x))
+        assert np.all(np.abs(com - 14.0) <= 0.5), com
+
+
+def test_mnist_digits_are_a_near_fixed_point(mnist):
+    # MNIST digits already follow the recipe, so preprocessing must leave them nearly unchanged.
+    (_, _), (x_test, _) = mnist
+    for digit in x_test[:50]:
+        x = preprocess(digit)
+        assert np.abs(x - digit / 255).mean() < 0.03
+
+
+def test_rgba_alpha_ink_equals_grayscale(canvases):
+    gray = canvases[0]
+    rgba = np.zeros((*gray.shape, 4), np.uint8)
+    rgba[..., :3] = (20, 120, 200)  # the ink colour does not matter: alpha carries the drawing
+    rgba[..., 3] = gray
+    np.testing.assert_array_equal(preprocess(rgba), preprocess(gray))
+
+
+def test_float_bool_and_int_inputs_agree_with_uint8(canvases):
+    gray = canvases[1]
+    expected = preprocess(gray)
+    np.testing.assert_allclose(preprocess(gray / 255.0), expected, atol=1e-5)
+    np.testing.assert_allclose(preprocess(gray.astype(np.int64)), expected, atol=1e-6)
+    np.testing.assert_allclose(preprocess(gray[:, :, None]), expected, atol=1e-6)
+    binary = preprocess(gray > 127)
+    assert binary.shape == (28, 28) and binary.max() == pytest.approx(1.0)
+
+
+def test_dark_ink_on_white_is_inverted(canvases):
+    gray = canvases[2]
+    np.testing.assert_allclose(preprocess(255 - gray), preprocess(gray), atol=1e-5)
+
+
+def test_grey_paper_scan_is_inverted_and_background_removed(canvases):
+    gray = canvases[3].astype(np.float32) / 255
+    scan = 0.8 - 0.7 * gray  # paper at 0.8, ink at 0.1: a dim photo of a pencil digit
+    np.testing.assert_allclose(preprocess(scan), preprocess(gray), atol=1e-3)
+
+
+def test_opaque_rgba_is_read_as_luminance():
+    gray = _one()
+    rgba = np.full((280, 280, 4), 255, np.uint8)
+    rgba[..., :3] = (255 - gray)[..., None]  # black ink on a white, fully opaque image
+    np.testing.assert_allclose(preprocess(rgba), preprocess(gray), atol=1e-5)
+
+
+def test_any_canvas_size():
+    small = np.zeros((50, 90), np.uint8)
+    small[10:40, 40:45] = 255
+    x = preprocess(small)
+    assert _bbox(x)[0] == 20
+
+
+def test_lopsided_shape_is_not_clipped():
+    # Nearly all mass in one corner of the box: centring it fully would push ink off the frame.
+    canvas = np.zeros((280, 280), np.uint8)
+    canvas[20:260, 20:24] = 255
+    canvas[20:24, 20:260] = 255
+    canvas[20:80, 20:80] = 255
+    x = preprocess(canvas)
+    assert _bbox(x) == (20, 20)  # all 20 rows and columns of the box are still inside the frame
+    com = np.array(ndimage.center_of_mass(x))
+    assert np.all(com < 14.0)  # the shift was limited, so the mass stays up and to the left
+
+
+def test_empty_and_near_empty_canvases():
+    with pytest.raises(EmptyCanvasError, match="empty"):
+        preprocess(np.zeros((280, 280), np.uint8))
+    speck = np.zeros((280, 280), np.uint8)
+    speck[100:105, 100:106] = 255  # 30 pixels: below the 40-pixel threshold for 280x280
+    with pytest.raises(EmptyCanvasError, match="30 ink pixels"):
+        preprocess(speck)
+    assert preprocess_or_none(speck) is None
+    dot = np.zeros((280, 280), np.uint8)
+    dot[100:108, 100:108] = 255  # 64 pixels: a deliberate dot counts as a drawing
+    assert preprocess_or_none(dot) is not None
+    faint = np.full((280, 280), 20, np.uint8)  # uniform haze below the ink threshold
+    assert preprocess_or_none(faint) is None
+    assert preprocess_or_none(np.ones((280, 280), np.float32)) is None  # all white paper
+
+
+@pytest.mark.parametrize(
+    ("canvas", "message"),
+    [
+        (np.zeros(784, np.uint8), r"shape \(784,\)"),
+        (np.zeros((28, 28, 2), np.uint8), r"shape \(28, 28, 2\)"),
+        (np.zeros((0, 28), np.uint8), "no pixels"),
+        (np.full((28, 28), np.nan, np.float32), "NaN"),
+        (np.full((28, 28), np.inf), "NaN or infinite"),
+        (np.full((28, 28), 2.0), r"\[0, 1\].*uint8"),
+        (np.full((28, 28), -0.5), r"\[0, 1\]"),
+        (np.full((28, 28), 300, np.int32), "0-255"),
+        (np.zeros((28, 28), np.complex64), "unsupported canvas dtype complex64"),
+        (np.empty((28, 28), object), "unsupported canvas dtype object"),
+    ],
+)
+def test_bad_canvases_get_clear_errors(canvas, message):
+    with pytest.raises(CanvasError, match=message) as info:
+        preprocess(canvas)
+    assert isinstance(info.value, ValueError)
+
+
+def test_nested_lists_are_accepted():
+    canvas = _one()
+    np.testing.assert_array_equal(preprocess(canvas.tolist()), preprocess(canvas))
+
+
+def test_ink_is_light_on_dark_in_unit_range():
+    x = ink(255 - _one())
+    assert x.dtype == np.float32
+    assert x[0, 0] == 0.0
+    assert x[100, 140] == pytest.approx(1.0)
+
+
+def test_pool_like_article_is_plain_10x10_average():
+    canvas = _one()
+    pooled = pool_like_article(canvas)
+    assert pooled.shape == (28, 28) and pooled.dtype == np.float32
+    assert pooled[10, 13] == pytest.approx(canvas[100:110, 130:140].mean() / 255)
+    assert pooled[0, 0] == 0.0  # no crop, no centring: the ink stays where it was drawn
+    with pytest.raises(CanvasError, match="multiples of 28"):
+        pool_like_article(np.zeros((100, 100), np.uint8))
