@@ -1,0 +1,137 @@
+"""``mnist-widgets train``: the article's Step 1, with mnist-node's flag names.
+
+``mnist-widgets train --epochs 20 --batch-size 128 --model-save-path DIR`` trains on MNIST and
+writes the TF.js layers format to DIR (mnist-node's ``--batch_size`` / ``--model_save_path`` work).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+from pathlib import Path
+
+from ..errors import MnistWidgetsError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "train",
+        help="train the mnist-node CNN on MNIST and save it",
+        description="Train the tfjs-examples mnist-node CNN on MNIST (cosine learning rate, seeded "
+        "validation split), evaluate it on the test set and save it. Ctrl-C stops training "
+        "and saves the best weights so far.",
+    )
+    parser.add_argument("--epochs", type=int, default=20, help="epochs (default: 20)")
+    parser.add_argument(
+        "--batch-size", "--batch_size", type=int, default=128, help="batch size (default: 128)"
+    )
+    parser.add_argument(
+        "--model-save-path",
+        "--model_save_path",
+        metavar="DIR",
+        default=None,
+        help="write the model in the TF.js layers format (model.json + weights) to DIR",
+    )
+    parser.add_argument(
+        "--keras-file", metavar="PATH", default=None, help="also save Keras's .keras file to PATH"
+    )
+    parser.add_argument("--seed", type=int, default=None, help="random seed: reproducible runs")
+    parser.add_argument(
+        "--augment",
+        action="store_true",
+        help="augment training images (rotation, shift, zoom, stroke width) for hand-drawn digits",
+    )
+    parser.add_argument(
+        "--subset", type=int, default=None, metavar="N", help="train on N random training images"
+    )
+    parser.add_argument(
+        "--validation-split",
+        "--validation_split",
+        type=float,
+        default=0.15,
+        metavar="F",
+        help="fraction of training images held out for validation (default: 0.15)",
+    )
+    parser.add_argument("--data-dir", metavar="DIR", default=None, help="MNIST directory to use")
+    parser.set_defaults(func=_run)
+
+
+def _check_targets(args: argparse.Namespace) -> None:
+    """Fail before training, not after: a bad save path must not cost a training run."""
+    if args.model_save_path is not None:
+        target = Path(args.model_save_path)
+        if target.exists() and not target.is_dir():
+            msg = f"--model-save-path {target} is a file; expected a directory (it will be created)"
+            raise MnistWidgetsError(msg)
+        try:
+            from ..tfjs import save_layers_model  # noqa: F401
+        except (ImportError, AttributeError) as exc:
+            msg = (
+                "--model-save-path needs the TF.js writer (mnist_widgets.tfjs.save_layers_model), "
+                f"which is not available here ({exc}); use --keras-file PATH.keras instead"
+            )
+            raise MnistWidgetsError(msg) from exc
+    if args.keras_file is not None and not str(args.keras_file).endswith(".keras"):
+        msg = f"--keras-file {args.keras_file} must end in .keras (Keras 3's format)"
+        raise MnistWidgetsError(msg)
+
+
+def _save(model: object, args: argparse.Namespace) -> list[str]:
+    saved: list[str] = []
+    try:
+        if args.keras_file is not None:
+            Path(args.keras_file).parent.mkdir(parents=True, exist_ok=True)
+            model.save(args.keras_file)  # type: ignore[attr-defined]
+            saved.append(f"Keras file:  {args.keras_file}")
+        if args.model_save_path is not None:
+            from ..tfjs import save_layers_model
+
+            where = save_layers_model(model, args.model_save_path)
+            saved.append(f"TF.js model: {where or args.model_save_path}")
+    except Exception as exc:
+        # Keep the trained weights: write a rescue copy before reporting the failure.
+        rescue = Path(tempfile.mkdtemp(prefix="mnist-widgets-train-")) / "model.keras"
+        model.save(rescue)  # type: ignore[attr-defined]
+        msg = f"could not save the model ({exc}); a copy of the trained model is at {rescue}"
+        raise MnistWidgetsError(msg) from exc
+    return saved
+
+
+def _run(args: argparse.Namespace) -> int:
+    _check_targets(args)
+    from ..data import load_mnist
+    from ..train import train
+
+    try:
+        model, history = train(
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            validation_split=args.validation_split,
+            seed=args.seed,
+            augment=args.augment,
+            subset=args.subset,
+            data=load_mnist(args.data_dir),
+        )
+    except ValueError as exc:
+        raise MnistWidgetsError(str(exc)) from exc
+    saved = _save(model, args)
+
+    done = f"{history.epochs_completed}/{args.epochs} epochs"
+    if history.interrupted:
+        done += " (interrupted with Ctrl-C)"
+    print()
+    print(f"Trained:       {done} in {history.seconds:.1f} s", end="")
+    if history.epoch_seconds:
+        print(f", {statistics.median(history.epoch_seconds):.1f} s per epoch (median)")
+    else:
+        print()
+    if history.best_epoch is not None:
+        kept = f"epoch {history.best_epoch}"
+        if history.best_val_accuracy is not None:
+            kept += f" (validation accuracy {history.best_val_accuracy:.4f})"
+        print(f"Weights from:  {kept}")
+    print(f"Test accuracy: {history.test_accuracy:.4f} (loss {history.test_loss:.4f})")
+    for line in saved or ["not saved (pass --model-save-path DIR or --keras-file PATH.keras)"]:
+        print(f"Saved:         {line}")
+    return 130 if history.interrupted else 0
