@@ -1,0 +1,168 @@
+from __future__ import annotations
+
+import dataclasses
+import shutil
+
+import numpy as np
+import pytest
+
+from mnist_widgets import _shipped
+from mnist_widgets._drawn import drawn_digits
+from mnist_widgets.errors import MnistWidgetsError, ModelFormatError
+from mnist_widgets.predictor import Prediction, Predictor
+from mnist_widgets.preprocess import pool_like_article, preprocess
+from mnist_widgets.serve import serve_directory
+
+
+@pytest.fixture(scope="module")
+def seed_model(seed_model_dir):
+    from mnist_widgets.tfjs import load_layers_model
+
+    return load_layers_model(seed_model_dir)
+
+
+@pytest.fixture(scope="module")
+def predictor(seed_model) -> Predictor:
+    return Predictor(seed_model)
+
+
+@pytest.fixture(scope="module")
+def drawn(mnist):
+    (_, _), (x_test, y_test) = mnist
+    canvases, labels, _ = drawn_digits(x_test, y_test, n=1000, seed=0)
+    return canvases, labels
+
+
+def _one() -> np.ndarray:
+    canvas = np.zeros((280, 280), np.uint8)
+    canvas[40:240, 132:150] = 255
+    return canvas
+
+
+@pytest.mark.slow
+def test_accuracy_on_1000_redrawn_test_digits(predictor, drawn):
+    canvases, labels = drawn
+    digits = np.array([p.digit for p in predictor.predict_batch(canvases)])
+    accuracy = float((digits == labels).mean())
+    assert accuracy >= 0.985, accuracy
+
+
+@pytest.mark.slow
+def test_article_pooling_loses_accuracy_on_the_same_set(predictor, drawn):
+    # The drawn set must be hard enough to show why the MNIST recipe matters.
+    canvases, labels = drawn
+    pooled = [pool_like_article(c) for c in canvases[:300]]
+    digits = np.array([p.digit for p in predictor.predict_batch(pooled, preprocessed=True)])
+    assert float((digits == labels[:300]).mean()) < 0.85
+
+
+def test_prediction_fields(predictor):
+    canvas = _one()
+    p = predictor.predict(canvas)
+    assert isinstance(p, Prediction)
+    assert p.digit == 1
+    assert p.probabilities.shape == (10,)
+    assert p.probabilities.dtype == np.float32
+    assert float(p.probabilities.sum()) == pytest.approx(1.0, abs=1e-5)
+    assert p.digit == int(np.argmax(p.probabilities))
+    np.testing.assert_array_equal(p.input, preprocess(canvas))
+    top = p.top(3)
+    assert top[0][0] == 1 and len(top) == 3
+    assert top[0][1] >= top[1][1] >= top[2][1]
+    assert p.confidence == pytest.approx(top[0][1])
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        p.digit = 7  # type: ignore[misc]
+    with pytest.raises(ValueError, match="read-only"):
+        p.probabilities[0] = 1.0
+
+
+def test_empty_canvas_is_not_classified(predictor):
+    p = predictor.predict(np.zeros((280, 280), np.uint8))
+    assert p.digit is None and p.empty
+    assert p.probabilities.shape == (10,) and not p.probabilities.any()
+    assert p.input.shape == (28, 28) and not p.input.any()
+    assert p.top(3) == []
+    assert "empty" in repr(p)
+
+
+def test_predict_batch_matches_predict(predictor, drawn):
+    canvases, _ = drawn
+    images = [*canvases[:150], np.zeros((280, 280), np.uint8), *canvases[150:300]]
+    batch = predictor.predict_batch(images)
+    assert len(batch) == len(images)
+    assert batch[150].digit is None
+    for image, got in zip(images[::25], batch[::25], strict=True):
+        one = predictor.predict(image)
+        assert got.digit == one.digit
+        np.testing.assert_allclose(got.probabilities, one.probabilities, atol=1e-5)
+
+
+def test_without_xla_gives_the_same_probabilities(seed_model, predictor, drawn):
+    canvases, _ = drawn
+    plain = Predictor(seed_model, jit_compile=False)
+    for canvas in canvases[:20]:
+        np.testing.assert_allclose(
+            plain.predict(canvas).probabilities, predictor.predict(canvas).probabilities, atol=1e-4
+        )
+
+
+def test_preprocessed_input_is_checked(predictor):
+    with pytest.raises(ValueError, match=r"\(28, 28\)"):
+        predictor.predict(np.zeros((280, 280), np.float32), preprocessed=True)
+
+
+def test_model_with_wrong_input_shape_is_rejected():
+    from mnist_widgets._tf import keras
+
+    k = keras()
+    flat = k.Sequential([k.Input((784,)), k.layers.Dense(10, activation="softmax")])
+    with pytest.raises(ModelFormatError, match=r"\(None, 784\).*\(None, 28, 28, 1\)"):
+        Predictor(flat)
+
+
+def test_logit_outputs_become_probabilities():
+    from mnist_widgets._tf import keras
+
+    k = keras()
+    logits = k.Sequential([k.Input((28, 28, 1)), k.layers.Flatten(), k.layers.Dense(10)])
+    p = Predictor(logits).predict(_one())
+    assert (p.probabilities >= 0).all()
+    assert float(p.probabilities.sum()) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_path_to_a_tfjs_model_is_loaded(seed_model_dir, predictor):
+    from_path = Predictor(str(seed_model_dir / "model.json"))
+    np.testing.assert_allclose(
+        from_path.predict(_one()).probabilities, predictor.predict(_one()).probabilities, atol=1e-5
+    )
+
+
+def test_from_url_goes_through_the_store_and_works_offline(seed_model_dir, predictor, monkeypatch):
+    with serve_directory(seed_model_dir) as server:
+        online = Predictor.from_url(server.url + "model.json")
+        url = server.url + "model.json"
+    assert online.fetch_result.source == "network"
+    monkeypatch.setenv("MNIST_WIDGETS_OFFLINE", "1")  # the server is gone too
+    offline = Predictor.from_url(url)
+    assert offline.fetch_result.source == "cache"
+    expected = predictor.predict(_one()).probabilities
+    np.testing.assert_allclose(offline.predict(_one()).probabilities, expected, atol=1e-5)
+
+
+def test_shipped_model_dir_prefers_the_wheel_copy(tmp_path, seed_model_dir, monkeypatch):
+    wheel, checkout = tmp_path / "pkg" / "_models" / "mnist", tmp_path / "repo" / "models" / "mnist"
+    monkeypatch.setattr(_shipped, "_candidates", lambda: [wheel, checkout])
+    with pytest.raises(MnistWidgetsError, match=r"shipped MNIST model is missing.*from_url"):
+        _shipped.shipped_model_dir()
+    shutil.copytree(seed_model_dir, checkout)
+    assert _shipped.shipped_model_dir() == checkout
+    shutil.copytree(seed_model_dir, wheel)
+    assert _shipped.shipped_model_dir() == wheel
+
+
+def test_default_predictor_loads_the_shipped_model(tmp_path, seed_model_dir, monkeypatch):
+    shipped = tmp_path / "mnist"
+    shutil.copytree(seed_model_dir, shipped)
+    monkeypatch.setattr(_shipped, "_candidates", lambda: [shipped])
+    monkeypatch.setenv("MNIST_WIDGETS_OFFLINE", "1")  # no network needed
+    assert Predictor().predict(_one()).digit == 1
