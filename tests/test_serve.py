@@ -1,0 +1,126 @@
+"""The model server: static files with ETag / conditional GET, CORS, a request log, clean stops."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from mnist_widgets.serve import serve_directory
+
+
+def test_serves_files_with_etag_and_answers_conditional_requests_with_304(seed_model_dir):
+    with serve_directory(seed_model_dir) as server:
+        assert server.url == f"http://127.0.0.1:{server.port}/"
+        first = httpx.get(server.url + "weights.bin")
+        assert first.status_code == 200
+        assert first.content == (seed_model_dir / "weights.bin").read_bytes()
+        etag, modified = first.headers["etag"], first.headers["last-modified"]
+        again = httpx.get(server.url + "weights.bin", headers={"If-None-Match": etag})
+        by_date = httpx.get(server.url + "weights.bin", headers={"If-Modified-Since": modified})
+        other = httpx.get(server.url + "weights.bin", headers={"If-None-Match": '"other"'})
+        assert (again.status_code, again.content) == (304, b"")
+        assert by_date.status_code == 304
+        assert other.status_code == 200
+        log = server.requests
+    assert [(r.method, r.path, r.status) for r in log] == [
+        ("GET", "/weights.bin", 200),
+        ("GET", "/weights.bin", 304),
+        ("GET", "/weights.bin", 304),
+        ("GET", "/weights.bin", 200),
+    ]
+    assert log[1].headers["If-None-Match"] == etag
+
+
+def test_cors_headers_let_a_browser_page_on_another_origin_read_the_model(seed_model_dir):
+    with serve_directory(seed_model_dir) as server:
+        response = httpx.get(server.url + "model.json", headers={"Origin": "http://example.org"})
+        preflight = httpx.options(server.url + "model.json")
+    assert response.headers["access-control-allow-origin"] == "*"
+    assert "ETag" in response.headers["access-control-expose-headers"]
+    assert preflight.status_code == 204
+    assert preflight.headers["access-control-allow-origin"] == "*"
+
+
+def test_etag_follows_a_file_replaced_on_disk(tmp_path):
+    # tornado caches static ETags per path for the process lifetime; a retrained model must not
+    # be answered with "304 Not Modified" because of that.
+    (tmp_path / "weights.bin").write_bytes(b"old weights")
+    with serve_directory(tmp_path) as server:
+        old = httpx.get(server.url + "weights.bin").headers["etag"]
+        (tmp_path / "weights.bin").write_bytes(b"new weights!")
+        response = httpx.get(server.url + "weights.bin", headers={"If-None-Match": old})
+    assert response.status_code == 200
+    assert response.content == b"new weights!"
+    assert response.headers["etag"] != old
+
+
+def test_missing_files_are_404_and_logged(tmp_path):
+    with serve_directory(tmp_path) as server:
+        assert httpx.get(server.url + "nope.bin").status_code == 404
+        assert [(r.path, r.status) for r in server.requests] == [("/nope.bin", 404)]
+
+
+def test_stop_closes_the_port(tmp_path):
+    with serve_directory(tmp_path) as server:
+        url = server.url
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(url, timeout=2)
+    server.stop()  # idempotent
+
+
+def test_serving_a_file_instead_of_a_directory_is_a_clear_error(tmp_path):
+    (tmp_path / "model.json").write_text("{}")
+    with (
+        pytest.raises(NotADirectoryError, match="not a directory"),
+        serve_directory(tmp_path / "model.json"),
+    ):
+        pass
+
+
+def test_cli_serve_runs_until_ctrl_c_and_stops_cleanly(seed_model_dir):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mnist_widgets", "serve", str(seed_model_dir), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith(f"Serving {seed_model_dir} at http://127.0.0.1:"), line
+        url = line.split(" at ", 1)[1].split()[0]
+        assert httpx.get(url + "model.json").json()["weightsManifest"]
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=15)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert "stopped" in out
+    assert "Traceback" not in err
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:  # the port is released
+        try:
+            httpx.get(url, timeout=0.5)
+        except httpx.ConnectError:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail(f"{url} still answers after Ctrl-C")
+
+
+def test_cli_serve_reports_a_busy_port_in_one_line(tmp_path: Path, capsys):
+    from mnist_widgets.cli import main
+
+    with serve_directory(tmp_path) as server:
+        code = main(["serve", str(tmp_path), "--port", str(server.port)])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert f"cannot listen on 127.0.0.1:{server.port}" in err
+    assert "--port" in err
