@@ -151,7 +151,7 @@ class DigitCanvas(widgets.VBox):
         self._end_stroke()
         self._strokes.append(stroke)
         _rasterise(self._base, stroke)
-        with hold_canvas(self.canvas):
+        with hold_canvas():
             _paint(self.canvas, stroke)
         self._predict()
         return self.prediction
@@ -184,7 +184,7 @@ class DigitCanvas(widgets.VBox):
     def _on_mouse_down(self, x: float, y: float) -> None:
         self._end_stroke()  # a release we never saw (outside the page): close that stroke first
         self._current = [(float(x), float(y))]
-        with hold_canvas(self.canvas):
+        with hold_canvas():
             _paint(self.canvas, self._current)
         self._predict(throttled=True)
 
@@ -196,7 +196,7 @@ class DigitCanvas(widgets.VBox):
         if math.dist(last, point) < 1.0:
             return
         self._current.append(point)
-        with hold_canvas(self.canvas):
+        with hold_canvas():
             self.canvas.stroke_line(*last, *point)
         self._predict(throttled=True)
 
@@ -251,7 +251,7 @@ class DigitCanvas(widgets.VBox):
         return wrapper
 
     def _redraw(self, *_: Any) -> None:
-        with hold_canvas(self.canvas):
+        with hold_canvas():
             self.canvas.clear()
             self.canvas.fill_style = PAPER
             self.canvas.fill_rect(0, 0, SIZE, SIZE)
@@ -300,7 +300,7 @@ def _paint(canvas: Canvas, stroke: Sequence[Point]) -> None:
 
 def _paint_bars(canvas: Canvas, probs: np.ndarray, top: int | None) -> None:
     step, width, base, height = _BARS_W / 10, 15, _BARS_H - 20, _BARS_H - 30
-    with hold_canvas(canvas):
+    with hold_canvas():
         canvas.clear()
         canvas.fill_style = "#eceff1"
         canvas.fill_rects(np.arange(10) * step + 4, base - height, width, height)

@@ -1,0 +1,197 @@
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import pytest
+
+from mnist_widgets.predictor import Predictor
+from mnist_widgets.widget import THROTTLE, DigitCanvas
+
+
+@pytest.fixture(scope="module")
+def predictor(seed_model_dir) -> Predictor:
+    from mnist_widgets.tfjs import load_layers_model
+
+    return Predictor(load_layers_model(seed_model_dir))
+
+
+@pytest.fixture
+def widget(predictor) -> DigitCanvas:
+    return DigitCanvas(predictor)
+
+
+ONE = [(140.0, 40.0), (142.0, 140.0), (144.0, 240.0)]
+
+
+def _oval(cx: float = 140, cy: float = 140, rx: float = 60, ry: float = 95, n: int = 40):
+    return [(cx + rx * math.sin(t), cy - ry * math.cos(t)) for t in np.linspace(0, 2 * math.pi, n)]
+
+
+def _drag(widget: DigitCanvas, points, *, end: str = "up") -> None:
+    widget._on_mouse_down(*points[0])
+    for p in points[1:]:
+        widget._on_mouse_move(*p)
+    if end == "up":
+        widget._on_mouse_up(*points[-1])
+    elif end == "out":
+        widget._on_mouse_out(*points[-1])
+
+
+def test_css_classes_and_canvas_size(widget):
+    assert "mnist-widgets-canvas" in widget.canvas._dom_classes
+    assert "mnist-widgets-prediction" in widget._digit._dom_classes
+    assert (widget.canvas.width, widget.canvas.height) == (280, 280)
+    assert widget.canvas.layout.width == "280px"
+    assert widget.prediction is None and widget._digit.value == ""
+
+
+def test_draw_stroke_predicts_and_updates_the_display(widget):
+    seen = []
+    widget.observe(lambda change: seen.append(change["new"]), names="prediction")
+    prediction = widget.draw_stroke(ONE)
+    assert prediction is widget.prediction
+    assert prediction.digit == 1
+    assert seen[-1] is prediction
+    assert widget._digit.value == "1"
+    assert widget.strokes == (tuple(ONE),)
+    image = widget.image
+    assert image.dtype == np.uint8 and image.shape == (280, 280)
+    assert image[140, 142] == 255 and image[140, 100] == 0 and image[5, 5] == 0
+    np.testing.assert_array_equal(prediction.input, predictor_input(widget))
+
+
+def predictor_input(widget: DigitCanvas) -> np.ndarray:
+    from mnist_widgets.preprocess import preprocess
+
+    return preprocess(widget.image)
+
+
+def test_mouse_drawing_a_zero(widget):
+    _drag(widget, _oval())
+    assert widget._current is None
+    assert len(widget.strokes) == 1 and len(widget.strokes[0]) >= 30
+    assert widget.prediction.digit == 0
+    assert widget._digit.value == "0"
+
+
+def test_undo_and_clear(widget):
+    widget.draw_stroke(ONE)
+    _drag(widget, _oval(cx=200))
+    assert len(widget.strokes) == 2
+    widget.undo()
+    assert widget.strokes == (tuple(ONE),)
+    assert widget.prediction.digit == 1
+    widget.undo()
+    assert widget.strokes == () and widget.prediction is None and widget._digit.value == ""
+    assert not widget.image.any()
+    widget.undo()  # nothing left: still fine
+    widget.draw_stroke(ONE)
+    widget.clear()
+    assert widget.strokes == () and widget.prediction is None
+    assert not widget.image.any()
+
+
+def test_undo_removes_a_stroke_still_being_drawn(widget):
+    widget.draw_stroke(ONE)
+    widget._on_mouse_down(50, 50)
+    widget._on_mouse_move(60, 90)
+    widget.undo()
+    assert widget._current is None and widget.strokes == (tuple(ONE),)
+
+
+def test_release_outside_the_canvas_does_not_leave_a_stuck_stroke(widget):
+    _drag(widget, [(140, 40), (141, 120), (142, 200), (150, 279)], end="out")
+    assert widget._current is None and len(widget.strokes) == 1
+    before = widget.image.copy()
+    widget._on_mouse_move(100, 100)  # hovering back in with the button up draws nothing
+    widget._on_mouse_move(60, 200)
+    np.testing.assert_array_equal(widget.image, before)
+    assert len(widget.strokes) == 1
+    assert widget.prediction.digit == 1
+
+
+def test_mouse_out_point_is_clamped_to_the_canvas(widget):
+    _drag(widget, [(140, 40), (140, 200)], end="out")
+    widget._on_mouse_down(200, 100)
+    widget._on_mouse_move(260, 100)
+    widget._on_mouse_out(330, 100)
+    assert widget.strokes[-1][-1] == (280.0, 100.0)
+
+
+def test_press_outside_then_moving_in_draws_nothing(widget):
+    widget._on_mouse_move(10, 10)
+    widget._on_mouse_move(100, 100)
+    widget._on_mouse_up(120, 120)
+    assert widget.strokes == () and widget.prediction is None
+
+
+def test_missed_release_is_closed_by_the_next_press(widget):
+    widget._on_mouse_down(140, 40)
+    widget._on_mouse_move(140, 240)  # the release happened outside the page: never reported
+    widget._on_mouse_down(60, 60)
+    assert len(widget.strokes) == 1 and widget._current == [(60.0, 60.0)]
+    widget._on_mouse_up(60, 60)
+    assert len(widget.strokes) == 2
+
+
+def test_touch_draws_like_the_mouse(widget):
+    points = _oval()
+    widget._on_touch_start([points[0]])
+    for p in points[1:]:
+        widget._on_touch_move([p, (0.0, 0.0)])  # a second finger is ignored
+    widget._on_touch_end([])
+    assert len(widget.strokes) == 1 and widget.prediction.digit == 0
+
+
+def test_predictions_during_a_stroke_are_throttled(widget):
+    seen = []
+    widget.observe(lambda change: seen.append(change["new"]), names="prediction")
+    start = time.monotonic()
+    widget._on_mouse_down(140, 40)
+    for y in range(41, 241, 2):
+        widget._on_mouse_move(140, y)
+    during = len(seen)
+    elapsed = time.monotonic() - start
+    assert 1 <= during <= 1 + math.ceil(elapsed / THROTTLE)
+    widget._on_mouse_up(140, 240)
+    assert len(seen) == during + 1  # the end of a stroke always predicts
+    assert seen[-1].digit == 1
+
+
+def test_strokes_are_read_only(widget):
+    widget.draw_stroke(ONE)
+    with pytest.raises(AttributeError):
+        widget.strokes = ()  # type: ignore[misc]
+    strokes = widget.strokes
+    with pytest.raises(TypeError):
+        strokes[0][0] = (0, 0)  # type: ignore[index]
+
+
+def test_a_single_point_stroke_is_a_dot(widget):
+    widget.draw_stroke([(140, 140)])
+    assert widget.image[140, 140] == 255 and widget.image[140, 151] == 0
+    assert widget.prediction is not None
+
+
+@pytest.mark.parametrize(
+    ("points", "message"),
+    [
+        ([], "non-empty"),
+        ([(1, 2, 3)], r"shape \(1, 3\)"),
+        ([(1, float("nan"))], "finite"),
+        ("abc", "sequence of"),
+    ],
+)
+def test_bad_strokes_are_rejected(widget, points, message):
+    with pytest.raises(ValueError, match=message):
+        widget.draw_stroke(points)
+    assert widget.strokes == ()
+
+
+def test_callbacks_are_wrapped_to_show_output_in_the_widget(widget):
+    # ipycanvas calls these wrappers; each runs inside the widget's Output area.
+    handlers = widget.canvas._mouse_down_callbacks.callbacks
+    assert handlers and all(getattr(h, "__wrapped__", None) for h in handlers)
+    assert widget.output in widget.children
