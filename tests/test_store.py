@@ -1,0 +1,226 @@
+"""The model store: names, atomic versioned entries, hashes, metadata, management, the CLI."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+from _models import write_tiny_model
+
+from mnist_widgets import store as store_module
+from mnist_widgets.cli import main
+from mnist_widgets.errors import CacheError
+from mnist_widgets.io import read_artifacts, write_artifacts
+from mnist_widgets.store import ModelStore, parse_name
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    return read_artifacts(write_tiny_model(tmp_path / "tiny", shards=2))
+
+
+@pytest.mark.parametrize(
+    "bad", ["", "..", "a/b", "a\\b", "../x", ".hidden", "a b", "cache://", "é", "a..b", "x" * 129]
+)
+def test_unsafe_names_are_rejected_with_the_rule(bad):
+    with pytest.raises(CacheError, match="invalid model store name") as info:
+        parse_name(bad)
+    assert "A-Z a-z 0-9" in str(info.value)
+
+
+def test_names_may_carry_the_cache_scheme():
+    assert parse_name("cache://mnist-v2.1_b") == "mnist-v2.1_b"
+
+
+def test_root_comes_from_parameter_then_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("MNIST_WIDGETS_CACHE", str(tmp_path / "env"))
+    assert ModelStore().root == tmp_path / "env"
+    assert ModelStore(tmp_path / "param").root == tmp_path / "param"
+    monkeypatch.delenv("MNIST_WIDGETS_CACHE")
+    assert ModelStore().root.parts[-2:] == ("mnist-widgets", "models")
+
+
+def test_write_then_read_round_trips_bytes_and_records_metadata(tmp_path, tiny):
+    store = ModelStore(tmp_path / "store")
+    entry = store.write("tiny", tiny, source_url="http://h/model.json", etag='"e1"')
+    back, loaded = store.load("cache://tiny")
+    assert back.model_json == tiny.model_json
+    assert back.weight_files == tiny.weight_files
+    assert loaded.source_url == "http://h/model.json"
+    assert loaded.etag == '"e1"'
+    assert loaded.saved_at and loaded.last_used
+    assert set(loaded.files) == {"model.json", "group1-shard1of2.bin", "group1-shard2of2.bin"}
+    shard = tiny.weight_files["group1-shard1of2.bin"]
+    assert loaded.files["group1-shard1of2.bin"]["size"] == len(shard)
+    assert loaded.size_bytes == tiny.total_bytes == entry.size_bytes
+    assert str(entry) == "cache://tiny"
+
+
+def test_a_corrupted_file_is_detected_by_hash_and_named(tmp_path, tiny):
+    store = ModelStore(tmp_path)
+    entry = store.write("tiny", tiny)
+    shard = entry.path / "group1-shard2of2.bin"
+    data = bytearray(shard.read_bytes())
+    data[0] ^= 0xFF  # same size, different content: only the hash can tell
+    shard.write_bytes(bytes(data))
+    with pytest.raises(CacheError, match=r"corrupt: group1-shard2of2.bin has SHA-256"):
+        store.read("tiny")
+    [result] = store.verify("tiny")
+    assert not result.ok and "group1-shard2of2.bin" in result.problem
+
+
+def test_a_deleted_file_makes_the_entry_unusable_not_half_loaded(tmp_path, tiny):
+    store = ModelStore(tmp_path)
+    (store.write("tiny", tiny).path / "group1-shard1of2.bin").unlink()
+    with pytest.raises(CacheError, match="incomplete"):
+        store.read("tiny")
+    assert not store.verify()[0].ok
+
+
+def test_a_new_version_replaces_the_old_and_leaves_one_version_on_disk(tmp_path, tiny):
+    store = ModelStore(tmp_path)
+    first = store.write("tiny", tiny)
+    other = read_artifacts(write_tiny_model(tmp_path / "other", seed=7))
+    second = store.write("tiny", other)
+    assert store.read("tiny").weight_files == other.weight_files
+    assert not first.path.exists()
+    assert [p.name for p in (tmp_path / "tiny").iterdir() if p.name.startswith("v-")] == [
+        second.path.name
+    ]
+
+
+def test_list_info_remove_clear(tmp_path, tiny):
+    store = ModelStore(tmp_path)
+    assert store.list_models() == []
+    store.write("b", tiny)
+    store.write("a", tiny, source_url="http://x/model.json")
+    assert [e.name for e in store.list_models()] == ["a", "b"]
+    assert store.info("a").source_url == "http://x/model.json"
+    removed = store.remove_model("cache://a")
+    assert removed.name == "a" and not (tmp_path / "a").exists()
+    with pytest.raises(CacheError, match=r"no model named .a.*mnist-widgets cache fetch"):
+        store.info("a")
+    with pytest.raises(CacheError):
+        store.remove_model("a")
+    assert store.clear() == 1
+    assert store.list_models() == []
+
+
+def test_module_functions_use_the_default_store(tiny, _isolated_model_store):
+    assert write_artifacts(tiny, "cache://tiny") == "cache://tiny"  # io routes cache:// here
+    assert read_artifacts("cache://tiny").weight_files == tiny.weight_files
+    assert [e.name for e in store_module.list_models()] == ["tiny"]
+    assert store_module.remove_model("tiny").name == "tiny"
+    assert store_module.list_models() == []
+
+
+def test_leftovers_of_killed_writers_are_cleaned_up(tmp_path, tiny):
+    store = ModelStore(tmp_path)
+    store.write("tiny", tiny)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    stale_tmp = tmp_path / ".tmp" / f"{dead.stdout.strip()}-abc"
+    live_tmp = tmp_path / ".tmp" / "1-live"  # pid 1 is alive: a writer still at work
+    orphan = tmp_path / "tiny" / "v-1-orphan"  # renamed in, never published, an hour old
+    for path in (stale_tmp, live_tmp, orphan):
+        path.mkdir(parents=True)
+        (path / "model.json").write_text("{}")
+    hour_ago = time.time() - 3700
+    os.utime(orphan, (hour_ago, hour_ago))
+    removed = store.cleanup()
+    assert set(removed) == {stale_tmp, orphan}
+    assert live_tmp.exists()
+    assert store.read("tiny").weight_files == tiny.weight_files
+
+
+def test_an_unwritable_store_raises_a_cache_error_naming_the_cause(tmp_path, tiny):
+    # tests run as root, so chmod cannot make a directory read-only; a store whose parent is a
+    # regular file cannot be created by anyone, which is what we need here.
+    (tmp_path / "file").write_text("not a directory")
+    store = ModelStore(tmp_path / "file" / "store")
+    with pytest.raises(CacheError, match=r"cannot write model .tiny.*Not a directory"):
+        store.write("tiny", tiny)
+    assert store.list_models() == []
+    with pytest.raises(CacheError, match="no model named"):
+        store.read("tiny")
+
+
+_WRITER = textwrap.dedent(
+    """
+    import sys
+    from mnist_widgets.io import read_artifacts
+    from mnist_widgets.store import ModelStore
+    store = ModelStore(sys.argv[1])
+    versions = [read_artifacts(p) for p in sys.argv[2:]]
+    print("ready", flush=True)
+    i = 0
+    while True:
+        store.write("big", versions[i % len(versions)])
+        i += 1
+    """
+)
+
+
+def test_kill_9_during_writes_never_exposes_a_partial_entry(tmp_path):
+    # A child rewrites one entry in a loop, alternating two ~0.5 MB models; we kill -9 it at
+    # arbitrary moments. Every time, the entry must read back as one complete version.
+    models = [
+        write_tiny_model(tmp_path / f"m{seed}", seed=seed, inputs=512, units=256, shards=3)
+        for seed in (1, 2)
+    ]
+    expected = [read_artifacts(m).weight_files for m in models]
+    root = tmp_path / "store"
+    for delay in (0.05, 0.2, 0.35, 0.5):
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _WRITER, str(root), *map(str, models)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert proc.stdout.readline().strip() == "ready"
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        store = ModelStore(root)
+        if store.exists("big"):
+            assert store.read("big").weight_files in expected
+            assert all(r.ok for r in store.verify())
+        store.cleanup()
+        assert not list((root / ".tmp").glob(f"{proc.pid}-*"))
+    assert ModelStore(root).read("big").weight_files in expected
+
+
+def test_cli_cache_list_info_verify_rm_clear(tmp_path, tiny, capsys):
+    root = str(tmp_path / "store")
+    store = ModelStore(root)
+    entry = store.write("tiny", tiny, source_url="http://127.0.0.1:1/tiny/model.json")
+    assert main(["cache", "--cache-dir", root, "list"]) == 0
+    table = capsys.readouterr().out
+    header, row = table.splitlines()[:2]
+    assert header.split() == ["NAME", "SOURCE", "SIZE", "SAVED", "LAST", "USED"]
+    assert row.split()[:2] == ["tiny", "http://127.0.0.1:1/tiny/model.json"]
+    assert main(["cache", "--cache-dir", root, "info", "tiny"]) == 0
+    info = capsys.readouterr().out
+    assert entry.files["model.json"]["sha256"] in info
+    assert main(["cache", "--cache-dir", root, "verify"]) == 0
+    assert capsys.readouterr().out.strip() == "ok  tiny"
+    (entry.path / "group1-shard1of2.bin").write_bytes(b"\0" * 8)
+    assert main(["cache", "--cache-dir", root, "verify", "tiny"]) == 1
+    assert "CORRUPT  tiny" in capsys.readouterr().out
+    assert main(["cache", "--cache-dir", root, "clear"]) == 1  # no --yes, no terminal
+    assert "pass --yes" in capsys.readouterr().err
+    assert main(["cache", "--cache-dir", root, "rm", "tiny"]) == 0
+    assert "removed cache://tiny" in capsys.readouterr().out
+    assert main(["cache", "--cache-dir", root, "rm", "tiny"]) == 1
+    assert "no model named 'tiny'" in capsys.readouterr().err
+    store.write("again", tiny)
+    assert main(["cache", "--cache-dir", root, "clear", "--yes"]) == 0
+    assert store.list_models() == []
