@@ -29,6 +29,7 @@ def shipped_model_dir() -> Path:
     looked = ", ".join(str(p) for p in _candidates())
     msg = (
         f"the shipped MNIST model is missing (looked for model.json in {looked}); reinstall "
-        "mnist-widgets, or pass a model yourself: Predictor(model) or Predictor.from_url(URL)"
+        "mnist-widgets, or pass a model yourself: Predictor(model), Predictor.from_url(URL), "
+        "or `mnist-widgets predict --model URL_OR_PATH`"
     )
     raise MnistWidgetsError(msg)

@@ -1,0 +1,89 @@
+"""``mnist-widgets predict IMAGE... [--model URL_OR_PATH]``: read digits from image files.
+
+Images are read with Pillow. One with transparency is read like a browser canvas (the alpha channel
+is the ink) when its alpha actually varies; any other image is read as grayscale, and dark ink on a
+light background (a scan or photo) is inverted, as :mod:`mnist_widgets.preprocess` documents.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import CanvasError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "predict",
+        help="recognise the digit in image files (PNG, JPEG, ...)",
+        description=(
+            "Print the predicted digit and the top probabilities for each IMAGE. Drawings on a "
+            "transparent background use their alpha channel as ink; other images are read as "
+            "grayscale (dark ink on white is inverted)."
+        ),
+    )
+    parser.add_argument("images", metavar="IMAGE", nargs="+", type=Path, help="image file(s)")
+    parser.add_argument(
+        "--model",
+        metavar="URL_OR_PATH",
+        default=None,
+        help=(
+            "model to use: an http(s) URL of a model.json (fetched through the model store, "
+            "offline-first), cache://NAME, or a local directory / model.json "
+            "(default: the model shipped with mnist-widgets)"
+        ),
+    )
+    parser.add_argument("--top", type=int, default=3, metavar="K", help="probabilities shown (3)")
+    parser.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    images = {path: _load_image(path) for path in args.images}  # unreadable files fail fast
+    predictor = _predictor(args.model)
+    failed = False
+    for path, canvas in images.items():
+        prediction = predictor.predict(canvas)
+        if prediction.digit is None:
+            print(
+                f"mnist-widgets predict: error: {path}: the image holds no ink "
+                "(blank, or too faint to be a digit); nothing to classify",
+                file=sys.stderr,
+            )
+            failed = True
+            continue
+        print(f"{path}: {prediction.digit}")
+        for digit, probability in prediction.top(max(1, args.top)):
+            print(f"  {digit}  {probability:.4f}")
+    return 1 if failed else 0
+
+
+def _predictor(model: str | None):
+    from ..predictor import Predictor
+
+    if model is not None and model.startswith(("http://", "https://")):
+        return Predictor.from_url(model)
+    return Predictor(model)  # None: the shipped model; a path or cache://NAME: read directly
+
+
+def _load_image(path: Path) -> np.ndarray:
+    """Read an image file as a canvas :func:`~mnist_widgets.preprocess.preprocess` accepts."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            img.load()
+            has_alpha = img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info
+            if img.mode in ("I;16", "I;16B", "I;16L", "I"):  # 16-bit grayscale: keep precision
+                data = np.asarray(img, dtype=np.float32)
+                return np.clip(data / (65535 if data.max() > 255 else 255), 0, 1)
+            return np.asarray(img.convert("RGBA" if has_alpha else "L"))
+    except FileNotFoundError as exc:
+        msg = f"{path}: no such file"
+        raise CanvasError(msg) from exc
+    except (UnidentifiedImageError, OSError) as exc:
+        msg = f"{path}: cannot read it as an image ({exc}); expected PNG, JPEG or another format"
+        raise CanvasError(msg) from exc

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mnist_widgets.cli import main
+
+
+def _one() -> np.ndarray:
+    canvas = np.zeros((280, 280), np.uint8)
+    canvas[40:240, 132:150] = 255
+    return canvas
+
+
+@pytest.fixture
+def images(tmp_path):
+    paper = tmp_path / "paper.png"  # black ink on white, opaque: read as grayscale, inverted
+    Image.fromarray(255 - _one()).save(paper)
+    rgba = np.zeros((280, 280, 4), np.uint8)
+    rgba[..., 3] = _one()  # a browser canvas export: the ink is in the alpha channel
+    drawing = tmp_path / "drawing.png"
+    Image.fromarray(rgba).save(drawing)
+    blank = tmp_path / "blank.png"
+    Image.fromarray(np.zeros((64, 64), np.uint8)).save(blank)
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not an image")
+    return {"paper": paper, "drawing": drawing, "blank": blank, "broken": broken}
+
+
+def test_predict_prints_digit_and_top_probabilities(images, seed_model_dir, capsys):
+    code = main(
+        ["predict", str(images["paper"]), str(images["drawing"]), "--model", str(seed_model_dir)]
+    )
+    out = capsys.readouterr().out.splitlines()
+    assert code == 0
+    assert out[0] == f"{images['paper']}: 1"
+    assert out[4] == f"{images['drawing']}: 1"
+    probabilities = [float(line.split()[1]) for line in out[1:4]]
+    assert probabilities == sorted(probabilities, reverse=True) and probabilities[0] > 0.9
+
+
+def test_blank_image_is_reported_not_classified(images, seed_model_dir, capsys):
+    code = main(["predict", str(images["blank"]), "--model", str(seed_model_dir)])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert captured.out == ""
+    assert "blank.png: the image holds no ink" in captured.err
+
+
+@pytest.mark.parametrize(
+    ("name", "message"), [("broken", "cannot read it as an image"), ("missing", "no such file")]
+)
+def test_unreadable_files_get_one_clean_line(images, tmp_path, capsys, name, message):
+    path = images.get(name, tmp_path / "missing.png")
+    assert main(["predict", str(path)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0] and "Traceback" not in err[0]
