@@ -248,7 +248,8 @@ class _Fetcher:
                         self.progress.update(len(chunk))
             except httpx.TransportError as exc:
                 expected = f" of {int(declared):,}" if declared and declared.isdigit() else ""
-                msg = f"{label} was cut off after {len(body):,}{expected} bytes ({exc})"
+                got = max(len(body), response.num_bytes_downloaded)
+                msg = f"the transfer was cut off after {got:,}{expected} bytes ({exc})"
                 raise _Transient(msg) from exc
             self.received += len(body)
             return _Response(200, bytes(body), validators)
