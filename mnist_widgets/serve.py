@@ -21,8 +21,6 @@ import hashlib
 import os
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -215,11 +213,10 @@ class ModelServer:
         self.stop()
 
 
-@contextmanager
 def serve_directory(
     directory: str | os.PathLike, *, host: str = "127.0.0.1", port: int = 0
-) -> Iterator[ModelServer]:
-    """Serve ``directory`` over HTTP in a background thread for the duration of a ``with`` block.
+) -> ModelServer:
+    """Serve ``directory`` over HTTP in a background thread until ``stop()`` or the ``with`` ends.
 
     Parameters
     ----------
@@ -230,18 +227,18 @@ def serve_directory(
     port : int
         Port to bind; 0 picks a free one (read it from ``server.port``).
 
-    Yields
-    ------
+    Returns
+    -------
     ModelServer
-        With ``.url`` (ending in ``/``), ``.port``, ``.requests`` and ``.stop()``.
+        Already listening, with ``.url`` (ending in ``/``), ``.port``, ``.requests`` and
+        ``.stop()``. It is a context manager, so scripts can write ``with serve_directory(...)``;
+        a notebook can start it in one cell and stop it in another.
 
     Examples
     --------
     >>> with serve_directory("models/mnist") as server:  # doctest: +SKIP
     ...     result = fetch_model(server.url + "model.json")
+    >>> server = serve_directory("models/mnist")  # doctest: +SKIP
+    >>> server.stop()  # doctest: +SKIP
     """
-    server = ModelServer(make_app(directory), host=host, port=port)
-    try:
-        yield server
-    finally:
-        server.stop()
+    return ModelServer(make_app(directory), host=host, port=port)
