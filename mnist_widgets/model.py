@@ -56,22 +56,30 @@ def build_model(*, name: str = "mnist_node_cnn") -> Any:
     )
 
 
-def compile_model(model: Any, *, learning_rate: Any = LEARNING_RATE) -> Any:
-    """Compile ``model`` with Adam, sparse categorical cross-entropy (integer labels) and accuracy.
+def compile_model(
+    model: Any, *, learning_rate: Any = LEARNING_RATE, label_smoothing: float = 0.0
+) -> Any:
+    """Compile ``model`` with Adam, cross-entropy and accuracy.
 
     Parameters
     ----------
     learning_rate
         A float or a ``keras.optimizers.schedules.LearningRateSchedule``.
+    label_smoothing
+        0 (default): sparse categorical cross-entropy on integer labels. Above 0: categorical
+        cross-entropy with label smoothing, which needs one-hot labels (Keras's sparse loss has no
+        smoothing).
 
     Returns
     -------
     The same model, compiled (for chaining).
     """
     k = keras()
+    if label_smoothing:
+        loss = k.losses.CategoricalCrossentropy(label_smoothing=label_smoothing)
+    else:
+        loss = "sparse_categorical_crossentropy"
     model.compile(
-        optimizer=k.optimizers.Adam(learning_rate=learning_rate),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
+        optimizer=k.optimizers.Adam(learning_rate=learning_rate), loss=loss, metrics=["accuracy"]
     )
     return model

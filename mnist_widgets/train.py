@@ -78,6 +78,7 @@ def train(
     data: MnistArrays | None = None,
     subset: int | None = None,
     learning_rate: float = LEARNING_RATE,
+    label_smoothing: float = 0.0,
     verbose: int | str = "auto",
     callbacks: Sequence[Any] = (),
     model: Any | None = None,
@@ -101,6 +102,8 @@ def train(
         Train on this many randomly chosen training images (the test set stays whole).
     learning_rate
         Peak learning rate of the cosine schedule.
+    label_smoothing
+        Cross-entropy label smoothing (0 = none).
     verbose
         ``"auto"`` (tqdm bar in Jupyter, Keras's bar in a terminal, one line per epoch otherwise),
         ``"notebook"``, 0, 1 or 2.
@@ -128,13 +131,23 @@ def train(
     n_val = round(len(order) * validation_split)
     val_rows, train_rows = np.sort(order[:n_val]), order[n_val:]
 
+    one_hot = label_smoothing > 0
     train_ds = _dataset(
-        x_all, y_all, train_rows, batch_size, seed=seed, augment=augment, shuffle=True
+        x_all,
+        y_all,
+        train_rows,
+        batch_size,
+        seed=seed,
+        augment=augment,
+        shuffle=True,
+        one_hot=one_hot,
     )
-    val_ds = _dataset(x_all, y_all, val_rows, EVAL_BATCH) if n_val else None
+    val_ds = _dataset(x_all, y_all, val_rows, EVAL_BATCH, one_hot=one_hot) if n_val else None
     steps = math.ceil(len(train_rows) / batch_size)
     schedule = k.optimizers.schedules.CosineDecay(learning_rate, decay_steps=epochs * steps)
-    model = compile_model(model or build_model(), learning_rate=schedule)
+    model = compile_model(
+        model or build_model(), learning_rate=schedule, label_smoothing=label_smoothing
+    )
 
     result = TrainHistory(train_samples=len(train_rows), validation_samples=n_val, seed=seed)
     recorder = _make_recorder(result, monitor="val_accuracy" if n_val else "accuracy")
@@ -159,7 +172,7 @@ def train(
     result.seconds = time.perf_counter() - start
     if recorder.best_weights is not None:
         model.set_weights(recorder.best_weights)
-    test_ds = _dataset(x_test, y_test, np.arange(len(x_test)), EVAL_BATCH)
+    test_ds = _dataset(x_test, y_test, np.arange(len(x_test)), EVAL_BATCH, one_hot=one_hot)
     result.test_loss, result.test_accuracy = (
         float(v) for v in model.evaluate(test_ds, verbose=0, return_dict=False)
     )
@@ -193,6 +206,7 @@ def _dataset(
     seed: int | None = None,
     augment: bool = False,
     shuffle: bool = False,
+    one_hot: bool = False,
 ) -> Any:
     """Batches of (float32 (B, 28, 28, 1) in [0, 1], int32 labels) for ``rows`` of ``x``/``y``."""
     tf = tensorflow()
@@ -205,7 +219,7 @@ def _dataset(
     ds = ds.batch(batch_size)
 
     def prepare(img: Any, lab: Any) -> tuple[Any, Any]:
-        return tf.cast(img, tf.float32) * scale, lab
+        return tf.cast(img, tf.float32) * scale, tf.one_hot(lab, 10) if one_hot else lab
 
     ds = ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
     if augment:

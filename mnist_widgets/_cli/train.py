@@ -7,6 +7,8 @@ writes the TF.js layers format to DIR (mnist-node's ``--batch_size`` / ``--model
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import statistics
 import tempfile
 from pathlib import Path
@@ -54,6 +56,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="fraction of training images held out for validation (default: 0.15)",
     )
     parser.add_argument("--data-dir", metavar="DIR", default=None, help="MNIST directory to use")
+    parser.add_argument(
+        "--history-file",
+        metavar="PATH",
+        default=None,
+        help="write per-epoch metrics, epoch times and test results as JSON to PATH",
+    )
     parser.set_defaults(func=_run)
 
 
@@ -116,6 +124,11 @@ def _run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise MnistWidgetsError(str(exc)) from exc
     saved = _save(model, args)
+    if args.history_file is not None:
+        path = Path(args.history_file)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(dataclasses.asdict(history), indent=1) + "\n")
+        saved.append(f"history:     {path}")
 
     done = f"{history.epochs_completed}/{args.epochs} epochs"
     if history.interrupted:

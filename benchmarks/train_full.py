@@ -1,0 +1,132 @@
+"""Training on full MNIST: `mnist-widgets train --epochs 10 --batch-size 128 --seed 1`.
+
+Runs the CLI exactly as a user would (writing the TF.js layers format to a temporary directory),
+then measures two single-epoch references in this process, on as many (51,000) training images:
+
+- baseline: the article's recipe in plain Keras (``model.fit`` on NumPy arrays, fixed rate),
+  so ``ratio`` shows what our tf.data pipeline, schedule and callbacks cost per epoch;
+- augmented: ``train(augment=True)``, so the augmentation overhead is measured, not guessed.
+
+Each reference runs two epochs and keeps the second (the first includes graph tracing).
+Usage: ``python -m benchmarks.train_full`` (a few minutes on 2 cores).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from ._common import markdown_table, write_results
+
+EPOCHS, BATCH_SIZE, SEED = 10, 128, 1
+TARGET_ACCURACY = 0.994
+NOTE = (
+    "Measured on a machine shared with other jobs (parallel test and benchmark runs), so epoch "
+    "times are upper bounds; the median is less affected than the total."
+)
+
+
+def _run_cli(tmp: Path) -> dict[str, Any]:
+    cmd = [sys.executable, "-m", "mnist_widgets", "train", "--epochs", str(EPOCHS)]
+    cmd += ["--batch-size", str(BATCH_SIZE), "--seed", str(SEED)]
+    cmd += ["--model-save-path", str(tmp / "tfjs"), "--history-file", str(tmp / "history.json")]
+    print("$", " ".join(cmd[1:]), flush=True)
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True)
+    wall = time.perf_counter() - start
+    history = json.loads((tmp / "history.json").read_text())
+    size = sum(p.stat().st_size for p in (tmp / "tfjs").iterdir())
+    return {"command": " ".join(cmd[2:]), "wall_seconds": wall, "tfjs_bytes": size, **history}
+
+
+class _EpochTimes:
+    """Keras callback recording each epoch's duration (built lazily: Keras imports TF)."""
+
+    def __new__(cls) -> Any:
+        from mnist_widgets._tf import keras
+
+        class EpochTimes(keras().callbacks.Callback):
+            def __init__(self) -> None:
+                super().__init__()
+                self.times: list[float] = []
+
+            def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+                self.start = time.perf_counter()
+
+            def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+                self.times.append(time.perf_counter() - self.start)
+
+        return EpochTimes()
+
+
+def _baseline_epoch_seconds(train_images: int) -> float:
+    """Second-epoch time of plain ``model.fit`` on NumPy arrays, the article's way."""
+    from mnist_widgets.data import load_mnist
+    from mnist_widgets.model import build_model, compile_model
+
+    (x, y), _ = load_mnist()
+    x = x[:train_images, :, :, None].astype("float32") / 255.0
+    model = compile_model(build_model())
+    timer = _EpochTimes()
+    model.fit(x, y[:train_images], batch_size=BATCH_SIZE, epochs=2, verbose=0, callbacks=[timer])
+    return timer.times[1]
+
+
+def _augmented_epoch_seconds() -> float:
+    from mnist_widgets.train import train
+
+    _, history = train(epochs=2, batch_size=BATCH_SIZE, seed=SEED, augment=True, verbose=0)
+    return history.epoch_seconds[1]
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory(prefix="bench-train-") as tmp:
+        run = _run_cli(Path(tmp))
+    median_epoch = statistics.median(run["epoch_seconds"])
+    print("measuring the single-epoch references ...", flush=True)
+    baseline = _baseline_epoch_seconds(run["train_samples"])
+    augmented = _augmented_epoch_seconds()
+    ok = run["test_accuracy"] >= TARGET_ACCURACY
+    data = {
+        "epochs": EPOCHS,
+        "batch_size": BATCH_SIZE,
+        "seed": SEED,
+        "test_accuracy": run["test_accuracy"],
+        "test_loss": run["test_loss"],
+        "target_accuracy": TARGET_ACCURACY,
+        "meets_target": ok,
+        "median_epoch_seconds": median_epoch,
+        "train_seconds": run["seconds"],
+        "wall_seconds": run["wall_seconds"],
+        "baseline_plain_fit_epoch_seconds": baseline,
+        "ratio_median_epoch_to_baseline": median_epoch / baseline,
+        "augmented_epoch_seconds": augmented,
+        "ratio_augmented_to_plain_epoch": augmented / median_epoch,
+        "best_epoch": run["best_epoch"],
+        "tfjs_model_bytes": run["tfjs_bytes"],
+        "note": NOTE,
+        "run": run,
+    }
+    rows = [
+        ["test accuracy (10,000 images)", f"{run['test_accuracy']:.4f}"],
+        ["target", f">= {TARGET_ACCURACY} ({'met' if ok else 'NOT met'})"],
+        ["seconds per epoch (median of 10)", f"{median_epoch:.1f}"],
+        ["plain Keras `fit` epoch, same run (baseline)", f"{baseline:.1f}"],
+        ["ratio to baseline", f"{median_epoch / baseline:.2f}"],
+        ["epoch with `--augment`", f"{augmented:.1f} ({augmented / median_epoch:.2f}x)"],
+        ["training time / whole command", f"{run['seconds']:.0f} s / {run['wall_seconds']:.0f} s"],
+        ["weights kept from epoch", str(run["best_epoch"])],
+    ]
+    table = markdown_table(["`" + run["command"].split(" --model-save-path")[0] + "`", ""], rows)
+    write_results("train_full", data, f"{table}\n\n{NOTE}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
