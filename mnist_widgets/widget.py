@@ -31,6 +31,7 @@ BAR = "#90a4ae"
 BAR_TOP = "#1e88e5"
 _BARS_W, _BARS_H = 230, 120
 _VIEW = 84  # the 28x28 model input shown 3x
+_DIGIT_HTML = '<div style="font-size: 64px; font-weight: bold; line-height: 76px">{}</div>'
 
 Point = tuple[float, float]
 
@@ -75,11 +76,9 @@ class DigitCanvas(widgets.VBox):
             width=SIZE, height=SIZE, layout=widgets.Layout(width=f"{SIZE}px", height=f"{SIZE}px")
         )
         self.canvas.add_class("mnist-widgets-canvas")
-        self._digit = widgets.Label(
-            "",
-            style={"font_size": "64px", "font_weight": "bold"},
-            layout=widgets.Layout(height="80px", min_width="60px"),
-        )
+        # A Label's fixed line height would clip a large digit: an HTML element sized for it.
+        self._digit = widgets.HTML("", layout=widgets.Layout(height="80px", min_width="60px"))
+        self._confidence = widgets.HTML("", layout=widgets.Layout(height="20px"))
         self._digit.add_class("mnist-widgets-prediction")
         self._bars = Canvas(
             width=_BARS_W,
@@ -119,6 +118,7 @@ class DigitCanvas(widgets.VBox):
             [
                 widgets.HTML("<b>Prediction</b>"),
                 self._digit,
+                self._confidence,
                 self._bars,
                 widgets.HTML("<small>what the model sees (28x28)</small>"),
                 self._view,
@@ -127,6 +127,7 @@ class DigitCanvas(widgets.VBox):
         )
         left = widgets.VBox([self.canvas, widgets.HBox([undo, clear])])
         super().__init__([widgets.HBox([left, side]), self.output], **kwargs)
+        self.add_class("mnist-widgets-digit-canvas")  # the whole composite, e.g. for screenshots
         self._redraw()
         self._show_prediction()
 
@@ -264,7 +265,8 @@ class DigitCanvas(widgets.VBox):
     def _show_prediction(self, *_: Any) -> None:
         pred = self.prediction
         empty = pred is None or pred.digit is None
-        self._digit.value = "" if empty else str(pred.digit)
+        self._digit.value = "" if empty else _DIGIT_HTML.format(pred.digit)
+        self._confidence.value = "" if empty else f"<small>{pred.confidence:.1%} sure</small>"
         probs = np.zeros(10) if pred is None else np.asarray(pred.probabilities, dtype=float)
         _paint_bars(self._bars, probs, None if empty else pred.digit)
         x = np.zeros((28, 28)) if pred is None else np.asarray(pred.input)

@@ -1,0 +1,79 @@
+"""Draw digits with the mouse in a real JupyterLab, in headless Chromium, and read the prediction.
+
+Set ``MNIST_WIDGETS_SCREENSHOT=1`` to also save ``docs/images/widget.png`` for the README.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from harness import (
+    REPO_ROOT,
+    artifacts_on_failure,
+    chromium_page,
+    drag,
+    jupyter_server,
+    open_notebook,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(300)]
+
+NOTEBOOK = Path(__file__).with_name("draw_test.ipynb")
+ONE = [(0.52, 0.15), (0.51, 0.5), (0.50, 0.85)]
+ZERO = [
+    (0.5 + 0.22 * math.sin(t), 0.5 - 0.33 * math.cos(t))
+    for t in [2 * math.pi * i / 24 for i in range(25)]
+]
+SEVEN = [(0.28, 0.2), (0.72, 0.2), (0.6, 0.45), (0.48, 0.85)]
+
+
+@pytest.fixture
+def lab(tmp_path, seed_model_dir, monkeypatch):
+    root = tmp_path / "root"
+    root.mkdir()
+    shutil.copy(NOTEBOOK, root / NOTEBOOK.name)  # a fresh copy: no state leaks between runs
+    # The kernel inherits the environment: the lead can point this at models/mnist later.
+    monkeypatch.setenv(
+        "MNIST_WIDGETS_TEST_MODEL",
+        os.environ.get("MNIST_WIDGETS_TEST_MODEL") or str(seed_model_dir),
+    )
+    monkeypatch.setenv("MNIST_WIDGETS_OFFLINE", "1")
+    with jupyter_server(root, tmp_path / "jupyter") as server:
+        yield server
+
+
+def test_drawing_one_then_zero_in_jupyterlab(lab):
+    from playwright.sync_api import expect
+
+    with chromium_page() as page, artifacts_on_failure(page, "browser-draw-one-zero", lab):
+        open_notebook(page, lab, NOTEBOOK.name)
+        canvas = page.locator(".mnist-widgets-canvas").first
+        prediction = page.locator(".mnist-widgets-prediction").first
+        expect(canvas).to_be_visible(timeout=90_000)
+        expect(prediction).to_have_text("", timeout=10_000)
+        canvas.scroll_into_view_if_needed()
+        box = canvas.bounding_box()
+        assert box is not None and abs(box["width"] - 280) < 2 and abs(box["height"] - 280) < 2
+
+        drag(page, box, ONE, steps=15)
+        expect(prediction).to_have_text("1", timeout=20_000)
+
+        page.get_by_role("button", name="Clear").click()
+        expect(prediction).to_have_text("", timeout=10_000)
+
+        drag(page, box, ZERO, steps=3)
+        expect(prediction).to_have_text("0", timeout=20_000)
+
+        if os.environ.get("MNIST_WIDGETS_SCREENSHOT") == "1":
+            page.get_by_role("button", name="Clear").click()
+            expect(prediction).to_have_text("", timeout=10_000)
+            drag(page, box, SEVEN, steps=10)
+            expect(prediction).to_have_text("7", timeout=20_000)
+            page.mouse.move(box["x"] - 40, box["y"] - 40)  # no hover effects in the picture
+            out = REPO_ROOT / "docs" / "images" / "widget.png"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            page.locator(".mnist-widgets-digit-canvas").first.screenshot(path=str(out))
