@@ -66,8 +66,9 @@ def _keras2_nodes(nodes: list[Any], where: str) -> list[list[list[Any]]]:
         if isinstance(node, list):  # already Keras 2 style
             converted.append(node)
             continue
-        if node.get("kwargs"):
-            msg = f"{where}: layer called with keyword arguments {node['kwargs']} (not supported)"
+        kwargs = {k: v for k, v in (node.get("kwargs") or {}).items() if v is not None}
+        if kwargs:  # Keras 3 records defaults such as mask=None; anything set is not portable
+            msg = f"{where}: layer called with keyword arguments {kwargs} (not supported)"
             raise ModelFormatError(msg)
         refs: list[list[Any]] = []
         _history(node.get("args", []), refs)
