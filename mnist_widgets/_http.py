@@ -255,6 +255,14 @@ class _Fetcher:
             return _Response(200, bytes(body), validators)
 
 
+def _keep(response: _Response, old: Validators | None) -> Validators:
+    """A 304 may omit the validators; then the ones we sent still identify the file."""
+    fresh = response.validators
+    if response.status == 304 and old is not None and not (fresh.etag or fresh.last_modified):
+        return old
+    return fresh
+
+
 def _too_big(label: str, url: str, what: str, hint: str) -> str:
     return f"{label} from {url} is too large: the server {what} bytes; {hint}"
 
@@ -291,7 +299,7 @@ def download(
             cap_hint=hint,
             conditional=(old or {}).get("model.json"),
         )
-        validators = {"model.json": first.validators}
+        validators = {"model.json": _keep(first, (old or {}).get("model.json"))}
         if first.status == 304:
             assert cached is not None
             model_json = cached.model_json
@@ -324,7 +332,7 @@ def download(
                     if cached and rel in cached.weight_files
                     else None,
                 )
-                validators[rel] = response.validators
+                validators[rel] = _keep(response, (old or {}).get(rel))
                 if response.status == 304:
                     assert cached is not None
                     weight_files[rel] = cached.weight_files[rel]

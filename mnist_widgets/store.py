@@ -286,7 +286,8 @@ class ModelStore:
             )
             raise CacheError(msg) from exc
         self._touch(bare)
-        return self._entry_from(bare, version)
+        # From memory: a concurrent writer may already have replaced (and removed) our version.
+        return self._make_entry(bare, version, metadata)
 
     def _write_version(self, name: str, contents: dict[str, bytes], metadata: dict) -> Path:
         tmp_root = self.root / _TMP
@@ -343,9 +344,14 @@ class ModelStore:
     def _entry_from(self, name: str, version: Path) -> CacheEntry:
         try:
             meta = json.loads((version / METADATA).read_text())
+        except FileNotFoundError:
+            raise  # the version was replaced under us: callers retry with the new pointer
         except (OSError, ValueError) as exc:
             msg = f"model store entry {name!r} has an unreadable {METADATA}: {exc}"
             raise CacheError(msg) from exc
+        return self._make_entry(name, version, meta)
+
+    def _make_entry(self, name: str, version: Path, meta: dict[str, Any]) -> CacheEntry:
         last_used = None
         with contextlib.suppress(OSError, ValueError):
             last_used = json.loads((self.root / name / _LAST_USED).read_text())["last_used"]
@@ -380,12 +386,16 @@ class ModelStore:
             version = self._current_version(bare)
             if version is None:
                 raise self._missing(bare)
-            with contextlib.suppress(CacheError):
+            with contextlib.suppress(CacheError, FileNotFoundError):
                 return self._entry_from(bare, version)
         version = self._current_version(bare)
         if version is None:
             raise self._missing(bare)
-        return self._entry_from(bare, version)
+        try:
+            return self._entry_from(bare, version)
+        except FileNotFoundError as exc:
+            msg = f"model store entry {bare!r} is incomplete ({exc.filename} is missing)"
+            raise CacheError(msg) from exc
 
     def load(self, name: str) -> tuple[ModelArtifacts, CacheEntry]:
         """Read and verify entry ``name``: every file's size and SHA-256 must match its metadata.
@@ -396,14 +406,15 @@ class ModelStore:
             Missing entry, or a corrupt one (naming the file); callers treat both as a miss.
         """
         bare = parse_name(name)
-        for attempt in range(3):
+        attempts = 5  # each retry follows a newer pointer; writers publish within moments
+        for attempt in range(attempts):
             version = self._current_version(bare)
             if version is None:
                 raise self._missing(bare)
             try:
                 result = self._load_version(bare, version)
             except FileNotFoundError:
-                if attempt == 2 or self._current_version(bare) == version:
+                if attempt == attempts - 1 or self._current_version(bare) == version:
                     msg = (
                         f"model store entry {bare!r} is incomplete: files of {version.name} are "
                         f"missing; remove it with `mnist-widgets cache rm {bare}` and load again"

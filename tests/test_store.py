@@ -224,3 +224,30 @@ def test_cli_cache_list_info_verify_rm_clear(tmp_path, tiny, capsys):
     store.write("again", tiny)
     assert main(["cache", "--cache-dir", root, "clear", "--yes"]) == 0
     assert store.list_models() == []
+
+
+_RACER = textwrap.dedent(
+    """
+    import sys
+    from mnist_widgets.io import read_artifacts
+    from mnist_widgets.store import ModelStore
+    store, model = ModelStore(sys.argv[1]), read_artifacts(sys.argv[2])
+    for _ in range(15):
+        store.write("shared", model)  # no lock: atomic publishing alone keeps the entry whole
+        store.read("shared")
+    """
+)
+
+
+def test_concurrent_writers_without_a_lock_leave_one_complete_version(tmp_path):
+    models = [write_tiny_model(tmp_path / f"m{seed}", seed=seed, shards=2) for seed in range(4)]
+    root = tmp_path / "store"
+    procs = [
+        subprocess.Popen([sys.executable, "-c", _RACER, str(root), str(m)], stderr=subprocess.PIPE)
+        for m in models
+    ]
+    errors = [p.communicate(timeout=60)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4, errors
+    store = ModelStore(root)
+    assert store.read("shared").weight_files in [read_artifacts(m).weight_files for m in models]
+    assert [(r.name, r.ok) for r in store.verify()] == [("shared", True)]
