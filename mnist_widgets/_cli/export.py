@@ -1,0 +1,77 @@
+"""``mnist-widgets export MODEL --out DIR``: write a model in the TF.js layers format.
+
+MODEL is a Keras ``.keras`` file, or any TF.js model location (directory, ``model.json``, URL,
+``cache://NAME``), which is re-exported, e.g. to quantize or re-shard it.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..errors import ModelFormatError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "export",
+        help="write a model as TF.js model.json + weight shards",
+        description="Export a Keras .keras file (or re-export a TF.js model) in the TensorFlow.js "
+        "layers format that tf.loadLayersModel reads. Writes are atomic.",
+    )
+    parser.add_argument(
+        "model", metavar="MODEL", help=".keras file, TF.js model dir/URL, cache://NAME"
+    )
+    parser.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    parser.add_argument(
+        "--quantize",
+        choices=["float16", "uint8", "uint16"],
+        default=None,
+        help="store weights in fewer bytes (uint8: ~4x smaller; default: float32)",
+    )
+    parser.add_argument(
+        "--shard-size",
+        type=int,
+        default=4 * 1024 * 1024,
+        metavar="BYTES",
+        help="maximum bytes per weight file (default: 4194304, the TF.js converter's)",
+    )
+    parser.set_defaults(func=run)
+
+
+def _load(src: str):
+    from ..tfjs import load_layers_model
+
+    if src.endswith(".keras"):
+        if not Path(src).is_file():
+            msg = f"no Keras file at {src!r}; pass an existing .keras file or a TF.js model"
+            raise ModelFormatError(msg)
+        from .._tf import keras
+
+        try:  # safe_mode (the default) refuses lambdas and other code in the file
+            return keras().models.load_model(src, compile=False)
+        except (ValueError, TypeError, OSError) as exc:
+            raise ModelFormatError(f"cannot read Keras file {src!r}: {exc}") from exc
+    return load_layers_model(src)
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:.2f} MB" if n >= 1e6 else f"{n / 1e3:.1f} kB"
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..io import write_artifacts
+    from ..tfjs import encode_model
+
+    if args.shard_size < 1:
+        raise ModelFormatError(f"--shard-size must be a positive byte count, got {args.shard_size}")
+    model = _load(args.model)
+    artifacts = encode_model(model, quantize=args.quantize, shard_size_bytes=args.shard_size)
+    where = write_artifacts(artifacts, args.out)
+    params = sum(int(w.numpy().size) for w in model.weights)
+    print(f"wrote {where} ({args.quantize or 'float32'} weights, {params:,} parameters)")
+    print(f"  model.json  {_size(len(artifacts.model_json_bytes()))}")
+    for name, data in artifacts.weight_files.items():
+        print(f"  {name}  {_size(len(data))}")
+    print(f"  total  {_size(artifacts.total_bytes)} (float32 weights: {_size(4 * params)})")
+    return 0
