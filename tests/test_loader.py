@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import shutil
 import socket
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -249,3 +251,26 @@ def test_progress_bar_on_request_and_off_by_default_for_small_models(server, cap
         warnings.simplefilter("error")
         fetch_artifacts(_url(server), strategy="network-only")
     assert capsys.readouterr().err == ""
+
+
+def test_io_routes_http_urls_to_the_checked_downloader(server, model_dir):
+    got = read_artifacts(_url(server), timeout=5, retries=0)
+    assert got.weight_files == read_artifacts(model_dir).weight_files
+    assert ModelStore().list_models() == []  # reading a URL does not populate the store
+
+
+def test_cli_cache_fetch_populates_the_store_without_tensorflow(server, capsys):
+    from mnist_widgets.cli import main
+
+    assert main(["cache", "fetch", _url(server), "--name", "tiny"]) == 0
+    assert capsys.readouterr().out.strip() == f"{_url(server)} -> cache://tiny (from the network)"
+    assert ModelStore().info("tiny").source_url == _url(server)
+    assert main(["cache", "fetch", _url(server), "--name", "tiny", "--strategy", "nope"]) == 1
+    assert "expected one of cache-first" in capsys.readouterr().err
+    check = (
+        "import sys; from mnist_widgets.cli import main; "
+        f"code = main(['cache', 'fetch', {_url(server)!r}, '--name', 'other']); "
+        "assert code == 0 and 'tensorflow' not in sys.modules, code"
+    )
+    subprocess.run([sys.executable, "-c", check], check=True, capture_output=True)
+    assert ModelStore().exists("other")
