@@ -148,7 +148,8 @@ def write_artifacts(artifacts: ModelArtifacts, dest: str | os.PathLike) -> str:
         name = _cache_name(dest)
         from .store import ModelStore
 
-        return str(ModelStore().write(name, artifacts))
+        ModelStore().write(name, artifacts)
+        return f"cache://{name}"
     if scheme in ("http", "https"):
         msg = f"cannot write to {str(dest)!r}: http(s) locations are read-only; use {SUPPORTED}"
         raise ModelFormatError(msg)
