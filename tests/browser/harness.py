@@ -197,7 +197,8 @@ def chromium_page(*, width: int = 1280, height: int = 900, scale: float = 1.0) -
 def open_notebook(page: Any, server: JupyterServer, name: str, *, timeout: float = 120.0) -> None:
     """Open ``name`` (relative to the server root), wait for a usable kernel, run all cells.
 
-    Only JupyterLab exposes ``window.jupyterapp`` with the panel API used here.
+    Works in JupyterLab 4 and Notebook 7 (both expose ``window.jupyterapp`` when started by
+    :func:`jupyter_server`; the notebook is the shell's current widget in both).
     """
     page.goto(server.notebook_url(name))
     page.wait_for_function(_KERNEL_READY_JS, timeout=timeout * 1000, polling=250)

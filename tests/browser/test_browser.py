@@ -31,8 +31,8 @@ ZERO = [
 SEVEN = [(0.28, 0.2), (0.72, 0.2), (0.6, 0.45), (0.48, 0.85)]
 
 
-@pytest.fixture
-def lab(tmp_path, seed_model_dir, monkeypatch):
+@pytest.fixture(params=["lab", "notebook"], ids=["jupyterlab4", "notebook7"])
+def lab(request, tmp_path, seed_model_dir, monkeypatch):
     root = tmp_path / "root"
     root.mkdir()
     shutil.copy(NOTEBOOK, root / NOTEBOOK.name)  # a fresh copy: no state leaks between runs
@@ -42,14 +42,14 @@ def lab(tmp_path, seed_model_dir, monkeypatch):
         os.environ.get("MNIST_WIDGETS_TEST_MODEL") or str(seed_model_dir),
     )
     monkeypatch.setenv("MNIST_WIDGETS_OFFLINE", "1")
-    with jupyter_server(root, tmp_path / "jupyter") as server:
+    with jupyter_server(root, tmp_path / "jupyter", app=request.param) as server:
         yield server
 
 
-def test_drawing_one_then_zero_in_jupyterlab(lab):
+def test_drawing_one_then_zero(lab):
     from playwright.sync_api import expect
 
-    with chromium_page() as page, artifacts_on_failure(page, "browser-draw-one-zero", lab):
+    with chromium_page() as page, artifacts_on_failure(page, f"browser-draw-{lab.app}", lab):
         open_notebook(page, lab, NOTEBOOK.name)
         canvas = page.locator(".mnist-widgets-canvas").first
         prediction = page.locator(".mnist-widgets-prediction").first
@@ -68,7 +68,7 @@ def test_drawing_one_then_zero_in_jupyterlab(lab):
         drag(page, box, ZERO, steps=3)
         expect(prediction).to_have_text("0", timeout=20_000)
 
-        if os.environ.get("MNIST_WIDGETS_SCREENSHOT") == "1":
+        if lab.app == "lab" and os.environ.get("MNIST_WIDGETS_SCREENSHOT") == "1":
             page.get_by_role("button", name="Clear").click()
             expect(prediction).to_have_text("", timeout=10_000)
             drag(page, box, SEVEN, steps=10)
