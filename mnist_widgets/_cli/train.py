@@ -11,6 +11,7 @@ import dataclasses
 import json
 import statistics
 import tempfile
+import warnings
 from pathlib import Path
 
 from ..errors import MnistWidgetsError
@@ -85,12 +86,20 @@ def _check_targets(args: argparse.Namespace) -> None:
         raise MnistWidgetsError(msg)
 
 
+def _save_keras(model: object, path: str | Path) -> None:
+    # Keras 3.15's saver trips NumPy 2's __array__(copy=) DeprecationWarning on every variable;
+    # it is Keras-internal and not actionable for our users.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        model.save(path)  # type: ignore[attr-defined]
+
+
 def _save(model: object, args: argparse.Namespace) -> list[str]:
     saved: list[str] = []
     try:
         if args.keras_file is not None:
             Path(args.keras_file).parent.mkdir(parents=True, exist_ok=True)
-            model.save(args.keras_file)  # type: ignore[attr-defined]
+            _save_keras(model, args.keras_file)
             saved.append(f"Keras file:  {args.keras_file}")
         if args.model_save_path is not None:
             from ..tfjs import save_layers_model
@@ -100,7 +109,7 @@ def _save(model: object, args: argparse.Namespace) -> list[str]:
     except Exception as exc:
         # Keep the trained weights: write a rescue copy before reporting the failure.
         rescue = Path(tempfile.mkdtemp(prefix="mnist-widgets-train-")) / "model.keras"
-        model.save(rescue)  # type: ignore[attr-defined]
+        _save_keras(model, rescue)
         msg = f"could not save the model ({exc}); a copy of the trained model is at {rescue}"
         raise MnistWidgetsError(msg) from exc
     return saved
