@@ -56,3 +56,12 @@ def test_unreadable_files_get_one_clean_line(images, tmp_path, capsys, name, mes
     assert main(["predict", str(path)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0] and "Traceback" not in err[0]
+
+
+def test_model_from_the_store(images, seed_model_dir, capsys):
+    from mnist_widgets.io import read_artifacts, write_artifacts
+
+    write_artifacts(read_artifacts(seed_model_dir), "cache://seed")  # the test's private store
+    assert main(["predict", str(images["drawing"]), "--model", "cache://seed", "--top", "1"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].endswith(": 1") and len(out) == 2
