@@ -85,10 +85,14 @@ class _Transient(Exception):
         self.retry_after = retry_after
 
 
-def _check_url(url: str) -> None:
-    parts = urlsplit(url)
+def check_url(url: str) -> None:
+    """Raise DownloadError unless ``url`` is an ``http(s)://HOST/...`` URL."""
+    parts = urlsplit(str(url))
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        msg = f"expected an http(s)://HOST/.../model.json URL, got {url!r}"
+        msg = (
+            f"expected an http(s)://HOST/.../model.json URL, got {url!r}; for a local path, "
+            "file:// or cache://NAME use mnist_widgets.load_layers_model"
+        )
         raise DownloadError(msg)
 
 
@@ -286,7 +290,7 @@ def download(
             f"store instead, or unset {ENV_OFFLINE} to allow network access"
         )
         raise OfflineError(msg)
-    _check_url(url)
+    check_url(url)
     old = cached_validators if cached is not None else None
     client = httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=True, headers=headers)
     with client:

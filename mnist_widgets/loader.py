@@ -48,6 +48,7 @@ from ._http import (
     MAX_WEIGHTS_BYTES,
     Download,
     Validators,
+    check_url,
     download,
     offline,
 )
@@ -286,6 +287,7 @@ def fetch_artifacts(
     if strategy not in STRATEGIES:
         msg = f"unknown strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}"
         raise ValueError(msg)
+    check_url(url)
     store = store if store is not None else ModelStore()
     name = parse_name(cache) if cache else cache_name_for(url)
     cache_url = f"cache://{name}"

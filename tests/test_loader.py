@@ -274,3 +274,9 @@ def test_cli_cache_fetch_populates_the_store_without_tensorflow(server, capsys):
     )
     subprocess.run([sys.executable, "-c", check], check=True, capture_output=True)
     assert ModelStore().exists("other")
+
+
+@pytest.mark.parametrize("bad", ["cache://mnist", "models/mnist/model.json", "ftp://h/model.json"])
+def test_non_http_urls_point_to_load_layers_model(bad):
+    with pytest.raises(DownloadError, match="load_layers_model"):
+        fetch_artifacts(bad)
