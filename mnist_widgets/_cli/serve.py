@@ -29,8 +29,7 @@ def _serve(args: argparse.Namespace) -> int:
     from ..serve import serve_directory
 
     try:
-        server_cm = serve_directory(args.directory, host=args.host, port=args.port)
-        server = server_cm.__enter__()
+        server = serve_directory(args.directory, host=args.host, port=args.port)
     except NotADirectoryError as exc:
         raise MnistWidgetsError(str(exc)) from exc
     except OSError as exc:
@@ -47,5 +46,5 @@ def _serve(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("stopped", flush=True)
     finally:
-        server_cm.__exit__(None, None, None)
+        server.stop()
     return 0
