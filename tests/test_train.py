@@ -99,6 +99,7 @@ def test_augmented_training_runs_and_learns(small_test):
         ({"batch_size": -1}, "batch_size must be"),
         ({"validation_split": 1.0}, r"validation_split must be in \[0, 1\)"),
         ({"subset": 1}, "subset must be"),
+        ({"label_smoothing": 1.0}, r"label_smoothing must be in \[0, 1\)"),
         ({"verbose": "loud"}, "verbose must be"),
     ],
 )

@@ -56,6 +56,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="F",
         help="fraction of training images held out for validation (default: 0.15)",
     )
+    parser.add_argument(
+        "--label-smoothing",
+        type=float,
+        default=None,
+        metavar="F",
+        help="cross-entropy label smoothing (default: 0.1; 0 turns it off)",
+    )
     parser.add_argument("--data-dir", metavar="DIR", default=None, help="MNIST directory to use")
     parser.add_argument(
         "--history-file",
@@ -128,6 +135,7 @@ def _run(args: argparse.Namespace) -> int:
             seed=args.seed,
             augment=args.augment,
             subset=args.subset,
+            **({} if args.label_smoothing is None else {"label_smoothing": args.label_smoothing}),
             data=load_mnist(args.data_dir),
         )
     except ValueError as exc:
