@@ -214,6 +214,16 @@ def test_reads_converter_output_for_keras2_models(quant):
     assert np.allclose(model.predict(x, verbose=0), np.maximum(x @ got[0] + got[1], 0), atol=1e-6)
 
 
+def test_optimizer_weights_saved_by_tfjs_are_skipped(tiny):
+    def add_optimizer_state(model_json, files):
+        entry = {"name": "iter", "shape": [], "dtype": "int32", "group": "optimizer"}
+        _entries(model_json).append(entry)
+        files["group1-shard1of1.bin"] += b"\x07\x00\x00\x00"
+
+    model = _decode_changed(tiny, add_optimizer_state)
+    assert np.array_equal(model.get_layer("bn").moving_variance.numpy(), [0.5, 2.0, 3.0])
+
+
 def test_reads_tfjs_index_weight_names(tiny):
     """TF.js's other naming: '<layer>/<index>' into the layer's weights (trainable first)."""
 

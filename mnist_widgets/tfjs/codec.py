@@ -92,6 +92,10 @@ def decode_model(artifacts: ModelArtifacts, *, source: str = "model.json") -> An
     model_json = parse_model_json(artifacts.model_json_bytes(), source=source)
     check_weight_files(model_json, artifacts.weight_files, source=source)
     arrays = decode_weights(model_json["weightsManifest"], artifacts.weight_files, source=source)
+    for group in model_json["weightsManifest"]:  # optimizer state (includeOptimizer): not ours
+        for entry in group["weights"]:
+            if entry.get("group") == "optimizer":
+                arrays.pop(entry["name"], None)
     topology = parse_topology(model_json["modelTopology"], source=source)
     build = _build_sequential if topology.kind == "sequential" else _build_functional
     model = build(topology, source, keras())
