@@ -74,6 +74,7 @@ def _small_models():
 WRITER_CASES = [
     ("seed-f32", "seed", None, 4 * 1024 * 1024),
     ("seed-uint8", "seed", "uint8", 300_000),
+    ("cnn-f32", "cnn", None, 4 * 1024 * 1024),
     ("seq-f32", "seq", None, 1000),
     ("seq-float16", "seq", "float16", 4 * 1024 * 1024),
     ("seq-uint8", "seq", "uint8", 4 * 1024 * 1024),
@@ -90,7 +91,14 @@ def writer_run(tmp_path_factory, mnist, seed_model_dir, node_tfjs):
     x, _ = _images(mnist)
     x.tofile(root / "inputs.f32")
     seq, fun = _small_models()
-    models = {"seed": load_layers_model(seed_model_dir), "seq": seq, "fun": fun}
+    from mnist_widgets.model import build_model  # the CNN our training CLI ships
+
+    models = {
+        "seed": load_layers_model(seed_model_dir),
+        "cnn": build_model(),
+        "seq": seq,
+        "fun": fun,
+    }
     keras_probs, dequant_probs = {}, {}
     for name, which, quantize, shard in WRITER_CASES:
         save_layers_model(models[which], root / name, quantize=quantize, shard_size_bytes=shard)
