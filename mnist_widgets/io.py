@@ -13,9 +13,11 @@ No TensorFlow here: decoding into a Keras model is :mod:`mnist_widgets.tfjs`'s j
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
+import secrets
 import shutil
-import tempfile
+import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -209,7 +211,8 @@ def _write_local(artifacts: ModelArtifacts, path: Path) -> None:
         new_top = {MODEL_JSON} | {p.split("/", 1)[0] for p in rels}
         keep = [e for e in entries if e.name not in old and e.name not in new_top]
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+    tmp = path.parent / f".{path.name}.tmp-{secrets.token_hex(6)}"
+    tmp.mkdir()  # not mkdtemp: the model directory should get the user's umask, not 0700
     try:
         for entry in keep:  # carry unrelated files (README, notes) into the new directory
             copy = shutil.copytree if entry.is_dir() else shutil.copy2
@@ -218,34 +221,46 @@ def _write_local(artifacts: ModelArtifacts, path: Path) -> None:
             _write_file(tmp / rel, artifacts.weight_files[rel])
         _write_file(tmp / MODEL_JSON, artifacts.model_json_bytes())
         _fsync_dir(tmp)
-        os.chmod(tmp, 0o755 & ~_umask())
         _swap_into_place(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two directories atomically (Linux renameat2 RENAME_EXCHANGE); False if unsupported."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):  # old glibc, musl: fall back to two renames
+        return False
+    renameat2.argtypes = [
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_uint,
+    ]
+    at_fdcwd, rename_exchange = -100, 2
+    return renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0
 
 
 def _swap_into_place(tmp: Path, path: Path) -> None:
-    """Rename the complete ``tmp`` to ``path``; keep the old model until the new one is in place."""
+    """Put the complete ``tmp`` at ``path``; the old model stays until the new one is in place."""
     if not path.exists():
         os.replace(tmp, path)
-        _fsync_dir(path.parent)
-        return
-    # rename(2) cannot replace a non-empty directory: move the old one aside first. Between the two
-    # renames ``path`` is briefly absent, but a complete model exists at every instant on disk.
-    old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-", dir=path.parent))
-    os.replace(path, old / path.name)
-    try:
-        os.replace(tmp, path)
-    except BaseException:
-        os.replace(old / path.name, path)
-        raise
-    finally:
-        _fsync_dir(path.parent)
-    shutil.rmtree(old, ignore_errors=True)
+    elif _exchange(tmp, path):  # readers see the old model or the new one, never neither
+        shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the old model
+    else:
+        # rename(2) cannot replace a non-empty directory: move the old one aside first. ``path``
+        # is briefly absent, but a complete model exists on disk at every instant.
+        old = tmp.with_name(tmp.name.replace(".tmp-", ".old-"))
+        os.replace(path, old)
+        try:
+            os.replace(tmp, path)
+        except BaseException:
+            os.replace(old, path)
+            raise
+        shutil.rmtree(old, ignore_errors=True)
+    _fsync_dir(path.parent)

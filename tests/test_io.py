@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import pytest
@@ -54,6 +55,20 @@ def test_replacing_a_model_drops_old_shards_and_keeps_unrelated_files(tmp_path):
     ]
     assert (dest / "README.md").read_text() == "model card"
     assert io.read_artifacts(dest).weight_files["group1-shard1of1.bin"] == b"\x02" * 8
+
+
+@pytest.mark.parametrize("exchange", [True, False], ids=["renameat2", "two-renames"])
+def test_replace_works_with_and_without_atomic_exchange(tmp_path, monkeypatch, exchange):
+    if not exchange:
+        monkeypatch.setattr(io, "_exchange", lambda a, b: False)
+    dest = tmp_path / "model"
+    io.write_artifacts(_artifacts(), dest)
+    io.write_artifacts(_artifacts(b"\x05"), dest)
+    assert io.read_artifacts(dest).weight_files["group1-shard1of2.bin"] == b"\x05" * 8
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert dest.stat().st_mode & 0o777 == 0o777 & ~mask  # the user's umask, not mkdtemp's 0700
 
 
 def test_a_crash_mid_write_leaves_the_old_model_untouched(tmp_path, monkeypatch):
