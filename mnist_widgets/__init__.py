@@ -48,6 +48,13 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = ["__version__", *_EXPORTS]
 
+# ``train`` and ``preprocess`` are functions living in modules of the same name. Importing a
+# submodule rebinds the package attribute to the module, so once anything imported
+# ``mnist_widgets.train``, a lazy ``mw.train`` would be the module. Binding these two functions
+# now (neither module imports TensorFlow at import time) keeps ``mw.train(...)`` callable.
+from .preprocess import preprocess  # noqa: E402
+from .train import train  # noqa: E402
+
 
 def __getattr__(name: str) -> Any:
     try:
@@ -79,9 +86,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .loader import FetchResult, fetch_model
     from .model import build_model
     from .predictor import Prediction, Predictor
-    from .preprocess import preprocess
     from .serve import serve_directory
     from .store import ModelStore, list_models, remove_model
     from .tfjs import load_layers_model, save_layers_model
-    from .train import train
     from .widget import DigitCanvas

@@ -1,0 +1,43 @@
+"""The public API: every exported name resolves, and importing the package stays cheap."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import mnist_widgets as mw
+
+
+def test_every_public_name_resolves():
+    missing = [name for name in mw.__all__ if getattr(mw, name, None) is None]
+    assert missing == []
+
+
+def test_functions_sharing_a_module_name_stay_callable():
+    import mnist_widgets.preprocess
+    import mnist_widgets.train  # noqa: F401 - importing the submodule must not shadow the function
+
+    assert callable(mw.train) and mw.train.__module__ == "mnist_widgets.train"
+    assert callable(mw.preprocess) and mw.preprocess.__module__ == "mnist_widgets.preprocess"
+
+
+def _imports_after(code: str) -> set[str]:
+    out = subprocess.run(
+        [sys.executable, "-c", f"{code}\nimport sys; print(' '.join(sys.modules))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return set(out.stdout.split())
+
+
+def test_import_and_cli_help_do_not_import_tensorflow():
+    assert "tensorflow" not in _imports_after("import mnist_widgets")
+    help_modules = _imports_after(
+        "import contextlib, io\n"
+        "from mnist_widgets.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+        "    main(['--help'])"
+    )
+    assert "tensorflow" not in help_modules
+    assert "keras" not in help_modules
