@@ -45,6 +45,12 @@ def test_malformed_json_names_the_file():
         parse_model_json(b"<html>404</html>", source="site/model.json")
 
 
+@pytest.mark.parametrize("raw", [b'{"modelTopology": NaN}', b"[" * 100_000, b"\xff\xfe"])
+def test_non_json_constants_deep_nesting_and_bad_utf8_are_malformed(raw):
+    with pytest.raises(ModelFormatError, match=r"m\.json is not valid JSON"):
+        parse_model_json(raw, source="m.json")
+
+
 def test_missing_key_is_named_with_the_keys_present():
     with pytest.raises(
         ModelFormatError, match=r"missing key 'weightsManifest' \(keys present: modelTopology\)"

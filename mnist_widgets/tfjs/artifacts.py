@@ -53,6 +53,11 @@ class ModelArtifacts:
         return len(self.model_json_bytes()) + sum(len(b) for b in self.weight_files.values())
 
 
+def _no_constant(name: str) -> None:
+    # Python's json accepts NaN/Infinity, which are not JSON and which TF.js's JSON.parse rejects.
+    raise ValueError(f"{name} is not a JSON value")
+
+
 def _fail(source: str, what: str) -> ModelFormatError:
     return ModelFormatError(f"{source}: {what}")
 
@@ -82,8 +87,8 @@ def parse_model_json(raw: bytes | str, *, source: str) -> dict[str, Any]:
     """
     try:
         text = raw.decode("utf-8") if isinstance(raw, bytes | bytearray) else raw
-        model_json = json.loads(text)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        model_json = json.loads(text, parse_constant=_no_constant)
+    except (UnicodeDecodeError, RecursionError, ValueError) as exc:
         msg = (
             f"{source} is not valid JSON ({exc}); expected a TF.js model.json "
             "(was the file truncated, or is the URL serving an HTML page?)"
