@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -30,6 +32,16 @@ N_CANVASES = 50
 REPEATS = 2000  # end-to-end and preprocessing calls timed
 SLOW_REPEATS = {"model(x)": 300, "model.predict(x)": 100}
 ROUNDS = 10
+ONE_THREAD = "Predictor.predict (XLA), end to end, TF_NUM_INTRAOP_THREADS=1 (own process)"
+
+
+def _e2e_only(model_dir: Path) -> dict[str, float]:
+    predictor = Predictor(str(model_dir))
+    (_, _), (x_test, y_test) = load_mnist()
+    canvases, _, _ = drawn_digits(x_test, y_test, n=N_CANVASES, seed=123)
+    cycle = itertools.cycle(canvases)
+    times = median_seconds(lambda: predictor.predict(next(cycle)), repeats=REPEATS, warmup=200)
+    return summarize(times)
 
 
 def pick_model(path: str | None) -> tuple[Path, str]:
@@ -47,8 +59,12 @@ def pick_model(path: str | None) -> tuple[Path, str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None, help="TF.js model directory")
+    parser.add_argument("--e2e-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     model_dir, model_label = pick_model(args.model)
+    if args.e2e_only:  # child process: print one median for the one-thread comparison
+        print(json.dumps(_e2e_only(model_dir)))
+        return 0
 
     from mnist_widgets._tf import tensorflow
     from mnist_widgets.tfjs import load_layers_model
@@ -82,6 +98,22 @@ def main(argv: list[str] | None = None) -> int:
             times[name] += median_seconds(fn, repeats=per_round, warmup=0)
     load_after = os.getloadavg()
     results = {name: summarize(sorted(t)) for name, t in times.items()}
+    # TensorFlow reads its thread count once per process, so this row needs its own process.
+    child = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.predict_latency",
+            "--model",
+            str(model_dir),
+            "--e2e-only",
+        ],
+        env={**os.environ, "TF_NUM_INTRAOP_THREADS": "1"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    results[ONE_THREAD] = json.loads(child.stdout.strip().splitlines()[-1])
     for name, r in results.items():
         print(f"{name}: {r['median_ms']:.3f} ms", file=sys.stderr)
 
@@ -104,7 +136,10 @@ def main(argv: list[str] | None = None) -> int:
         f"`model.predict` is {results['model.predict(x)']['median_ms'] / ours:.0f}x slower, "
         f"a plain `model(x)` {results['model(x)']['median_ms'] / ours:.1f}x. Warm-up calls "
         f"excluded. 1-minute load average {load_before[0]:.1f} before, {load_after[0]:.1f} after "
-        "(2 cores)."
+        "(2 cores). With one TensorFlow intra-op thread (`TF_NUM_INTRAOP_THREADS=1`, set before "
+        f"TensorFlow starts) the end-to-end median is {results[ONE_THREAD]['median_ms']:.3f} ms: "
+        "on a shared 2-core machine, splitting a one-image call over two threads costs more than "
+        "it saves."
     )
     write_results(
         "predict_latency",
