@@ -12,7 +12,6 @@ No TensorFlow here: decoding into a Keras model is :mod:`mnist_widgets.tfjs`'s j
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import os
 import secrets
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from ._fs import fsync_dir, write_synced
 from .errors import MnistWidgetsError, ModelFormatError
 from .tfjs.artifacts import ModelArtifacts, check_weight_files, parse_model_json, weight_paths
 
@@ -164,23 +164,6 @@ def write_artifacts(artifacts: ModelArtifacts, dest: str | os.PathLike) -> str:
     return str(path)
 
 
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):  # some filesystems cannot fsync a directory
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def _write_file(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-
-
 def _old_model_files(path: Path) -> set[str] | None:
     """Top-level names belonging to the model in ``path``; None if it holds no readable model."""
     try:
@@ -218,9 +201,9 @@ def _write_local(artifacts: ModelArtifacts, path: Path) -> None:
             copy = shutil.copytree if entry.is_dir() else shutil.copy2
             copy(entry, tmp / entry.name)
         for rel in rels:
-            _write_file(tmp / rel, artifacts.weight_files[rel])
-        _write_file(tmp / MODEL_JSON, artifacts.model_json_bytes())
-        _fsync_dir(tmp)
+            write_synced(tmp / rel, artifacts.weight_files[rel])
+        write_synced(tmp / MODEL_JSON, artifacts.model_json_bytes())
+        fsync_dir(tmp)
         _swap_into_place(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -263,4 +246,4 @@ def _swap_into_place(tmp: Path, path: Path) -> None:
             os.replace(old, path)
             raise
         shutil.rmtree(old, ignore_errors=True)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)

@@ -38,6 +38,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ._fs import fsync_dir, write_synced
 from .errors import CacheError, ModelFormatError
 from .tfjs.artifacts import ModelArtifacts, check_weight_files, parse_model_json, weight_paths
 
@@ -131,23 +132,6 @@ class VerifyResult:
     name: str
     ok: bool
     problem: str | None = None
-
-
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):  # not every filesystem can fsync a directory
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def _write_synced(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
 
 
 def _pid_alive(pid: int) -> bool:
@@ -296,14 +280,14 @@ class ModelStore:
         tmp.mkdir()
         try:
             for rel, data in contents.items():
-                _write_synced(tmp / rel, data)
-            _write_synced(tmp / METADATA, json.dumps(metadata, indent=2).encode())
+                write_synced(tmp / rel, data)
+            write_synced(tmp / METADATA, json.dumps(metadata, indent=2).encode())
             # Re-read what reached the disk before publishing it.
             problem = _check_files(tmp, metadata["files"])
             if problem:
                 msg = f"verification of the freshly written copy failed: {problem}"
                 raise OSError(msg)
-            _fsync_dir(tmp)
+            fsync_dir(tmp)
             entry_dir = self.root / name
             entry_dir.mkdir(exist_ok=True)
             version = entry_dir / f"v-{time.time_ns()}-{uuid.uuid4().hex[:8]}"
@@ -311,18 +295,18 @@ class ModelStore:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        _fsync_dir(entry_dir)
+        fsync_dir(entry_dir)
         previous = self._current_version(name)
         pointer = entry_dir / f".{_CURRENT}.{uuid.uuid4().hex[:8]}"
         try:
-            _write_synced(pointer, version.name.encode())
+            write_synced(pointer, version.name.encode())
             os.replace(pointer, entry_dir / _CURRENT)  # the publishing step: atomic
         except BaseException:
             with contextlib.suppress(OSError):
                 pointer.unlink()
             shutil.rmtree(version, ignore_errors=True)
             raise
-        _fsync_dir(entry_dir)
+        fsync_dir(entry_dir)
         if previous is not None and previous != version:
             # Readers of the old version retry with the new pointer if it vanishes under them.
             shutil.rmtree(previous, ignore_errors=True)

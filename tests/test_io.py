@@ -83,7 +83,7 @@ def test_a_crash_mid_write_leaves_the_old_model_untouched(tmp_path, monkeypatch)
             raise OSError("disk full")
         path.write_bytes(data)
 
-    monkeypatch.setattr(io, "_write_file", dying_write)
+    monkeypatch.setattr(io, "write_synced", dying_write)
     with pytest.raises(OSError, match="disk full"):
         io.write_artifacts(_artifacts(b"\x09"), dest)
     assert {p.name: p.read_bytes() for p in dest.iterdir()} == before
