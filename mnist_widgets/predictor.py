@@ -79,8 +79,15 @@ class Predictor:
         A Keras model; a path to a TF.js layers model (directory or ``model.json``); or ``None`` for
         the model shipped with the package (no network, no training).
     jit_compile : bool
-        Compile the call with XLA (default). ``benchmarks/predict_latency.py`` measures both; on our
-        2-core machine XLA cut the model call by about a third.
+        Compile the call with XLA (default). ``benchmarks/predict_latency.py`` measures both: XLA
+        was about a third faster for the bare model call on an idle machine and made no difference
+        under load.
+
+    Notes
+    -----
+    One prediction is a small amount of work spread over TensorFlow's intra-op threads; on a busy
+    2-core machine waking them costs more than they save. ``TF_NUM_INTRAOP_THREADS=1`` (set before
+    TensorFlow starts) brought the end-to-end median from ~1.5 ms to ~1.0 ms in the benchmark.
 
     Examples
     --------
