@@ -31,16 +31,15 @@ ZERO = [
 SEVEN = [(0.28, 0.2), (0.72, 0.2), (0.6, 0.45), (0.48, 0.85)]
 
 
+TUTORIAL = REPO_ROOT / "notebooks" / "04_draw.ipynb"
+
+
 @pytest.fixture(params=["lab", "notebook"], ids=["jupyterlab4", "notebook7"])
-def lab(request, tmp_path, seed_model_dir, monkeypatch):
+def lab(request, tmp_path, monkeypatch):
     root = tmp_path / "root"
     root.mkdir()
     shutil.copy(NOTEBOOK, root / NOTEBOOK.name)  # a fresh copy: no state leaks between runs
-    # The kernel inherits the environment: the lead can point this at models/mnist later.
-    monkeypatch.setenv(
-        "MNIST_WIDGETS_TEST_MODEL",
-        os.environ.get("MNIST_WIDGETS_TEST_MODEL") or str(seed_model_dir),
-    )
+    # The kernel inherits the environment: the shipped model, and no network at all.
     monkeypatch.setenv("MNIST_WIDGETS_OFFLINE", "1")
     with jupyter_server(root, tmp_path / "jupyter", app=request.param) as server:
         yield server
@@ -77,3 +76,33 @@ def test_drawing_one_then_zero(lab):
             out = REPO_ROOT / "docs" / "images" / "widget.png"
             out.parent.mkdir(parents=True, exist_ok=True)
             page.locator(".mnist-widgets-digit-canvas").first.screenshot(path=str(out))
+
+
+def test_drawing_in_the_04_tutorial(tmp_path):
+    """The tutorial notebook itself, as `make lab` opens it: run all, then draw a 1 and a 0."""
+    from playwright.sync_api import expect
+
+    root = tmp_path / "root"
+    root.mkdir()
+    shutil.copy(TUTORIAL, root / TUTORIAL.name)
+    with (
+        jupyter_server(root, tmp_path / "jupyter", app="lab") as server,
+        chromium_page() as page,
+        artifacts_on_failure(page, "browser-04-tutorial", server),
+    ):
+        open_notebook(page, server, TUTORIAL.name)
+        # The comm messages of the drawing queue behind the running cells: wait for the last one.
+        expect(page.get_by_text("accuracy on 1000 drawn digits")).to_be_visible(timeout=180_000)
+        canvas = page.locator(".mnist-widgets-canvas").first
+        prediction = page.locator(".mnist-widgets-prediction").first
+        canvas.scroll_into_view_if_needed()
+        expect(prediction).to_have_text("", timeout=10_000)
+        box = canvas.bounding_box()
+        assert box is not None
+
+        drag(page, box, ONE, steps=15)
+        expect(prediction).to_have_text("1", timeout=20_000)
+        page.get_by_role("button", name="Clear").first.click()
+        expect(prediction).to_have_text("", timeout=10_000)
+        drag(page, box, ZERO, steps=3)
+        expect(prediction).to_have_text("0", timeout=20_000)
