@@ -39,12 +39,28 @@ def _one() -> np.ndarray:
     return canvas
 
 
+@pytest.fixture(scope="module")
+def shipped_predictor() -> Predictor:
+    return Predictor()  # models/mnist, the package's default
+
+
 @pytest.mark.slow
-def test_accuracy_on_1000_redrawn_test_digits(predictor, drawn):
+@pytest.mark.parametrize("which", ["seed", "shipped"])
+def test_accuracy_on_1000_redrawn_test_digits(which, request, drawn):
+    # The article's model (not trained for drawings) and ours both hold up after preprocessing.
+    predictor = request.getfixturevalue("predictor" if which == "seed" else "shipped_predictor")
     canvases, labels = drawn
     digits = np.array([p.digit for p in predictor.predict_batch(canvases)])
     accuracy = float((digits == labels).mean())
     assert accuracy >= 0.985, accuracy
+
+
+@pytest.mark.slow
+def test_shipped_model_scores_at_least_995_on_mnist_test(shipped_predictor, mnist):
+    (_, _), (x_test, y_test) = mnist
+    predictions = shipped_predictor.predict_batch(x_test / 255.0, preprocessed=True)
+    accuracy = float(np.mean([p.digit for p in predictions] == y_test))
+    assert accuracy >= 0.995, accuracy
 
 
 @pytest.mark.slow
