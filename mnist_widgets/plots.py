@@ -171,6 +171,6 @@ def compare_inputs(rows: Mapping[str, Sequence[np.ndarray]], *, size: float = 1.
             if c < len(rows[label]):
                 ax.imshow(rows[label][c], cmap="gray")
             if c == 0:
-                ax.set_ylabel(label, fontsize=8)
+                ax.set_ylabel(label, fontsize=9, rotation=0, ha="right", va="center")
     fig.tight_layout()
     return fig
