@@ -8,8 +8,9 @@ Importing this package is cheap: TensorFlow is imported only when a function nee
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ._lazy import lazy_getattr
 
 __version__ = "0.1.0"
 
@@ -55,16 +56,7 @@ __all__ = ["__version__", *_EXPORTS]
 from .preprocess import preprocess  # noqa: E402
 from .train import train  # noqa: E402
 
-
-def __getattr__(name: str) -> Any:
-    try:
-        module_name = _EXPORTS[name]
-    except KeyError:
-        msg = f"module 'mnist_widgets' has no attribute {name!r}"
-        raise AttributeError(msg) from None
-    value = getattr(importlib.import_module(f".{module_name}", __name__), name)
-    globals()[name] = value  # cache: later lookups skip __getattr__
-    return value
+__getattr__ = lazy_getattr(__name__, _EXPORTS)
 
 
 def __dir__() -> list[str]:
