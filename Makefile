@@ -36,8 +36,9 @@ $(NODE_STAMP): tests/js/package.json tests/js/package-lock.json
 	cd tests/js && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# Jupyter refuses to run as root unless told; fresh machines and containers often are root.
 lab: setup
-	$(BIN)/jupyter lab --notebook-dir=notebooks
+	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
 # MNIST_WIDGETS_QUICK=1: notebook 01 trains one epoch on a subset (the committed outputs are full runs)
 test: setup
