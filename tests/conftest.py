@@ -6,7 +6,7 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -14,11 +14,6 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 JS_DIR = REPO_ROOT / "tests" / "js"
-
-
-@pytest.fixture(scope="session")
-def repo_root() -> Path:
-    return REPO_ROOT
 
 
 @pytest.fixture(scope="session")
@@ -79,11 +74,3 @@ def node_tfjs() -> NodeRunner:
 def read_json_lines(text: str) -> list[dict]:
     """Parse the JSON-per-line output convention of the tests/js scripts."""
     return [json.loads(line) for line in text.splitlines() if line.strip().startswith("{")]
-
-
-@pytest.fixture
-def env_dir(tmp_path: Path) -> Iterator[Path]:
-    """A scratch directory that is removed even if a test made it read-only."""
-    yield tmp_path
-    for path in tmp_path.rglob("*"):
-        path.chmod(0o755 if path.is_dir() else 0o644)
