@@ -339,3 +339,20 @@ def test_model_json_written_is_compact_json_tfjs_reads(tmp_path, tiny):
     assert model_json["generatedBy"].startswith("keras v3.")
     assert model_json["convertedBy"].startswith("mnist-widgets ")
     assert all(e["quantization"]["dtype"] == "uint8" for e in _entries(model_json))
+
+
+@pytest.mark.parametrize("target_shape", ["missing", None])
+def test_reshape_without_target_shape_is_a_format_error(keras, target_shape):
+    model = keras.Sequential(
+        [keras.Input((4,)), keras.layers.Reshape((2, 2), name="r"), keras.layers.Flatten()]
+    )
+    artifacts = encode_model(model)
+    model_json = copy.deepcopy(artifacts.model_json)
+    layers = model_json["modelTopology"]["model_config"]["config"]["layers"]
+    config = next(layer["config"] for layer in layers if layer["class_name"] == "Reshape")
+    if target_shape == "missing":
+        del config["target_shape"]
+    else:
+        config["target_shape"] = None
+    with pytest.raises(ModelFormatError, match=r"cannot build Reshape from its config"):
+        decode_model(ModelArtifacts(model_json, dict(artifacts.weight_files)), source="r.json")

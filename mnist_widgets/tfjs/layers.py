@@ -133,9 +133,10 @@ def unsupported_layer(class_name: Any, where: str) -> ModelFormatError:
 
 
 def to_tfjs_config(class_name: str, config: dict[str, Any], where: str) -> dict[str, Any]:
-    """Translate one Keras 3 layer config into the TF.js form (without InputLayer's shape)."""
-    if class_name not in LAYER_KEYS or class_name == "InputLayer":
-        raise unsupported_layer(class_name, where)
+    """Translate one Keras 3 layer config into the TF.js form (without InputLayer's shape).
+
+    The caller (``topology._layer_entry``) has already refused classes outside the allowlist.
+    """
     fixed = _KERAS3_ONLY.get(class_name, {})
     known = {"name", "trainable", "dtype", *LAYER_KEYS[class_name], *fixed, *_IGNORED}
     for key, value in config.items():
@@ -260,7 +261,8 @@ def build_layer(class_name: Any, config: dict[str, Any], where: str) -> Any:
         kwargs["axis"] = _single_axis(kwargs["axis"], where)
     if class_name in ("MaxPooling2D", "AveragePooling2D"):
         kwargs.setdefault("pool_size", (2, 2))
-    if class_name == "Reshape":
+    if class_name == "Reshape" and kwargs.get("target_shape") is not None:
+        # a missing target_shape is left to the constructor, whose error is wrapped below
         kwargs["target_shape"] = tuple(kwargs["target_shape"])
     try:
         return getattr(k.layers, class_name)(**kwargs)
