@@ -10,6 +10,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import ModelFormatError
+from ..tfjs.artifacts import DEFAULT_SHARD_BYTES, QUANTIZE_CHOICES
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,16 +26,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, metavar="DIR", help="output directory")
     parser.add_argument(
         "--quantize",
-        choices=["float16", "uint8", "uint16"],
+        choices=QUANTIZE_CHOICES,
         default=None,
         help="store weights in fewer bytes (uint8: ~4x smaller; default: float32)",
     )
     parser.add_argument(
         "--shard-size",
         type=int,
-        default=4 * 1024 * 1024,
+        default=DEFAULT_SHARD_BYTES,
         metavar="BYTES",
-        help="maximum bytes per weight file (default: 4194304, the TF.js converter's)",
+        help="maximum bytes per weight file (default: %(default)s, the TF.js converter's)",
     )
     parser.set_defaults(func=run)
 
@@ -68,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     model = _load(args.model)
     artifacts = encode_model(model, quantize=args.quantize, shard_size_bytes=args.shard_size)
     where = write_artifacts(artifacts, args.out)
-    params = sum(int(w.numpy().size) for w in model.weights)
+    params = model.count_params()
     print(f"wrote {where} ({args.quantize or 'float32'} weights, {params:,} parameters)")
     print(f"  model.json  {_size(len(artifacts.model_json_bytes()))}")
     for name, data in artifacts.weight_files.items():

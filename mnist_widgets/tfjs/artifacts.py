@@ -21,6 +21,10 @@ from ..errors import ModelFormatError
 DTYPE_SIZES: dict[str, int] = {"float32": 4, "int32": 4, "bool": 1, "complex64": 8}
 #: Bytes per element of the quantized storage dtypes (``quantization.dtype``).
 QUANTIZED_SIZES: dict[str, int] = {"float16": 2, "uint8": 1, "uint16": 2}
+#: What ``quantize=`` accepts when writing (the TF.js converter's choices).
+QUANTIZE_CHOICES: tuple[str, ...] = tuple(QUANTIZED_SIZES)
+#: Bytes per weight file when writing; the TF.js converter's default.
+DEFAULT_SHARD_BYTES = 4 * 1024 * 1024
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
 
@@ -145,7 +149,7 @@ def _check_entry(entry: Any, where: str, source: str) -> None:
     if dtype not in DTYPE_SIZES:
         msg = (
             f"weight {name!r} has unknown dtype {dtype!r}; expected one of "
-            f"{', '.join(DTYPE_SIZES)} (float16/uint8/uint16 only as 'quantization.dtype')"
+            f"{', '.join(DTYPE_SIZES)} ({'/'.join(QUANTIZED_SIZES)} only as 'quantization.dtype')"
         )
         raise _fail(source, msg)
     quant = entry.get("quantization")

@@ -9,7 +9,12 @@ import numpy as np
 from .. import __version__
 from .._tf import keras
 from ..errors import ModelFormatError
-from .artifacts import ModelArtifacts, check_weight_files, parse_model_json
+from .artifacts import (
+    DEFAULT_SHARD_BYTES,
+    ModelArtifacts,
+    check_weight_files,
+    parse_model_json,
+)
 from .layers import LAYER_KEYS, build_layer, dtype_name, unsupported_layer
 from .topology import Topology, encode_topology, parse_topology
 from .weights import decode_weights, encode_weights
@@ -44,7 +49,7 @@ def _named_weights(model: Any, k: Any) -> list[tuple[str, np.ndarray]]:
 
 
 def encode_model(
-    model: Any, *, quantize: str | None = None, shard_size_bytes: int = 4 * 1024 * 1024
+    model: Any, *, quantize: str | None = None, shard_size_bytes: int = DEFAULT_SHARD_BYTES
 ) -> ModelArtifacts:
     """Encode a Keras 3 model in the TF.js layers format, in memory.
 

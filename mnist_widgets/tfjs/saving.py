@@ -6,6 +6,7 @@ import os
 from typing import Any
 
 from ..io import read_artifacts, write_artifacts
+from .artifacts import DEFAULT_SHARD_BYTES
 from .codec import decode_model, encode_model
 
 
@@ -14,7 +15,7 @@ def save_layers_model(
     dest: str | os.PathLike,
     *,
     quantize: str | None = None,
-    shard_size_bytes: int = 4 * 1024 * 1024,
+    shard_size_bytes: int = DEFAULT_SHARD_BYTES,
 ) -> str:
     """Save a Keras model as TF.js ``model.json`` + ``group1-shardNofM.bin`` files, atomically.
 
