@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._lazy import lazy_getattr
+from ._lazy import lazy_getattr, protect_exports
 
 __version__ = "0.1.0"
 
@@ -49,12 +49,9 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = ["__version__", *_EXPORTS]
 
-# ``train`` and ``preprocess`` are functions living in modules of the same name. Importing a
-# submodule rebinds the package attribute to the module, so once anything imported
-# ``mnist_widgets.train``, a lazy ``mw.train`` would be the module. Binding these two functions
-# now (neither module imports TensorFlow at import time) keeps ``mw.train(...)`` callable.
-from .preprocess import preprocess  # noqa: E402
-from .train import train  # noqa: E402
+# ``train`` and ``preprocess`` are functions in modules of the same name: importing such a
+# submodule must not rebind ``mw.train`` to the module (see _lazy.protect_exports).
+protect_exports(__name__, _EXPORTS)
 
 __getattr__ = lazy_getattr(__name__, _EXPORTS)
 
@@ -78,7 +75,9 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .loader import FetchResult, fetch_model
     from .model import build_model
     from .predictor import Prediction, Predictor
+    from .preprocess import preprocess
     from .serve import serve_directory
     from .store import ModelStore, list_models, remove_model
     from .tfjs import load_layers_model, save_layers_model
+    from .train import train
     from .widget import DigitCanvas
