@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from ._tf import tensorflow
-from .errors import EmptyCanvasError, ModelFormatError
-from .preprocess import SIZE, preprocess
+from .errors import ModelFormatError
+from .preprocess import SIZE, preprocess_or_none
 
 __all__ = ["Prediction", "Predictor"]
 
@@ -174,11 +174,9 @@ class Predictor:
 
 def _prepare(image: np.ndarray, preprocessed: bool) -> np.ndarray | None:
     if not preprocessed:
-        try:
-            return preprocess(image)
-        except EmptyCanvasError:
-            return None
-    x = np.asarray(image, dtype=np.float32)
+        return preprocess_or_none(image)
+    # A copy: _make marks the input read-only, which must not happen to the caller's own array.
+    x = np.array(image, dtype=np.float32)
     if x.shape != (SIZE, SIZE):
         msg = f"preprocessed=True needs a (28, 28) array in [0, 1], got shape {x.shape}"
         raise ValueError(msg)

@@ -127,6 +127,22 @@ def test_preprocessed_input_is_checked(predictor):
         predictor.predict(np.zeros((280, 280), np.float32), preprocessed=True)
 
 
+def test_preprocessed_input_leaves_the_callers_array_alone(predictor):
+    # Prediction.input is read-only; that must not be done to the caller's own float32 array.
+    x = np.zeros((28, 28), np.float32)
+    x[4:24, 13:15] = 1.0
+    before = x.copy()
+    single = predictor.predict(x, preprocessed=True)
+    batch = predictor.predict_batch([x, x], preprocessed=True)
+    assert x.flags.writeable
+    np.testing.assert_array_equal(x, before)
+    for p in [single, *batch]:
+        assert not np.shares_memory(p.input, x)
+        np.testing.assert_array_equal(p.input, before)
+    x[0, 0] = 0.5  # still the caller's to change
+    assert single.input[0, 0] == 0.0
+
+
 def test_model_with_wrong_input_shape_is_rejected():
     from mnist_widgets._tf import keras
 
