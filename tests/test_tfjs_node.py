@@ -198,23 +198,23 @@ def test_models_saved_by_tfjs_load_with_our_reader(tfjs_saved, kind):
     assert ours.std() > 0.01  # trained, not uniform: the comparison means something
 
 
-def test_seed_model_reproduces_tfjs_probabilities(writer_run, mnist, seed_model_dir):
+def test_seed_model_reproduces_tfjs_probabilities(writer_run, mnist):
     """The article's model as TF.js loads it from its original files vs our reader + Keras."""
-    x, y = _images(mnist)
+    _, y = _images(mnist)
     tfjs = writer_run["tfjs"]["seed-original"]
-    ours = load_layers_model(seed_model_dir).predict(x, verbose=0)
+    ours = writer_run["keras"]["seed-f32"]  # the fixture read by our reader, predicted by Keras
     assert np.abs(ours - tfjs).max() <= FLOAT32_TOL
     assert (ours.argmax(1) == y).mean() >= 0.97  # a trained model on real digits
 
 
-def test_encoded_topology_is_keras2_style(tmp_path):
+def test_encoded_topology_is_keras2_style():
     """The details TF.js 4.22 needs (tfjs-layers-format.md section 2), checked on our own output."""
-    seq, fun = _small_models()
-    text = json.dumps(encode_model(seq).model_json) + json.dumps(encode_model(fun).model_json)
+    seq, fun = (encode_model(m).model_json for m in _small_models())
+    text = json.dumps(seq) + json.dumps(fun)
     assert '"batch_input_shape"' in text and '"batch_shape"' not in text
     assert "DTypePolicy" not in text and '"quantization": null' not in text
     assert '"class_name": "L1L2"' in text and '"class_name": "L2"' not in text
-    layers = encode_model(fun).model_json["modelTopology"]["model_config"]["config"]["layers"]
+    layers = fun["modelTopology"]["model_config"]["config"]["layers"]
     conv = next(layer for layer in layers if layer["name"] == "conv")
     ((ref,),) = conv["inbound_nodes"]  # [[[layer, node_index, tensor_index, kwargs]]]
     assert ref[0].startswith("reshape") and ref[1:] == [0, 0, {}]
@@ -222,5 +222,5 @@ def test_encoded_topology_is_keras2_style(tmp_path):
     assert bn["config"]["axis"] == -1  # an int: TF.js fails on [-1]
     assert all(
         "/" in w["name"] and not w["name"].startswith("small_")
-        for w in encode_model(fun).model_json["weightsManifest"][0]["weights"]
+        for w in fun["weightsManifest"][0]["weights"]
     )

@@ -5,7 +5,7 @@
 'use strict';
 
 const {performance} = require('perf_hooks');
-const {tf, serveDirectory, readFloat32, emit} = require('./common');
+const {tf, serveDirectory, readFloat32, emit, runMain} = require('./common');
 
 async function main() {
   const [modelDir, inputs, nImages, repeats] = process.argv.slice(2);
@@ -44,7 +44,4 @@ async function main() {
   emit({backend: tf.getBackend(), load_ms: loadMs, predict_ms: predictMs, digits});
 }
 
-main().catch((err) => {
-  console.error(err && err.stack ? err.stack : err);
-  process.exit(1);
-});
+runMain(main);

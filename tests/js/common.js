@@ -46,4 +46,13 @@ function emit(obj) {
   process.stdout.write(JSON.stringify(obj) + '\n');
 }
 
-module.exports = {tf, serveDirectory, readFloat32, emit};
+// Run a script's async main; on failure print the stack (and a fetch error's cause) and exit 1, so
+// the Python side's failure message carries the real TF.js error.
+function runMain(main) {
+  main().catch((err) => {
+    console.error(err && err.stack ? err.stack : err, err && err.cause ? err.cause : '');
+    process.exit(1);
+  });
+}
+
+module.exports = {tf, serveDirectory, readFloat32, emit, runMain};

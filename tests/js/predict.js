@@ -3,7 +3,7 @@
 // Prints one JSON line per model: {"model", "shape", "probs": flat row-major float32 values}.
 'use strict';
 
-const {tf, serveDirectory, readFloat32, emit} = require('./common');
+const {tf, serveDirectory, readFloat32, emit, runMain} = require('./common');
 
 async function main() {
   const [root, inputs, n, h, w, c, ...models] = process.argv.slice(2);
@@ -22,7 +22,4 @@ async function main() {
   }
 }
 
-main().catch((err) => {
-  console.error(err && err.stack ? err.stack : err, err && err.cause ? err.cause : "");
-  process.exit(1);
-});
+runMain(main);

@@ -7,7 +7,7 @@
 
 const fs = require('fs');
 const path = require('path');
-const {tf, readFloat32, emit} = require('./common');
+const {tf, readFloat32, emit, runMain} = require('./common');
 
 function build(kind) {
   const conv = () => tf.layers.conv2d({filters: 8, kernelSize: 3, activation: 'relu'});
@@ -63,7 +63,4 @@ async function trainAndSave(outDir, kind, x, y) {
   emit({model: kind, shape: probs.shape, probs: Array.from(await probs.data())});
 }
 
-main().catch((err) => {
-  console.error(err && err.stack ? err.stack : err, err && err.cause ? err.cause : "");
-  process.exit(1);
-});
+runMain(main);
