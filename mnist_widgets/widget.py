@@ -190,27 +190,17 @@ class DigitCanvas(widgets.VBox):
         self._predict(throttled=True)
 
     def _on_mouse_move(self, x: float, y: float) -> None:
-        if self._current is None:
-            return  # hovering, or a press that started outside the canvas
-        last = self._current[-1]
-        point = (float(x), float(y))
-        if math.dist(last, point) < 1.0:
-            return
-        self._current.append(point)
-        with hold_canvas():
-            self.canvas.stroke_line(*last, *point)
-        self._predict(throttled=True)
+        if self._extend(x, y):
+            self._predict(throttled=True)
 
     def _on_mouse_up(self, x: float, y: float) -> None:
-        if self._current is not None:
-            self._on_mouse_move(x, y)
-        self._end_stroke()
+        self._extend(x, y)
+        self._end_stroke()  # predicts once; a throttled prediction from the move would be a second
 
     def _on_mouse_out(self, x: float, y: float) -> None:
         # Leaving the canvas ends the stroke: otherwise a release outside would leave it "stuck"
         # and the next hover would keep drawing.
-        if self._current is not None:
-            self._on_mouse_move(min(max(x, 0.0), SIZE), min(max(y, 0.0), SIZE))
+        self._extend(min(max(x, 0.0), SIZE), min(max(y, 0.0), SIZE))
         self._end_stroke()
 
     def _on_touch_start(self, touches: list[Point]) -> None:
@@ -225,6 +215,19 @@ class DigitCanvas(widgets.VBox):
         self._end_stroke()
 
     # --- internals ---------------------------------------------------------------------------
+
+    def _extend(self, x: float, y: float) -> bool:
+        """Add a point to the open stroke and paint it; False if no stroke is open or no move."""
+        if self._current is None:
+            return False  # hovering, or a press that started outside the canvas
+        last = self._current[-1]
+        point = (float(x), float(y))
+        if math.dist(last, point) < 1.0:
+            return False
+        self._current.append(point)
+        with hold_canvas():
+            self.canvas.stroke_line(*last, *point)
+        return True
 
     def _end_stroke(self) -> None:
         if self._current is None:

@@ -166,6 +166,20 @@ def test_predictions_during_a_stroke_are_throttled(widget):
     assert seen[-1].digit == 1
 
 
+@pytest.mark.parametrize("end", ["up", "out"])
+def test_ending_a_stroke_at_a_new_point_predicts_once(widget, end):
+    # The last point must not also fire a throttled prediction, even when the throttle has expired.
+    seen = []
+    widget.observe(lambda change: seen.append(change["new"]), names="prediction")
+    widget._on_mouse_down(140, 40)
+    widget._on_mouse_move(140, 140)
+    before = len(seen)
+    widget._last_predict = -math.inf  # as if the user paused longer than THROTTLE
+    getattr(widget, f"_on_mouse_{end}")(140, 240)
+    assert len(seen) == before + 1
+    assert widget.strokes == (((140.0, 40.0), (140.0, 140.0), (140.0, 240.0)),)
+
+
 def test_strokes_are_read_only(widget):
     widget.draw_stroke(ONE)
     with pytest.raises(AttributeError):
