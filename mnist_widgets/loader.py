@@ -227,16 +227,21 @@ def _load_cached(
         return None
 
 
+def _write(store: ModelStore, name: str, url: str, got: Download) -> CacheEntry:
+    """Store a download with its validators; raises CacheError if the store cannot be written."""
+    return store.write(
+        name,
+        got.artifacts,
+        source_url=url,
+        etag=got.etag,
+        last_modified=got.last_modified,
+        file_headers={rel: v.as_dict() for rel, v in got.validators.items()},
+    )
+
+
 def _save(store: ModelStore, name: str, url: str, got: Download) -> CacheEntry | None:
     try:
-        return store.write(
-            name,
-            got.artifacts,
-            source_url=url,
-            etag=got.etag,
-            last_modified=got.last_modified,
-            file_headers={rel: v.as_dict() for rel, v in got.validators.items()},
-        )
+        return _write(store, name, url, got)
     except CacheError as exc:
         msg = f"the model from {url} is loaded but was not saved for offline use: {exc}"
         warnings.warn(CacheWriteWarning(msg), stacklevel=4)
@@ -371,15 +376,7 @@ def _start_revalidation(
             if got.not_modified:
                 future.set_result(Revalidation("not-modified", hit[1]))
                 return
-            entry = store.write(
-                name,
-                got.artifacts,
-                source_url=url,
-                etag=got.etag,
-                last_modified=got.last_modified,
-                file_headers={rel: v.as_dict() for rel, v in got.validators.items()},
-            )
-            future.set_result(Revalidation("updated", entry))
+            future.set_result(Revalidation("updated", _write(store, name, url, got)))
         except Exception as exc:  # reported through the future; the cached copy stays
             future.set_result(Revalidation("failed", hit[1], exc))
 
