@@ -39,6 +39,12 @@ def tiny(keras):
     return model
 
 
+@pytest.fixture(scope="module")
+def seed(seed_model_dir):
+    """The article's model (tfjs-layers 0.8 files) read by our reader, once per module."""
+    return load_layers_model(seed_model_dir)
+
+
 def _decode_changed(tiny, change):
     artifacts = encode_model(tiny)
     model_json = copy.deepcopy(artifacts.model_json)
@@ -54,9 +60,8 @@ def _entries(model_json):
 # -- round trips ----------------------------------------------------------------------------------
 
 
-def test_float32_round_trip_is_bit_exact(tmp_path, seed_model_dir, tiny):
+def test_float32_round_trip_is_bit_exact(tmp_path, seed, tiny):
     x = np.random.default_rng(0).random((64, 28, 28, 1), dtype=np.float32)
-    seed = load_layers_model(seed_model_dir)
     for model, inputs in ((seed, x), (tiny, x[:, 0, :4, 0])):
         save_layers_model(model, tmp_path / model.name, shard_size_bytes=100_000)
         again = load_layers_model(tmp_path / model.name)
@@ -66,19 +71,17 @@ def test_float32_round_trip_is_bit_exact(tmp_path, seed_model_dir, tiny):
         assert np.array_equal(model.predict(inputs, verbose=0), again.predict(inputs, verbose=0))
 
 
-def test_seed_model_scores_99_3_on_the_full_test_set(seed_model_dir, mnist):
+def test_seed_model_scores_99_3_on_the_full_test_set(seed, mnist):
     (_, _), (x_test, y_test) = mnist
-    model = load_layers_model(seed_model_dir)
-    probs = model.predict((x_test.astype(np.float32) / 255.0)[..., None], batch_size=500, verbose=0)
+    probs = seed.predict((x_test.astype(np.float32) / 255.0)[..., None], batch_size=500, verbose=0)
     accuracy = (probs.argmax(1) == y_test).mean()
     assert accuracy >= 0.993, accuracy
 
 
-def test_reads_tfjs_0_8_list_config_and_names_the_input_like_tfjs(seed_model_dir):
-    model = load_layers_model(seed_model_dir)
-    assert model.layers[0].name == "conv2d_Conv2D1"
-    assert model.inputs[0].shape == (None, 28, 28, 1)
-    assert model.count_params() == 594_922
+def test_reads_tfjs_0_8_list_config_and_names_the_input_like_tfjs(seed):
+    assert seed.layers[0].name == "conv2d_Conv2D1"
+    assert seed.inputs[0].shape == (None, 28, 28, 1)
+    assert seed.count_params() == 594_922
 
 
 # -- quantization ---------------------------------------------------------------------------------
