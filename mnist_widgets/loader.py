@@ -330,7 +330,7 @@ def fetch_artifacts(
             warnings.warn(NetworkFallbackWarning(msg), stacklevel=2)
             return from_cache(hit)
         if got.not_modified:
-            return from_cache((hit[0], store.info(name)))
+            return from_cache(hit)
         entry = _save(store, name, url, got)
         return FetchResult(None, "network", entry, url, cache_url, got.artifacts)
 
