@@ -62,11 +62,9 @@ class Download:
     is then the cached copy that was passed in, and no body bytes were transferred.
     """
 
-    url: str
     artifacts: ModelArtifacts
     validators: dict[str, Validators] = field(default_factory=dict)
     not_modified: bool = False
-    bytes_received: int = 0
 
     @property
     def etag(self) -> str | None:
@@ -171,7 +169,6 @@ class _Fetcher:
         self.client = client
         self.retries = max(0, int(retries))
         self.progress = progress
-        self.received = 0
 
     def get(
         self,
@@ -255,7 +252,6 @@ class _Fetcher:
                 got = max(len(body), response.num_bytes_downloaded)
                 msg = f"the transfer was cut off after {got:,}{expected} bytes ({exc})"
                 raise _Transient(msg) from exc
-            self.received += len(body)
             return _Response(200, bytes(body), validators)
 
 
@@ -354,7 +350,5 @@ def download(
             bar.close()
     check_weight_files(model_json, weight_files, source=url)
     if all_cached and cached is not None:
-        return Download(url, cached, validators, not_modified=True, bytes_received=0)
-    return Download(
-        url, ModelArtifacts(model_json, weight_files), validators, bytes_received=fetcher.received
-    )
+        return Download(cached, validators, not_modified=True)
+    return Download(ModelArtifacts(model_json, weight_files), validators)
