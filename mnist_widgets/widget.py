@@ -168,12 +168,12 @@ class DigitCanvas(widgets.VBox):
     def undo(self) -> None:
         """Remove the last stroke (or the one being drawn) and predict again."""
         if self._current is not None:
-            self._current = None
+            self._current = None  # never part of _base: nothing to rebuild
         elif self._strokes:
             self._strokes.pop()
-        self._base = _blank()
-        for stroke in self._strokes:
-            _rasterise(self._base, stroke)
+            self._base = _blank()
+            for stroke in self._strokes:
+                _rasterise(self._base, stroke)
         self._redraw()
         if self._strokes:
             self._predict()

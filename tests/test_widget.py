@@ -101,10 +101,12 @@ def test_undo_and_clear(widget):
 
 def test_undo_removes_a_stroke_still_being_drawn(widget):
     widget.draw_stroke(ONE)
+    before = widget.image.copy()
     widget._on_mouse_down(50, 50)
     widget._on_mouse_move(60, 90)
     widget.undo()
     assert widget._current is None and widget.strokes == (tuple(ONE),)
+    np.testing.assert_array_equal(widget.image, before)
 
 
 def test_release_outside_the_canvas_does_not_leave_a_stuck_stroke(widget):
