@@ -241,10 +241,6 @@ def _download_keras_npz(dest: Path, timeout: float = 30.0) -> None:
     replace_file(dest, raw)
 
 
-def _offline() -> bool:
-    return os.environ.get("MNIST_WIDGETS_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
-
-
 def _load_with_source(data_dir: str | os.PathLike | None = None) -> tuple[MnistArrays, str]:
     """Like :func:`load_mnist`, also returning a description of where the data came from."""
     if data_dir is not None:
@@ -287,7 +283,9 @@ def _load_with_source(data_dir: str | os.PathLike | None = None) -> tuple[MnistA
         warnings.warn(f"skipping the Keras cache: {exc}", stacklevel=3)
         looked.append(f"Keras cache {npz}: {exc}")
 
-    if _offline():
+    from ._http import offline  # here, not at the top: _http imports httpx
+
+    if offline():
         looked.append(f"download {KERAS_NPZ_URL}: skipped, MNIST_WIDGETS_OFFLINE=1")
     else:
         try:
