@@ -141,9 +141,10 @@ class DigitCanvas(widgets.VBox):
     @property
     def image(self) -> np.ndarray:
         """The drawing as the predictor receives it: uint8 ``(280, 280)``, white ink on black."""
+        if not self._current:
+            return np.asarray(self._base)  # already a copy: later strokes do not change it
         img = self._base.copy()
-        if self._current:
-            _rasterise(img, self._current)
+        _rasterise(img, self._current)
         return np.asarray(img)
 
     def draw_stroke(self, points: Iterable[Sequence[float]]) -> Any:

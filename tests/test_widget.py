@@ -109,6 +109,15 @@ def test_undo_removes_a_stroke_still_being_drawn(widget):
     np.testing.assert_array_equal(widget.image, before)
 
 
+def test_image_is_a_snapshot(widget):
+    widget.draw_stroke(ONE)
+    image = widget.image
+    before = image.copy()
+    widget.draw_stroke(_oval(cx=200))
+    np.testing.assert_array_equal(image, before)
+    assert not np.array_equal(widget.image, before)
+
+
 def test_release_outside_the_canvas_does_not_leave_a_stuck_stroke(widget):
     _drag(widget, [(140, 40), (141, 120), (142, 200), (150, 279)], end="out")
     assert widget._current is None and len(widget.strokes) == 1
