@@ -98,7 +98,7 @@ def make_app(directory: str | os.PathLike, handlers: list | None = None) -> Appl
         msg = f"cannot serve {str(directory)!r}: not a directory (pass the folder with model.json)"
         raise NotADirectoryError(msg)
     routes = [*(handlers or []), (r"/(.*)", ModelFileHandler, {"path": str(root)})]
-    return Application(routes, static_hash_cache=False)
+    return Application(routes)
 
 
 class ModelServer:
