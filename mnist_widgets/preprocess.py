@@ -103,8 +103,7 @@ def ink(canvas: np.ndarray) -> np.ndarray:
 
     Applies the channel choice, inversion and background rules of the module docstring.
     """
-    gray, is_alpha = _as_gray(canvas)
-    return _normalise(gray.astype(np.float32) / 255 if gray.dtype == np.uint8 else gray, is_alpha)
+    return _float_ink(*_as_gray(canvas))
 
 
 def pool_like_article(canvas: np.ndarray) -> np.ndarray:
@@ -191,6 +190,11 @@ def _border(a: np.ndarray) -> np.ndarray:
     return np.concatenate([a[0], a[-1], a[1:-1, 0], a[1:-1, -1]])
 
 
+def _float_ink(gray: np.ndarray, is_alpha: bool) -> np.ndarray:
+    """:func:`_normalise` of a gray canvas, scaling uint8 to [0, 1] first."""
+    return _normalise(gray.astype(np.float32) / 255 if gray.dtype == np.uint8 else gray, is_alpha)
+
+
 def _normalise(x: np.ndarray, is_alpha: bool) -> np.ndarray:
     """Float ink in [0, 1]: invert paper scans, remove the background level (module docstring)."""
     if not is_alpha:
@@ -213,9 +217,7 @@ def _crop_to_ink(canvas: np.ndarray) -> np.ndarray:
         mask = gray >= _INK_U8
         data, scale = gray, np.float32(1 / 255)
     else:
-        data = _normalise(
-            gray.astype(np.float32) / 255 if gray.dtype == np.uint8 else gray, is_alpha
-        )
+        data = _float_ink(gray, is_alpha)
         mask, scale = data >= INK_THRESHOLD, None
     needed = max(MIN_INK_PIXELS, EMPTY_INK_FRACTION * h * w)
     count = int(np.count_nonzero(mask))
