@@ -287,7 +287,8 @@ def download(
         )
         raise OfflineError(msg)
     check_url(url)
-    old = cached_validators if cached is not None else None
+    # Conditional requests only make sense with a cached copy to use when the server says 304.
+    old = (cached_validators or {}) if cached is not None else {}
     client = httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=True, headers=headers)
     with client:
         fetcher = _Fetcher(client, retries, None)
@@ -297,9 +298,9 @@ def download(
             label="model.json",
             cap=max_model_json_bytes,
             cap_hint=hint,
-            conditional=(old or {}).get("model.json"),
+            conditional=old.get("model.json"),
         )
-        validators = {"model.json": _keep(first, (old or {}).get("model.json"))}
+        validators = {"model.json": _keep(first, old.get("model.json"))}
         if first.status == 304:
             assert cached is not None
             model_json = cached.model_json
@@ -328,11 +329,9 @@ def download(
                     cap=exact.get(rel, remaining),
                     cap_hint=f"the manifest declares {exact.get(rel, remaining):,} "
                     "(a wrong file is being served for this model.json)",
-                    conditional=(old or {}).get(rel)
-                    if cached and rel in cached.weight_files
-                    else None,
+                    conditional=old.get(rel) if cached and rel in cached.weight_files else None,
                 )
-                validators[rel] = _keep(response, (old or {}).get(rel))
+                validators[rel] = _keep(response, old.get(rel))
                 if response.status == 304:
                     assert cached is not None
                     weight_files[rel] = cached.weight_files[rel]
