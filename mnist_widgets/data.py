@@ -21,11 +21,7 @@ import gzip
 import hashlib
 import io
 import os
-import shutil
-import subprocess
-import tarfile
 import tempfile
-import urllib.request
 import warnings
 import zipfile
 from pathlib import Path
@@ -235,6 +231,8 @@ def _load_source(files: list[Path]) -> MnistArrays:
 
 def _download_keras_npz(dest: Path, timeout: float = 30.0) -> None:
     """Download Keras's mnist.npz to ``dest`` via a temporary file, verified before it is moved."""
+    import urllib.request
+
     with urllib.request.urlopen(KERAS_NPZ_URL, timeout=timeout) as response:
         raw = response.read()
     check_sha256(raw, KERAS_NPZ_SHA256, name=KERAS_NPZ_URL)
@@ -350,6 +348,8 @@ def extract_idx_from_tarball(tarball: Path) -> dict[str, bytes]:
     Members are matched by their final name component and read into memory, so a hostile member path
     (``../x``, absolute, a link) can never write anywhere.
     """
+    import tarfile
+
     found: dict[str, bytes] = {}
     try:
         with tarfile.open(tarball, "r:*") as tar:
@@ -372,6 +372,9 @@ def extract_idx_from_tarball(tarball: Path) -> dict[str, bytes]:
 
 
 def _npm_pack(workdir: Path) -> Path:
+    import shutil
+    import subprocess
+
     npm = shutil.which("npm")
     if npm is None:
         msg = (
