@@ -279,7 +279,12 @@ def download(
     cached: ModelArtifacts | None = None,
     cached_validators: dict[str, Validators] | None = None,
 ) -> Download:
-    """Download (or revalidate) the model at ``url``; see :func:`mnist_widgets.loader.download`."""
+    """Download (or revalidate) the model at ``url``.
+
+    The network options and errors are those of :func:`mnist_widgets.loader.download_artifacts`.
+    With ``cached`` (and its ``cached_validators``), files are revalidated with conditional
+    requests and a 304 reuses the cached bytes.
+    """
     if offline():
         msg = (
             f"not downloading {url}: offline mode is on ({ENV_OFFLINE}=1); load from the model "
