@@ -32,17 +32,7 @@ class DrawStyle:
 def redraw(digit: np.ndarray, style: DrawStyle, canvas_size: int = CANVAS) -> np.ndarray:
     """Draw one 28x28 MNIST digit (uint8) onto a ``canvas_size`` square uint8 canvas."""
     x = digit.astype(np.float32) / 255
-    rows = np.flatnonzero(x.any(axis=1))
-    cols = np.flatnonzero(x.any(axis=0))
-    cy = (rows[0] + rows[-1] + 1) / 2
-    cx = (cols[0] + cols[-1] + 1) / 2
-    h, w = rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1
-    k = NATURAL * style.scale / max(h, w)
-    k = min(
-        k,
-        (canvas_size - 2 * MARGIN) / (h + 1),
-        (canvas_size - 2 * MARGIN) / (w + abs(style.slant) * h + 1),
-    )
+    cy, cx, _, _, k = _fit(x, style.slant, style.scale, canvas_size)
     tx, ty = style.centre
     # Pillow's AFFINE maps each output pixel (X, Y) back to the input: p = S^-1 (P - T) / k + c,
     # with S = [[1, slant], [0, 1]] the forward shear.
@@ -61,15 +51,17 @@ def redraw(digit: np.ndarray, style: DrawStyle, canvas_size: int = CANVAS) -> np
     return np.rint(ink * 255).astype(np.uint8)
 
 
-def random_style(
-    digit: np.ndarray, rng: np.random.Generator, canvas_size: int = CANVAS
-) -> DrawStyle:
-    """A random slant (+-0.35), scale (0.5-1.6), stroke level (0.15-0.6) and a fitting position."""
-    slant = float(rng.uniform(-0.35, 0.35))
-    scale = float(rng.uniform(0.5, 1.6))
-    level = float(rng.uniform(0.15, 0.6))
+def _fit(
+    digit: np.ndarray, slant: float, scale: float, canvas_size: int
+) -> tuple[float, float, int, int, float]:
+    """The ink's bounding box centre (cy, cx) and size (h, w), and the zoom k that fits it.
+
+    k makes the long side ``NATURAL * scale`` px, reduced so the slanted digit plus margins fits.
+    """
     rows = np.flatnonzero(digit.any(axis=1))
     cols = np.flatnonzero(digit.any(axis=0))
+    cy = (rows[0] + rows[-1] + 1) / 2
+    cx = (cols[0] + cols[-1] + 1) / 2
     h, w = rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1
     k = NATURAL * scale / max(h, w)
     k = min(
@@ -77,6 +69,17 @@ def random_style(
         (canvas_size - 2 * MARGIN) / (h + 1),
         (canvas_size - 2 * MARGIN) / (w + abs(slant) * h + 1),
     )
+    return cy, cx, h, w, k
+
+
+def random_style(
+    digit: np.ndarray, rng: np.random.Generator, canvas_size: int = CANVAS
+) -> DrawStyle:
+    """A random slant (+-0.35), scale (0.5-1.6), stroke level (0.15-0.6) and a fitting position."""
+    slant = float(rng.uniform(-0.35, 0.35))
+    scale = float(rng.uniform(0.5, 1.6))
+    level = float(rng.uniform(0.15, 0.6))
+    _, _, h, w, k = _fit(digit, slant, scale, canvas_size)
     half_w = k * (w + abs(slant) * h) / 2 + MARGIN
     half_h = k * h / 2 + MARGIN
     tx = (
