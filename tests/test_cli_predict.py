@@ -40,6 +40,13 @@ def test_predict_prints_digit_and_top_probabilities(images, seed_model_dir, caps
     assert probabilities == sorted(probabilities, reverse=True) and probabilities[0] > 0.9
 
 
+def test_a_path_given_twice_is_predicted_twice(images, seed_model_dir, capsys):
+    path = str(images["drawing"])
+    assert main(["predict", path, path, "--model", str(seed_model_dir), "--top", "1"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out == [out[0], out[1]] * 2 and out[0] == f"{path}: 1"
+
+
 def test_blank_image_is_reported_not_classified(images, seed_model_dir, capsys):
     code = main(["predict", str(images["blank"]), "--model", str(seed_model_dir)])
     captured = capsys.readouterr()

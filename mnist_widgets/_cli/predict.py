@@ -42,10 +42,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    images = {path: _load_image(path) for path in args.images}  # unreadable files fail fast
+    # A list, not a dict: a path given twice gets two results. Unreadable files fail fast.
+    images = [(path, _load_image(path)) for path in args.images]
     predictor = _predictor(args.model)
     failed = False
-    for path, canvas in images.items():
+    for path, canvas in images:
         prediction = predictor.predict(canvas)
         if prediction.digit is None:
             print(
