@@ -80,14 +80,6 @@ def _check_targets(args: argparse.Namespace) -> None:
         if target.exists() and not target.is_dir():
             msg = f"--model-save-path {target} is a file; expected a directory (it will be created)"
             raise MnistWidgetsError(msg)
-        try:
-            from ..tfjs import save_layers_model  # noqa: F401
-        except (ImportError, AttributeError) as exc:
-            msg = (
-                "--model-save-path needs the TF.js writer (mnist_widgets.tfjs.save_layers_model), "
-                f"which is not available here ({exc}); use --keras-file PATH.keras instead"
-            )
-            raise MnistWidgetsError(msg) from exc
     if args.keras_file is not None and not str(args.keras_file).endswith(".keras"):
         msg = f"--keras-file {args.keras_file} must end in .keras (Keras 3's format)"
         raise MnistWidgetsError(msg)
@@ -112,7 +104,7 @@ def _save(model: object, args: argparse.Namespace) -> list[str]:
             from ..tfjs import save_layers_model
 
             where = save_layers_model(model, args.model_save_path)
-            saved.append(f"TF.js model: {where or args.model_save_path}")
+            saved.append(f"TF.js model: {where}")
     except Exception as exc:
         # Keep the trained weights: write a rescue copy before reporting the failure.
         rescue = Path(tempfile.mkdtemp(prefix="mnist-widgets-train-")) / "model.keras"
