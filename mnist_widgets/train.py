@@ -126,10 +126,7 @@ def train(
     >>> round(history.test_accuracy, 2)  # doctest: +SKIP
     0.95
     """
-    _check_args(epochs, batch_size, validation_split, subset)
-    if not 0.0 <= label_smoothing < 1.0:
-        msg = f"label_smoothing must be in [0, 1), got {label_smoothing!r}"
-        raise ValueError(msg)
+    _check_args(epochs, batch_size, validation_split, subset, label_smoothing)
     k = keras()
     if seed is not None:
         k.utils.set_random_seed(seed)
@@ -186,7 +183,14 @@ def train(
     return model, result
 
 
-def _check_args(epochs: int, batch_size: int, validation_split: float, subset: int | None) -> None:
+def _check_args(
+    epochs: int,
+    batch_size: int,
+    validation_split: float,
+    subset: int | None,
+    label_smoothing: float = LABEL_SMOOTHING,
+) -> None:
+    """Raise ValueError for an argument :func:`train` cannot use (the CLI checks before loading)."""
     if not isinstance(epochs, int) or epochs < 1:
         msg = f"epochs must be a positive integer, got {epochs!r}"
         raise ValueError(msg)
@@ -198,6 +202,9 @@ def _check_args(epochs: int, batch_size: int, validation_split: float, subset: i
         raise ValueError(msg)
     if subset is not None and (not isinstance(subset, int) or subset < 2):
         msg = f"subset must be an integer >= 2 or None, got {subset!r}"
+        raise ValueError(msg)
+    if not 0.0 <= label_smoothing < 1.0:
+        msg = f"label_smoothing must be in [0, 1), got {label_smoothing!r}"
         raise ValueError(msg)
 
 

@@ -148,6 +148,24 @@ def test_cli_rejects_bad_arguments_with_one_clean_line(tmp_path, capsys, extra, 
     assert err.count("\n") == 1
 
 
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--epochs", "0"], "epochs must be a positive integer"),
+        (["--label-smoothing", "1"], "label_smoothing must be in [0, 1)"),
+    ],
+)
+def test_cli_checks_arguments_before_loading_data(tmp_path, capsys, extra, message):
+    from mnist_widgets.cli import main
+
+    # An empty --data-dir would fail with "no MNIST data": the argument error must come first.
+    argv = ["train", "--data-dir", str(tmp_path), *extra]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("mnist-widgets train: error: ") and message in err
+    assert "no MNIST data" not in err
+
+
 @pytest.mark.slow
 def test_cli_real_ctrl_c_saves_the_best_weights_and_exits_130(tmp_path):
     """A real SIGINT to the training process, as a user pressing Ctrl-C in a terminal."""

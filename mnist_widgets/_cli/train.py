@@ -117,9 +117,12 @@ def _save(model: object, args: argparse.Namespace) -> list[str]:
 def _run(args: argparse.Namespace) -> int:
     _check_targets(args)
     from ..data import load_mnist
-    from ..train import train
+    from ..train import LABEL_SMOOTHING, _check_args, train
 
+    smoothing = LABEL_SMOOTHING if args.label_smoothing is None else args.label_smoothing
     try:
+        # Before load_mnist: a bad --epochs must not first cost reading and hashing 55 MB.
+        _check_args(args.epochs, args.batch_size, args.validation_split, args.subset, smoothing)
         model, history = train(
             epochs=args.epochs,
             batch_size=args.batch_size,
@@ -127,7 +130,7 @@ def _run(args: argparse.Namespace) -> int:
             seed=args.seed,
             augment=args.augment,
             subset=args.subset,
-            **({} if args.label_smoothing is None else {"label_smoothing": args.label_smoothing}),
+            label_smoothing=smoothing,
             data=load_mnist(args.data_dir),
         )
     except ValueError as exc:
