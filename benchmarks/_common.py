@@ -7,12 +7,11 @@ all and copies the tables into the README.
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import platform
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -63,18 +62,8 @@ def machine() -> dict[str, Any]:
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     }
     try:
-        out = subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                "import importlib.metadata as m; print(m.version('tensorflow'))",
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        info["tensorflow"] = out.stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
+        info["tensorflow"] = importlib.metadata.version("tensorflow")
+    except importlib.metadata.PackageNotFoundError:
         info["tensorflow"] = "unknown"
     return info
 
