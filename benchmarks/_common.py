@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+SEED_MODEL = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "seed-model"
 
 
 def median_seconds(fn: Callable[[], object], *, repeats: int, warmup: int = 1) -> list[float]:
@@ -66,6 +67,19 @@ def machine() -> dict[str, Any]:
     except importlib.metadata.PackageNotFoundError:
         info["tensorflow"] = "unknown"
     return info
+
+
+def pick_model(path: str | None) -> tuple[Path, str]:
+    """The model directory and a label saying which model the numbers are for."""
+    if path:
+        return Path(path), path
+    from mnist_widgets._shipped import shipped_model_dir
+    from mnist_widgets.errors import MnistWidgetsError
+
+    try:
+        return shipped_model_dir(), "shipped model (models/mnist)"
+    except MnistWidgetsError:
+        return SEED_MODEL, "article's seed model (tests/fixtures/seed-model; shipped model absent)"
 
 
 def write_results(name: str, data: dict[str, Any], table: str) -> Path:

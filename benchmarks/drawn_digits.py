@@ -21,8 +21,7 @@ from mnist_widgets._drawn import drawn_digits
 from mnist_widgets.predictor import Predictor
 from mnist_widgets.preprocess import pool_like_article
 
-from ._common import markdown_table, write_results
-from .predict_latency import pick_model
+from ._common import markdown_table, pick_model, write_results
 
 CHUNK = 1000  # canvases generated at a time (10,000 at once would take 784 MB)
 SCALES = [

@@ -17,9 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import markdown_table, median_seconds, summarize, write_results
+from ._common import SEED_MODEL, markdown_table, median_seconds, summarize, write_results
 
-SEED_MODEL = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "seed-model"
 FORMATS = [None, "float16", "uint16", "uint8"]
 REPEATS = 7
 

@@ -19,13 +19,11 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 
-from ._common import markdown_table, summarize, write_results
+from ._common import SEED_MODEL, markdown_table, summarize, write_results
 
 REPEATS = 21
 IMPORT_REPEATS = 5
-SEED_MODEL = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "seed-model"
 
 _IMPORT_TF = (
     "import time; t = time.perf_counter(); "

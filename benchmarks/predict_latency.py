@@ -21,13 +21,11 @@ from pathlib import Path
 
 from mnist_widgets import load_mnist
 from mnist_widgets._drawn import drawn_digits
-from mnist_widgets.errors import MnistWidgetsError
 from mnist_widgets.predictor import Predictor
 from mnist_widgets.preprocess import preprocess
 
-from ._common import markdown_table, median_seconds, summarize, write_results
+from ._common import markdown_table, median_seconds, pick_model, summarize, write_results
 
-SEED_MODEL = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "seed-model"
 N_CANVASES = 50
 REPEATS = 2000  # end-to-end and preprocessing calls timed
 SLOW_REPEATS = {"model(x)": 300, "model.predict(x)": 100}
@@ -42,18 +40,6 @@ def _e2e_only(model_dir: Path) -> dict[str, float]:
     cycle = itertools.cycle(canvases)
     times = median_seconds(lambda: predictor.predict(next(cycle)), repeats=REPEATS, warmup=200)
     return summarize(times)
-
-
-def pick_model(path: str | None) -> tuple[Path, str]:
-    """The model directory and a label saying which model the numbers are for."""
-    if path:
-        return Path(path), path
-    from mnist_widgets._shipped import shipped_model_dir
-
-    try:
-        return shipped_model_dir(), "shipped model (models/mnist)"
-    except MnistWidgetsError:
-        return SEED_MODEL, "article's seed model (tests/fixtures/seed-model; shipped model absent)"
 
 
 def main(argv: list[str] | None = None) -> int:
