@@ -36,13 +36,14 @@ def main() -> None:
     (_, _), (x_test, y_test) = mw.load_mnist()
     x = x_test / 255.0
 
-    def accuracy(model_dir: Path) -> tuple[float, np.ndarray]:
-        predictor = mw.Predictor(str(model_dir))
+    def accuracy(model: object) -> tuple[float, np.ndarray]:
+        """Test accuracy of a loaded model or a model directory, and its predicted digits."""
+        predictor = mw.Predictor(model)  # a loaded model, or a directory to load
         digits = np.array([p.digit for p in predictor.predict_batch(x, preprocessed=True)])
         return float(np.mean(digits == y_test)), digits
 
-    overall, digits = accuracy(args.model_dir)
-    model = mw.load_layers_model(args.model_dir)
+    model = mw.load_layers_model(args.model_dir)  # loaded once: measured here, re-saved below
+    overall, digits = accuracy(model)
     rows = [("float32", _size(args.model_dir), overall)]
     with tempfile.TemporaryDirectory() as tmp:
         for quantize in ("float16", "uint8"):
