@@ -41,9 +41,7 @@ lab: setup
 	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
 # MNIST_WIDGETS_QUICK=1: notebook 01 trains one epoch on a subset (the committed outputs are full runs)
-test: setup
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+test: setup lint
 	MNIST_WIDGETS_QUICK=1 $(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
