@@ -19,7 +19,7 @@ import numpy as np
 from mnist_widgets import load_mnist
 from mnist_widgets._drawn import drawn_digits
 from mnist_widgets.predictor import Predictor
-from mnist_widgets.preprocess import pool_like_article
+from mnist_widgets.preprocessing import pool_like_article
 
 from ._common import markdown_table, pick_model, write_results
 

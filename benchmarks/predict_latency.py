@@ -22,7 +22,7 @@ from pathlib import Path
 from mnist_widgets import load_mnist
 from mnist_widgets._drawn import drawn_digits
 from mnist_widgets.predictor import Predictor
-from mnist_widgets.preprocess import preprocess
+from mnist_widgets.preprocessing import preprocess
 
 from ._common import markdown_table, median_seconds, pick_model, summarize, write_results
 

@@ -93,7 +93,7 @@ def _baseline_epoch_seconds(train_images: int) -> float:
 
 
 def _train_epoch_seconds(*, augment: bool) -> float:
-    from mnist_widgets.train import train
+    from mnist_widgets.training import train
 
     _, history = train(
         epochs=REFERENCE_EPOCHS, batch_size=BATCH_SIZE, seed=SEED, augment=augment, verbose=0

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._lazy import lazy_getattr, protect_exports
+from ._lazy import lazy_getattr
 
 __version__ = "0.1.0"
 
@@ -20,7 +20,7 @@ _EXPORTS: dict[str, str] = {
     "load_mnist": "data",
     "fetch_mnist": "data",
     "build_model": "model",
-    "train": "train",
+    "train": "training",
     # TF.js layers format
     "save_layers_model": "tfjs",
     "load_layers_model": "tfjs",
@@ -32,7 +32,7 @@ _EXPORTS: dict[str, str] = {
     "remove_model": "store",
     "serve_directory": "serve",
     # drawing and prediction
-    "preprocess": "preprocess",
+    "preprocess": "preprocessing",
     "Predictor": "predictor",
     "Prediction": "predictor",
     "DigitCanvas": "widget",
@@ -48,10 +48,6 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = ["__version__", *_EXPORTS]
-
-# ``train`` and ``preprocess`` are functions in modules of the same name: importing such a
-# submodule must not rebind ``mw.train`` to the module (see _lazy.protect_exports).
-protect_exports(__name__, _EXPORTS)
 
 __getattr__ = lazy_getattr(__name__, _EXPORTS)
 
@@ -75,9 +71,9 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .loader import FetchResult, fetch_model
     from .model import build_model
     from .predictor import Prediction, Predictor
-    from .preprocess import preprocess
+    from .preprocessing import preprocess
     from .serve import serve_directory
     from .store import ModelStore, list_models, remove_model
     from .tfjs import load_layers_model, save_layers_model
-    from .train import train
+    from .training import train
     from .widget import DigitCanvas

@@ -16,7 +16,7 @@ import numpy as np
 
 from ._tf import tensorflow
 from .errors import ModelFormatError
-from .preprocess import SIZE, preprocess_or_none
+from .preprocessing import SIZE, preprocess_or_none
 
 __all__ = ["Prediction", "Predictor"]
 

@@ -13,12 +13,16 @@ def test_every_public_name_resolves():
     assert missing == []
 
 
-def test_functions_sharing_a_module_name_stay_callable():
-    import mnist_widgets.preprocess
-    import mnist_widgets.train  # noqa: F401 - importing the submodule must not shadow the function
+def test_no_export_is_shadowed_by_a_submodule_import():
+    import pkgutil
 
-    assert callable(mw.train) and mw.train.__module__ == "mnist_widgets.train"
-    assert callable(mw.preprocess) and mw.preprocess.__module__ == "mnist_widgets.preprocess"
+    submodules = {m.name for m in pkgutil.iter_modules(mw.__path__)}
+    assert submodules.isdisjoint(mw.__all__)  # importing a submodule rebinds its name
+    import mnist_widgets.preprocessing
+    import mnist_widgets.training  # noqa: F401
+
+    assert callable(mw.train) and mw.train.__module__ == "mnist_widgets.training"
+    assert callable(mw.preprocess) and mw.preprocess.__module__ == "mnist_widgets.preprocessing"
 
 
 def _imports_after(code: str) -> set[str]:

@@ -10,7 +10,7 @@ from mnist_widgets import _shipped
 from mnist_widgets._drawn import drawn_digits
 from mnist_widgets.errors import MnistWidgetsError, ModelFormatError
 from mnist_widgets.predictor import Prediction, Predictor
-from mnist_widgets.preprocess import pool_like_article, preprocess
+from mnist_widgets.preprocessing import pool_like_article, preprocess
 from mnist_widgets.serve import serve_directory
 
 

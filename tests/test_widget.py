@@ -69,7 +69,7 @@ def test_draw_stroke_predicts_and_updates_the_display(widget):
 
 
 def predictor_input(widget: DigitCanvas) -> np.ndarray:
-    from mnist_widgets.preprocess import preprocess
+    from mnist_widgets.preprocessing import preprocess
 
     return preprocess(widget.image)
 

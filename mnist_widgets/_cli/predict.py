@@ -2,7 +2,7 @@
 
 Images are read with Pillow. One with transparency is read like a browser canvas (the alpha channel
 is the ink) when its alpha actually varies; any other image is read as grayscale, and dark ink on a
-light background (a scan or photo) is inverted, as :mod:`mnist_widgets.preprocess` documents.
+light background (a scan or photo) is inverted, as :mod:`mnist_widgets.preprocessing` documents.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def _predictor(model: str | None):
 
 
 def _load_image(path: Path) -> np.ndarray:
-    """Read an image file as a canvas :func:`~mnist_widgets.preprocess.preprocess` accepts."""
+    """Read an image file as a canvas :func:`~mnist_widgets.preprocessing.preprocess` accepts."""
     from PIL import Image, UnidentifiedImageError
 
     try:

@@ -117,7 +117,7 @@ def _save(model: object, args: argparse.Namespace) -> list[str]:
 def _run(args: argparse.Namespace) -> int:
     _check_targets(args)
     from ..data import load_mnist
-    from ..train import LABEL_SMOOTHING, _check_args, train
+    from ..training import LABEL_SMOOTHING, _check_args, train
 
     smoothing = LABEL_SMOOTHING if args.label_smoothing is None else args.label_smoothing
     try:

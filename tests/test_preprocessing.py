@@ -6,7 +6,7 @@ from scipy import ndimage
 
 from mnist_widgets._drawn import drawn_digits
 from mnist_widgets.errors import CanvasError, EmptyCanvasError
-from mnist_widgets.preprocess import (
+from mnist_widgets.preprocessing import (
     ink,
     pool_like_article,
     preprocess,

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from mnist_widgets._tf import keras, tensorflow
-from mnist_widgets.train import augment_batch, train
+from mnist_widgets.training import augment_batch, train
 
 
 @pytest.fixture(scope="module")
