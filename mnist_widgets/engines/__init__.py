@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from ..tfjs import graph as _graph
+from ._plan import plan_artifacts
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..tfjs.artifacts import ModelArtifacts
@@ -63,15 +63,6 @@ def resolve_backend(backend: str) -> str:
     return backend
 
 
-def load_plan(artifacts: ModelArtifacts, *, source: str) -> Any:
-    """Parse, check and decode ``artifacts`` into the engine-neutral plan (no TensorFlow)."""
-    from ._plan import plan
-
-    graph = _graph.parse_graph(artifacts.model_json, source=source)
-    _graph.check_manifest(graph, artifacts.model_json, source=source)
-    return plan(graph, _graph.load_weights(graph, artifacts, source=source), source=source)
-
-
 def load_engine(artifacts: ModelArtifacts, backend: str = AUTO, *, source: str) -> Engine:
     """An engine running the model in ``artifacts`` on ``backend``.
 
@@ -97,7 +88,7 @@ def load_engine(artifacts: ModelArtifacts, backend: str = AUTO, *, source: str) 
     backend = resolve_backend(backend)
     if backend == "tensorflow":
         return keras_engine(_decode(artifacts, source))
-    plan = load_plan(artifacts, source=source)
+    plan = plan_artifacts(artifacts, source=source)
     if backend == "numpy":
         from .numpy import NumpyEngine
 

@@ -11,11 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import ModelFormatError
+from ..tfjs.graph import load_weights, parse_graph
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..tfjs.artifacts import ModelArtifacts
 
 #: Activations both engines compute, in TF.js spelling (the graph's normalised names).
 ACTIVATIONS = (
@@ -44,9 +48,9 @@ class Step:
 
     kinds: ``conv`` (kernel (kh, kw, in, out), bias, strides, dilation, pads, activation),
     ``dense`` (kernel (in, units), bias, activation), ``maxpool`` / ``avgpool`` (pool, strides,
-    pads), ``affine`` (per-channel ``scale`` and ``shift`` on the last axis: BatchNormalization,
-    Rescaling), ``activation``, ``flatten``, ``reshape`` (target shape without the batch axis),
-    ``identity``.
+    pads), ``affine`` (``x * scale + shift``, the arrays shaped to broadcast against the NHWC
+    batch: BatchNormalization on any axis, Rescaling), ``activation``, ``flatten``, ``reshape``,
+    ``identity`` (Dropout).
     """
 
     name: str
@@ -203,11 +207,10 @@ def _step(layer: Any, arrays: Mapping[str, np.ndarray], source: str) -> Step:
         scale, offset = config.get("scale", 1.0), config.get("offset", 0.0)
         if not all(isinstance(v, int | float) for v in (scale, offset)):
             raise _fail(source, layer, "scale and offset must be numbers")
-        channels = (base["input_shape"][-1],) if base["input_shape"] else (1,)
         return Step(
             kind="affine",
-            scale=np.full(channels, scale, np.float32),
-            shift=np.full(channels, offset, np.float32),
+            scale=np.array(scale, np.float32),
+            shift=np.array(offset, np.float32),
             **base,
         )
     if cls == "Activation":
@@ -225,13 +228,7 @@ def _step(layer: Any, arrays: Mapping[str, np.ndarray], source: str) -> Step:
 def _batch_norm(layer: Any, w: dict[str, np.ndarray], base: dict, source: str) -> Step:
     config = layer.config
     rank = len(base["input_shape"]) + 1
-    axis = config.get("axis", -1)
-    if isinstance(axis, list | tuple):
-        if len(axis) != 1:
-            raise _fail(source, layer, f"axis {axis} (one axis only)")
-        axis = axis[0]
-    if int(axis) not in (-1, rank - 1):
-        raise _fail(source, layer, f"axis {axis} (only the last, channel axis)")
+    axis = int(config.get("axis", -1)) % rank
     mean, var = w["moving_mean"], w["moving_variance"]
     eps = float(config.get("epsilon", 1e-3))
     # TF.js: (x - mean) * gamma / sqrt(var + eps) + beta, folded to x * scale + shift (in float64
@@ -241,10 +238,12 @@ def _batch_norm(layer: Any, w: dict[str, np.ndarray], base: dict, source: str) -
     beta = w["beta"].astype(np.float64) if "beta" in w else 0.0
     scale = gamma * inv
     shift = beta - mean.astype(np.float64) * scale
+    # shaped to broadcast against the (n, *input_shape) batch along ``axis``
+    broadcast = (-1,) + (1,) * (rank - 1 - axis)
     return Step(
         kind="affine",
-        scale=np.asarray(scale, np.float32),
-        shift=np.asarray(shift, np.float32),
+        scale=np.asarray(scale, np.float32).reshape(broadcast),
+        shift=np.asarray(shift, np.float32).reshape(broadcast),
         **base,
     )
 
@@ -287,3 +286,9 @@ def check_batch(plan: Plan, batch: np.ndarray) -> np.ndarray:
         dims = ", ".join(map(str, plan.input_shape))
         raise ValueError(f"the model takes inputs of shape (n, {dims}), got {x.shape}")
     return x
+
+
+def plan_artifacts(artifacts: ModelArtifacts, *, source: str) -> Plan:
+    """Parse, check and decode ``artifacts`` into a plan (no TensorFlow, no Keras)."""
+    graph = parse_graph(artifacts.model_json, source=source)
+    return plan(graph, load_weights(graph, artifacts, source=source), source=source)

@@ -2,8 +2,8 @@
 
 Keras's ``model.predict`` builds a data pipeline on every call (tens of milliseconds for one
 image); a ``tf.function`` with a fixed input signature is traced once and then costs well under a
-millisecond. XLA (``jit_compile=True``, the default) compiles once per batch size, so callers with
-varying batches should pad them to a few sizes (``Predictor.predict_batch`` uses powers of two).
+millisecond. XLA (``jit_compile=True``, the default) compiles once per batch size, so batches are
+padded to a power of two: few sizes ever occur.
 """
 
 from __future__ import annotations
@@ -43,10 +43,16 @@ class KerasEngine:
         # Calling the concrete function directly skips tf.function's argument matching (~0.1 ms).
         self._fn = fn.get_concrete_function()
         self._constant = tf.constant
+        self._pad = jit_compile
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         x = np.ascontiguousarray(batch, dtype=np.float32)
-        return self._fn(self._constant(x)).numpy().astype(np.float32, copy=False)
+        n = len(x)
+        size = 1 << (n - 1).bit_length() if self._pad and n > 1 else n
+        if size != n:  # XLA compiles once per batch size: pad to a power of two, few sizes occur
+            x = np.concatenate([x, np.zeros((size - n, *x.shape[1:]), np.float32)])
+        out = self._fn(self._constant(x)).numpy().astype(np.float32, copy=False)
+        return out[:n]
 
     def __repr__(self) -> str:
         return f"KerasEngine(model={getattr(self.model, 'name', '?')!r})"

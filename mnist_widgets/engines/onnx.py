@@ -14,14 +14,19 @@ The model's input and output keep TF.js's shapes (``(n, 28, 28, 1)`` -> ``(n, 10
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import onnxruntime as ort
+from onnx import TensorProto, checker, helper, numpy_helper
 
 from ..errors import ModelFormatError
-from ._plan import Plan, Step, check_batch
+from ._plan import Plan, Step, check_batch, plan_artifacts
 
-__all__ = ["OPSET", "OnnxEngine", "build_onnx", "session_options"]
+if TYPE_CHECKING:  # pragma: no cover
+    from ..tfjs.artifacts import ModelArtifacts
+
+__all__ = ["OPSET", "OnnxEngine", "build_onnx", "session_options", "to_onnx"]
 
 OPSET = 18  # Mish and the axis-attribute Softmax; onnxruntime 1.16+ runs it
 INPUT, OUTPUT = "input", "output"
@@ -44,9 +49,6 @@ class _Builder:
     """Accumulates nodes and initializers; tracks each tensor's layout ("NHWC" or "NCHW")."""
 
     def __init__(self) -> None:
-        from onnx import helper, numpy_helper  # deferred: only ONNX users pay for importing onnx
-
-        self.helper, self.numpy_helper = helper, numpy_helper
         self.nodes: list[Any] = []
         self.inits: list[Any] = []
         self.layout: dict[str, str] = {}
@@ -63,12 +65,12 @@ class _Builder:
 
     def const(self, base: str, value: np.ndarray) -> str:
         name = self.name(base)
-        self.inits.append(self.numpy_helper.from_array(np.ascontiguousarray(value), name))
+        self.inits.append(numpy_helper.from_array(np.ascontiguousarray(value), name))
         return name
 
     def node(self, op: str, inputs: list[str], base: str, **attrs: Any) -> str:
         out = self.name(base)
-        self.nodes.append(self.helper.make_node(op, inputs, [out], name=out, **attrs))
+        self.nodes.append(helper.make_node(op, inputs, [out], name=out, **attrs))
         return out
 
     def as_layout(self, tensor: str, layout: str) -> str:
@@ -152,10 +154,13 @@ def _dense(b: _Builder, step: Step, x: str) -> str:
 
 
 def _affine(b: _Builder, step: Step, x: str) -> str:
-    layout, rank = b.layout[x], b.rank[x]
     scale, shift = step.scale, step.shift
-    if rank == 4 and layout == "NCHW":  # per-channel values broadcast over H and W
+    if scale.ndim == 1 and b.rank[x] == 4 and b.layout[x] == "NCHW":
+        # per-channel values broadcast over H and W
         scale, shift = scale.reshape(-1, 1, 1), shift.reshape(-1, 1, 1)
+    elif scale.ndim > 0:  # along another axis: in TF.js's NHWC order, as _plan shaped it
+        x = b.as_layout(x, "NHWC")
+    layout, rank = b.layout[x], b.rank[x]
     y = b.node("Mul", [x, b.const(f"{step.name}_scale", scale)], f"{step.name}_mul")
     y = b.node("Add", [y, b.const(f"{step.name}_shift", shift)], step.name)
     return b.mark(y, layout, rank)
@@ -169,8 +174,6 @@ def _reshape(b: _Builder, step: Step, x: str) -> str:
 
 def build_onnx(plan: Plan, *, producer: str = "mnist-widgets") -> Any:
     """The ONNX ``ModelProto`` of ``plan`` (input ``"input"``, output ``"output"``, batch ``n``)."""
-    from onnx import TensorProto, checker, helper
-
     b = _Builder()
     b.mark(INPUT, "NHWC", len(plan.input_shape) + 1)
     b._names.add(INPUT)
@@ -209,11 +212,24 @@ def build_onnx(plan: Plan, *, producer: str = "mnist-widgets") -> Any:
     return model
 
 
+def to_onnx(artifacts: ModelArtifacts, *, source: str = "model.json") -> bytes:
+    """The TF.js model in ``artifacts`` as ``model.onnx`` bytes (opset :data:`OPSET`).
+
+    Input ``"input"`` and output ``"output"`` keep TF.js's NHWC shapes with a free batch axis
+    ``n``: feed ``(n, 28, 28, 1)`` float32 in [0, 1] and read ``(n, 10)`` probabilities, in
+    onnxruntime (Python, web, C#, mobile) or any other ONNX runtime. No TensorFlow is needed.
+
+    Raises
+    ------
+    ModelFormatError
+        A layer or option with no exact ONNX translation.
+    """
+    return build_onnx(plan_artifacts(artifacts, source=source)).SerializeToString()
+
+
 def session_options(intra_op_threads: int = 1) -> Any:
     """onnxruntime options used for predictions: one intra-op thread, one inter-op, full graph
     optimisation (one image is ~20 MFLOP: waking more threads costs more than they save)."""
-    import onnxruntime as ort
-
     options = ort.SessionOptions()
     options.intra_op_num_threads = intra_op_threads
     options.inter_op_num_threads = 1
@@ -237,8 +253,6 @@ class OnnxEngine:
     backend = "onnxruntime"
 
     def __init__(self, plan: Plan, *, intra_op_threads: int = 1) -> None:
-        import onnxruntime as ort
-
         self.plan = plan
         model = build_onnx(plan)
         self._session = ort.InferenceSession(
