@@ -357,5 +357,7 @@ def test_reshape_without_target_shape_is_a_format_error(keras, target_shape):
         del config["target_shape"]
     else:
         config["target_shape"] = None
-    with pytest.raises(ModelFormatError, match=r"cannot build Reshape from its config"):
+    with pytest.raises(
+        ModelFormatError, match=r"layer 'r' \(Reshape\): field 'target_shape' must be a list"
+    ):
         decode_model(ModelArtifacts(model_json, dict(artifacts.weight_files)), source="r.json")
