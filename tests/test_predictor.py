@@ -330,3 +330,22 @@ def test_default_predictor_loads_the_shipped_model(tmp_path, seed_model_dir, mon
     monkeypatch.setattr(_shipped, "_candidates", lambda: [shipped])
     monkeypatch.setenv("MNIST_WIDGETS_OFFLINE", "1")  # no network needed
     assert Predictor().predict(_one()).digit == 1
+
+
+@pytest.mark.parametrize("backend", ["numpy", "onnxruntime"])
+def test_predict_command_and_widget_take_a_backend(tmp_path, seed_model_dir, backend, capsys):
+    from PIL import Image
+
+    from mnist_widgets.cli import main
+    from mnist_widgets.widget import DigitCanvas
+
+    Image.fromarray(_one()).save(tmp_path / "one.png")
+    args = ["predict", str(tmp_path / "one.png"), "--model", str(seed_model_dir)]
+    assert main([*args, "--backend", backend, "--top", "1"]) == 0
+    assert capsys.readouterr().out.splitlines()[0].endswith(": 1")
+    with pytest.raises(SystemExit):
+        main([*args, "--backend", "cuda"])
+    assert "invalid choice: 'cuda'" in capsys.readouterr().err
+    widget = DigitCanvas(backend=backend)
+    assert widget.predictor.backend == backend
+    assert widget.draw_stroke([(140, 40), (140, 240)]).digit == 1
