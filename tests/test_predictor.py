@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from mnist_widgets import _shipped
-from mnist_widgets._drawn import drawn_digits
+from mnist_widgets.drawn import drawn_digits
 from mnist_widgets.errors import MnistWidgetsError, ModelFormatError
 from mnist_widgets.predictor import Prediction, Predictor
 from mnist_widgets.preprocessing import pool_like_article, preprocess
