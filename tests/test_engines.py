@@ -284,7 +284,7 @@ def test_export_onnx_refuses_tfjs_only_options(tmp_path, seed_model_dir, capsys)
 
 @pytest.mark.slow
 def test_shipped_model_gives_identical_digits_in_every_backend(mnist):
-    from mnist_widgets._shipped import shipped_model_dir
+    from mnist_widgets import shipped_model_dir
 
     (_, _), (x_test, _) = mnist
     x = (x_test.astype(np.float32) / 255.0)[..., None]

@@ -33,7 +33,7 @@ def _probs(out: str) -> dict[str, np.ndarray]:
 
 @pytest.fixture(scope="module")
 def tfjs_runs(tmp_path_factory, mnist, seed_model_dir, node_tfjs):
-    from mnist_widgets._shipped import shipped_model_dir
+    from mnist_widgets import shipped_model_dir
 
     root = tmp_path_factory.mktemp("tfjs-engines")
     (_, _), (x_test, y_test) = mnist

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from mnist_widgets import _shipped
-from mnist_widgets._drawn import drawn_digits
+from mnist_widgets.drawn import drawn_digits
 from mnist_widgets.engines import BACKENDS
 from mnist_widgets.errors import CanvasError, MnistWidgetsError, ModelFormatError
 from mnist_widgets.io import read_artifacts
