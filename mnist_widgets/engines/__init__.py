@@ -48,7 +48,7 @@ def available_backends() -> tuple[str, ...]:
 
 
 def resolve_backend(backend: str) -> str:
-    """``"auto"`` -> ``"onnxruntime"`` where it is installed, else ``"numpy"``; others checked.
+    """``"auto"`` -> ``"onnxruntime"`` where it imports, else ``"numpy"``; other names checked.
 
     Raises
     ------
@@ -56,7 +56,11 @@ def resolve_backend(backend: str) -> str:
         An unknown backend name.
     """
     if backend == AUTO:
-        return "onnxruntime" if _importable("onnxruntime") else "numpy"
+        try:  # imported for real: an installed but broken onnxruntime falls back too
+            import onnxruntime  # noqa: F401
+        except ImportError:
+            return "numpy"
+        return "onnxruntime"
     if backend not in BACKENDS:
         msg = f"unknown backend {backend!r}; expected {AUTO!r} or one of {', '.join(BACKENDS)}"
         raise ValueError(msg)
