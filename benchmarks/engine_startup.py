@@ -27,9 +27,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
-from ._common import markdown_table, pick_model, summarize, write_results
+from ._common import markdown_table, pick_model, start_server, summarize, write_results
 
 BACKENDS = ("onnxruntime", "numpy", "tensorflow")
 DEFAULT = "onnxruntime"
@@ -93,20 +92,6 @@ def _ready_child(url: str, backend: str, runs: int) -> dict:
     return times
 
 
-def _start_server(model_dir: Path) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mnist_widgets", "serve", str(model_dir), "--port", "0"],
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    line = proc.stdout.readline()
-    if " at http://" not in line:
-        proc.kill()
-        raise RuntimeError(f"server did not start: {line!r}")
-    return proc, line.split(" at ", 1)[1].split()[0] + "model.json"
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None, help="TF.js model directory")
@@ -125,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     store_dir = tempfile.mkdtemp(prefix="mnist-widgets-bench-")
     env = {**os.environ, "MNIST_WIDGETS_CACHE": store_dir}
     ModelStore(store_dir).write(NAME, read_artifacts(model_dir))
-    server, url = _start_server(model_dir)
+    server, url = start_server(model_dir)
     load_before = os.getloadavg()[0]
     try:
         cold: dict[str, list[dict]] = {b: [] for b in BACKENDS}
