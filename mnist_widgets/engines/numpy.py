@@ -1,17 +1,17 @@
 """The ``"numpy"`` engine: a TF.js layers model's forward pass in pure NumPy (float32).
 
 Runs wherever NumPy does, Pyodide included (no SciPy, no compiled code of ours). Convolutions are
-im2col + one matmul: ``as_strided`` gives the (out_h, out_w, kh, kw, in) windows of the input as a
-view, one copy lays them out as rows, and a single BLAS call multiplies them by the kernel
-reshaped once at load time to (kh * kw * in, out). Every intermediate array is allocated once per
-batch size and reused, so a prediction allocates almost nothing; activations run in place.
+unfolded windows + BLAS matmuls: ``as_strided`` gives the input's sliding windows as a view, one
+copy lays them out as rows, and the kernel, reshaped once at load time, multiplies them (see
+``_Conv``). Every intermediate array is allocated once per batch size and reused, so a prediction
+allocates almost nothing; bias and activations run in place.
 
 A call is serialised by a lock (the buffers are shared); big batches run in chunks of
-:data:`CHUNK` images, which keeps the im2col buffers small (~10 MB for the shipped model).
+:data:`CHUNK` images, which keeps the unfolded buffers small (a few MB for the shipped model).
 
 BLAS threads: NumPy's OpenBLAS may split one image's matmuls over several threads, which helps on
-an idle machine and hurts on a loaded one; ``OPENBLAS_NUM_THREADS=1``, set before NumPy is
-imported, turns that off (``benchmarks/engine_latency.py`` measures both).
+an idle machine and hurts a lot on a loaded one (batches most); ``OPENBLAS_NUM_THREADS=1``, set
+before NumPy is imported, turns that off (``benchmarks/engine_latency.py`` measures both).
 """
 
 from __future__ import annotations
