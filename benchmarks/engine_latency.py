@@ -6,7 +6,8 @@ children run in interleaved rounds (onnxruntime, numpy, ..., tensorflow, then ag
 in machine load hits every backend alike and the ratios of one run stay fair. Each child times
 ``Predictor.predict`` on real MNIST test digits re-drawn on a 280x280 canvas (``mnist_widgets.
 drawn``), and the engine call alone on one preprocessed digit. The numpy engine also runs with
-``OPENBLAS_NUM_THREADS=1``, tensorflow with ``TF_NUM_INTRAOP_THREADS=1``.
+``OPENBLAS_NUM_THREADS=1``, tensorflow with ``TF_NUM_INTRAOP_THREADS=1``, and onnxruntime with two
+intra-op threads instead of the engine's one.
 
 Targets (issue 12): the default backend <= 0.4 ms median end to end and >= 2x faster than
 ``backend="tensorflow"``.
@@ -34,6 +35,7 @@ TARGET_RATIO = 2.0
 # label -> (backend, extra environment)
 VARIANTS: dict[str, tuple[str, dict[str, str]]] = {
     "onnxruntime (default)": ("onnxruntime", {}),
+    "onnxruntime, 2 intra-op threads": ("onnxruntime", {"BENCH_ORT_THREADS": "2"}),
     "numpy": ("numpy", {}),
     "numpy, OPENBLAS_NUM_THREADS=1": ("numpy", {"OPENBLAS_NUM_THREADS": "1"}),
     "tensorflow (XLA)": ("tensorflow", {}),
@@ -52,6 +54,11 @@ def _child(model_dir: Path, backend: str, repeats: int) -> dict:
     from mnist_widgets.preprocessing import preprocess
 
     predictor = Predictor(str(model_dir), backend=backend)
+    threads = int(os.environ.get("BENCH_ORT_THREADS", "0"))
+    if threads:  # the same model on a session with more intra-op threads
+        from mnist_widgets.engines.onnx import OnnxEngine
+
+        predictor.engine = OnnxEngine(predictor.engine.plan, intra_op_threads=threads)
     (_, _), (x_test, y_test) = load_mnist()
     canvases, _, _ = drawn_digits(x_test, y_test, n=N_CANVASES, seed=123)
     cycle = itertools.cycle(canvases)
