@@ -67,7 +67,9 @@ def resolve_backend(backend: str) -> str:
     return backend
 
 
-def load_engine(artifacts: ModelArtifacts, backend: str = AUTO, *, source: str) -> Engine:
+def load_engine(
+    artifacts: ModelArtifacts, backend: str = AUTO, *, source: str, jit_compile: bool = True
+) -> Engine:
     """An engine running the model in ``artifacts`` on ``backend``.
 
     Parameters
@@ -79,6 +81,9 @@ def load_engine(artifacts: ModelArtifacts, backend: str = AUTO, *, source: str) 
         ``"tensorflow"``.
     source
         Where the model came from, for error messages.
+    jit_compile
+        ``"tensorflow"`` only: compile with XLA (default). That engine's ``.model`` is the Keras
+        model.
 
     Raises
     ------
@@ -91,13 +96,13 @@ def load_engine(artifacts: ModelArtifacts, backend: str = AUTO, *, source: str) 
     """
     backend = resolve_backend(backend)
     if backend == "tensorflow":
-        return keras_engine(_decode(artifacts, source))
+        return keras_engine(_decode(artifacts, source), jit_compile=jit_compile)
     plan = plan_artifacts(artifacts, source=source)
     if backend == "numpy":
-        from .numpy import NumpyEngine
+        from .numpy import NumpyEngine  # deferred, like each engine: load only the one in use
 
         return NumpyEngine(plan)
-    from .onnx import OnnxEngine
+    from .onnx import OnnxEngine  # deferred: onnx and onnxruntime exist not everywhere (Pyodide)
 
     return OnnxEngine(plan)
 
