@@ -58,12 +58,13 @@ def _sequential(k):
             k.layers.Rescaling(2.0, offset=-1.0),
             k.layers.Conv2D(6, 3, strides=2, padding="same", activation="elu"),  # 14x14
             k.layers.BatchNormalization(),
-            k.layers.MaxPooling2D(3, strides=2, padding="same"),  # 7x7
+            k.layers.Conv2D(5, 3, strides=(1, 2), padding="same", activation="tanh"),  # 14x7
+            k.layers.MaxPooling2D(3, strides=2, padding="same"),  # 7x4
             k.layers.Conv2D(5, 3, dilation_rate=2, padding="same", use_bias=False),
             k.layers.Activation("softmax"),  # over channels of a 4-D tensor
-            k.layers.AveragePooling2D(3, strides=2, padding="same"),  # 4x4, partial windows
-            k.layers.Conv2D(4, (2, 1), activation="relu6"),  # 3x4, non-square kernel
-            k.layers.MaxPooling2D((1, 2)),  # 3x2
+            k.layers.AveragePooling2D(3, strides=2, padding="same"),  # 4x2, partial windows
+            k.layers.Conv2D(4, (2, 1), activation="relu6"),  # 3x2, non-square kernel
+            k.layers.MaxPooling2D((1, 2)),  # 3x1
             k.layers.Dense(7, activation="swish"),  # on a 4-D tensor: the last axis
             k.layers.Flatten(),
             k.layers.Dropout(0.3),
