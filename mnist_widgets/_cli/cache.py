@@ -10,6 +10,7 @@ import argparse
 import sys
 
 from ..errors import MnistWidgetsError
+from ._types import positive_float
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -50,7 +51,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="network-first",
         help="caching strategy (default network-first: refresh if the server's copy changed)",
     )
-    fetch.add_argument("--timeout", type=float, default=10.0, help="seconds (default 10)")
+    fetch.add_argument(
+        "--timeout", type=positive_float, default=10.0, help="seconds, > 0 (default 10)"
+    )
     fetch.set_defaults(func=_fetch)
 
 
