@@ -46,6 +46,9 @@ class DigitCanvas(widgets.VBox):
     predictor : Predictor or None
         What classifies the drawing; ``None`` builds :class:`~mnist_widgets.Predictor` with the
         shipped model.
+    backend : str
+        With ``predictor=None``: the engine of that Predictor (``"auto"``, ``"onnxruntime"``,
+        ``"numpy"`` or ``"tensorflow"``; see :class:`~mnist_widgets.Predictor`).
     clock : callable, optional
         Returns the time in seconds (default :func:`time.monotonic`); while a stroke is drawn, a
         prediction runs at most once per ``THROTTLE`` seconds of it. Tests pass a fake clock.
@@ -72,13 +75,14 @@ class DigitCanvas(widgets.VBox):
         self,
         predictor: Any = None,
         *,
+        backend: str = "auto",
         clock: Callable[[], float] = time.monotonic,
         **kwargs: Any,
     ) -> None:
         if predictor is None:
             from .predictor import Predictor
 
-            predictor = Predictor()
+            predictor = Predictor(backend=backend)
         self.predictor = predictor
         self._strokes: list[list[Point]] = []
         self._current: list[Point] | None = None

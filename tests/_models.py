@@ -162,3 +162,60 @@ class FaultServer(RecordingServer):
 
     def statuses(self, path: str) -> list[int]:
         return [r.status for r in self.requests if r.path == "/" + path]
+
+
+def functional_model_json(*, hidden: int = 3, inputs: int = 4) -> dict:
+    """A converter-style functional model: InputLayer -> Dense(hidden) -> Dense(2, softmax)."""
+
+    def dense(name: str, units: int, source: str, activation: str) -> dict:
+        return {
+            "class_name": "Dense",
+            "name": name,
+            "config": {"name": name, "units": units, "activation": activation, "use_bias": True},
+            "inbound_nodes": [[[source, 0, 0, {}]]],
+        }
+
+    layers = [
+        {
+            "class_name": "InputLayer",
+            "name": "x",
+            "config": {"name": "x", "batch_input_shape": [None, inputs], "dtype": "float32"},
+            "inbound_nodes": [],
+        },
+        dense("hidden", hidden, "x", "relu"),
+        dense("out", 2, "hidden", "softmax"),
+    ]
+    weights = [
+        {"name": "hidden/kernel", "shape": [inputs, hidden], "dtype": "float32"},
+        {"name": "hidden/bias", "shape": [hidden], "dtype": "float32"},
+        {"name": "out/kernel", "shape": [hidden, 2], "dtype": "float32"},
+        {"name": "out/bias", "shape": [2], "dtype": "float32"},
+    ]
+    return {
+        "format": "layers-model",
+        "modelTopology": {
+            "model_config": {
+                "class_name": "Functional",
+                "config": {
+                    "name": "fun",
+                    "layers": layers,
+                    "input_layers": [["x", 0, 0]],
+                    "output_layers": [["out", 0, 0]],
+                },
+            }
+        },
+        "weightsManifest": [{"paths": ["group1-shard1of1.bin"], "weights": weights}],
+    }
+
+
+def weight_bytes(model_json: dict, seed: int = 0) -> dict[str, bytes]:
+    """Random float32 weight files of exactly the sizes model.json's (one-file) groups declare."""
+    from mnist_widgets.tfjs.artifacts import weight_nbytes
+
+    rng = np.random.default_rng(seed)
+    files = {}
+    for group in model_json["weightsManifest"]:
+        size = sum(weight_nbytes(e) for e in group["weights"])
+        values = rng.standard_normal(-(-size // 4)).astype("<f4").tobytes()
+        files[group["paths"][0].removeprefix("./")] = values[:size]
+    return files

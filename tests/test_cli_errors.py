@@ -137,10 +137,6 @@ def _edit_layer(directory: Path, **changes) -> Path:
     return directory
 
 
-_NEEDS_10_10 = pytest.mark.xfail(
-    reason="raw Keras ValueError until the topology checks of issue 10.10 land (H1's graph)",
-    strict=False,
-)
 BAD_TOPOLOGIES = [
     pytest.param({"class_name": "Bogus"}, "Bogus", id="unknown-class"),
     pytest.param({"activation": "nope"}, "nope", id="activation"),
@@ -149,13 +145,11 @@ BAD_TOPOLOGIES = [
         {"kernel_initializer": {"class_name": "VarianceScaling", "config": {"mode": "bogus"}}},
         "mode",
         id="initializer-mode",
-        marks=_NEEDS_10_10,
     ),
     pytest.param(
         {"kernel_regularizer": {"class_name": "L1L2", "config": {"l1": "x", "l2": 0}}},
         "l1",
         id="regularizer-factor",
-        marks=_NEEDS_10_10,
     ),
 ]
 
