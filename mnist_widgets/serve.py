@@ -60,6 +60,18 @@ class RequestRecord:
     headers: dict[str, str] = field(default_factory=dict)
     time: float = 0.0
 
+    @classmethod
+    def of(cls, handler: RequestHandler) -> RequestRecord:
+        """The request ``handler`` answers, with the status it has set."""
+        request = handler.request
+        return cls(
+            method=request.method or "",
+            path=request.path,
+            status=handler.get_status(),
+            headers=dict(request.headers.items()),
+            time=time.time(),
+        )
+
 
 RequestCallback = Callable[[RequestRecord], None]
 
@@ -151,16 +163,7 @@ class ModelFileHandler(_CorsMixin, StaticFileHandler):
         if not self._reported:
             self._reported = True
             if self._on_request is not None:
-                request = self.request
-                self._on_request(
-                    RequestRecord(
-                        method=request.method or "",
-                        path=request.path,
-                        status=self.get_status(),
-                        headers=dict(request.headers.items()),
-                        time=time.time(),
-                    )
-                )
+                self._on_request(RequestRecord.of(self))
         return super().flush(include_footers)
 
 
