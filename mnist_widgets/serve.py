@@ -168,12 +168,9 @@ class ModelFileHandler(_CorsMixin, StaticFileHandler):
 
 
 def make_app(
-    directory: str | os.PathLike,
-    handlers: list | None = None,
-    *,
-    on_request: RequestCallback | None = None,
+    directory: str | os.PathLike, *, on_request: RequestCallback | None = None
 ) -> Application:
-    """A tornado application serving ``directory``; ``handlers`` are routed before the files.
+    """A tornado application serving ``directory`` (for :class:`ModelServer` or your own server).
 
     Raises
     ------
@@ -185,7 +182,7 @@ def make_app(
         msg = f"cannot serve {str(directory)!r}: not a directory (pass the folder with model.json)"
         raise NotADirectoryError(msg)
     files = {"path": str(root), "etags": _EtagCache(), "on_request": on_request}
-    return Application([*(handlers or []), (r"/(.*)", ModelFileHandler, files)])
+    return Application([(r"/(.*)", ModelFileHandler, files)])
 
 
 class ModelServer:
