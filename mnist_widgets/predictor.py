@@ -124,7 +124,7 @@ class Predictor:
         ``fetch_options`` go to ``fetch_model`` (``strategy``, ``cache``, ``timeout``, ...); the
         :class:`~mnist_widgets.FetchResult` is kept as ``predictor.fetch_result``.
         """
-        from .loader import fetch_model
+        from .keras_io import fetch_model
 
         result = fetch_model(url, **fetch_options)
         predictor = cls(result.model)

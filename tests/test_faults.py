@@ -18,9 +18,9 @@ import pytest
 from _models import FaultServer, write_tiny_model
 
 from mnist_widgets.errors import DownloadError, ModelFormatError
-from mnist_widgets.io import read_artifacts
 from mnist_widgets.loader import CacheCorruptWarning, NetworkFallbackWarning, fetch_artifacts
 from mnist_widgets.serve import serve_directory
+from mnist_widgets.sources import read_artifacts
 from mnist_widgets.store import ModelStore
 
 SHARD = "group1-shard1of1.bin"

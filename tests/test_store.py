@@ -15,13 +15,13 @@ from _models import write_tiny_model
 from mnist_widgets import store as store_module
 from mnist_widgets.cli import main
 from mnist_widgets.errors import CacheError
-from mnist_widgets.io import read_artifacts, write_artifacts
+from mnist_widgets.sources import read_artifacts, write_artifacts
 from mnist_widgets.store import ModelStore, parse_name
 
 
 @pytest.fixture
 def tiny(tmp_path):
-    return read_artifacts(write_tiny_model(tmp_path / "tiny", shards=2))
+    return read_artifacts(write_tiny_model(tmp_path / "model", shards=2))
 
 
 @pytest.mark.parametrize(
@@ -62,7 +62,7 @@ def test_write_then_read_round_trips_bytes_and_records_metadata(tmp_path, tiny):
 
 
 def test_a_corrupted_file_is_detected_by_hash_and_named(tmp_path, tiny):
-    store = ModelStore(tmp_path)
+    store = ModelStore(tmp_path / "store")
     entry = store.write("tiny", tiny)
     shard = entry.path / "group1-shard2of2.bin"
     data = bytearray(shard.read_bytes())
@@ -75,7 +75,7 @@ def test_a_corrupted_file_is_detected_by_hash_and_named(tmp_path, tiny):
 
 
 def test_a_deleted_file_makes_the_entry_unusable_not_half_loaded(tmp_path, tiny):
-    store = ModelStore(tmp_path)
+    store = ModelStore(tmp_path / "store")
     (store.write("tiny", tiny).path / "group1-shard1of2.bin").unlink()
     with pytest.raises(CacheError, match="incomplete"):
         store.read("tiny")
@@ -83,26 +83,26 @@ def test_a_deleted_file_makes_the_entry_unusable_not_half_loaded(tmp_path, tiny)
 
 
 def test_a_new_version_replaces_the_old_and_leaves_one_version_on_disk(tmp_path, tiny):
-    store = ModelStore(tmp_path)
+    store = ModelStore(tmp_path / "store")
     first = store.write("tiny", tiny)
     other = read_artifacts(write_tiny_model(tmp_path / "other", seed=7))
     second = store.write("tiny", other)
     assert store.read("tiny").weight_files == other.weight_files
     assert not first.path.exists()
-    assert [p.name for p in (tmp_path / "tiny").iterdir() if p.name.startswith("v-")] == [
+    assert [p.name for p in (store.root / "tiny").iterdir() if p.name.startswith("v-")] == [
         second.path.name
     ]
 
 
 def test_list_info_remove_clear(tmp_path, tiny):
-    store = ModelStore(tmp_path)
+    store = ModelStore(tmp_path / "store")
     assert store.list_models() == []
     store.write("b", tiny)
     store.write("a", tiny, source_url="http://x/model.json")
     assert [e.name for e in store.list_models()] == ["a", "b"]
     assert store.info("a").source_url == "http://x/model.json"
     removed = store.remove_model("cache://a")
-    assert removed.name == "a" and not (tmp_path / "a").exists()
+    assert removed.name == "a" and not (store.root / "a").exists()
     with pytest.raises(CacheError, match=r"no model named .a.*mnist-widgets cache fetch"):
         store.info("a")
     with pytest.raises(CacheError):
@@ -120,7 +120,7 @@ def test_module_functions_use_the_default_store(tiny, _isolated_model_store):
 
 
 def test_leftovers_of_killed_writers_are_cleaned_up(tmp_path, tiny):
-    store = ModelStore(tmp_path)
+    store = ModelStore(tmp_path / "store")
     store.write("tiny", tiny)
     dead = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"],
@@ -128,9 +128,9 @@ def test_leftovers_of_killed_writers_are_cleaned_up(tmp_path, tiny):
         text=True,
         check=True,
     )
-    stale_tmp = tmp_path / ".tmp" / f"{dead.stdout.strip()}-abc"
-    live_tmp = tmp_path / ".tmp" / "1-live"  # pid 1 is alive: a writer still at work
-    orphan = tmp_path / "tiny" / "v-1-orphan"  # renamed in, never published, an hour old
+    stale_tmp = store.root / ".tmp" / f"{dead.stdout.strip()}-0123456789ab"
+    live_tmp = store.root / ".tmp" / "1-0123456789ab"  # pid 1 is alive: a writer still at work
+    orphan = store.root / "tiny" / "v-1-0badc0de"  # renamed in, never published, an hour old
     for path in (stale_tmp, live_tmp, orphan):
         path.mkdir(parents=True)
         (path / "model.json").write_text("{}")
@@ -157,7 +157,7 @@ def test_an_unwritable_store_raises_a_cache_error_naming_the_cause(tmp_path, tin
 _WRITER = textwrap.dedent(
     """
     import sys
-    from mnist_widgets.io import read_artifacts
+    from mnist_widgets.sources import read_artifacts
     from mnist_widgets.store import ModelStore
     store = ModelStore(sys.argv[1])
     versions = [read_artifacts(p) for p in sys.argv[2:]]
@@ -229,7 +229,7 @@ def test_cli_cache_list_info_verify_rm_clear(tmp_path, tiny, capsys):
 _RACER = textwrap.dedent(
     """
     import sys
-    from mnist_widgets.io import read_artifacts
+    from mnist_widgets.sources import read_artifacts
     from mnist_widgets.store import ModelStore
     store, model = ModelStore(sys.argv[1]), read_artifacts(sys.argv[2])
     for _ in range(15):
