@@ -323,10 +323,13 @@ class _Urllib3Stream(httpx.SyncByteStream):
             with _mapped_errors(self._request):
                 chunk = read(_CHUNK, decode_content=False)
             if not chunk:
+                self._done = True
                 return
             yield chunk
 
     def close(self) -> None:
+        if not getattr(self, "_done", False):  # unread body: the connection cannot be reused
+            self._raw.close()
         self._raw.release_conn()
 
 
@@ -512,7 +515,8 @@ class _Fetcher:
             )
             raise DownloadError(msg)
         declared = response.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > get.cap:
+        encoded = response.headers.get("content-encoding", "identity").strip().lower()
+        if encoded == "identity" and declared.isdigit() and int(declared) > get.cap:
             raise DownloadError(_too_big(get, f"declares {int(declared):,}"))
         return _Response(200, self._body(get, response, declared), validators)
 
@@ -520,7 +524,7 @@ class _Fetcher:
         decode = _Decoder(response.headers.get("content-encoding", ""), get.url)
         body = bytearray()
         try:
-            for raw in response.iter_raw(_CHUNK):
+            for raw in response.iter_raw():  # as it arrives: a deadline check per read
                 for piece in decode(raw):
                     body += piece
                     if len(body) > get.cap:
