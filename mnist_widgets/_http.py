@@ -303,12 +303,12 @@ class _mapped_errors:
 
         if exc is None or not isinstance(exc, u.HTTPError):
             return False
+        if isinstance(exc, u.NewConnectionError | u.MaxRetryError):  # before: a subclass
+            raise httpx.ConnectError(str(exc), request=self.request) from exc
         if isinstance(exc, u.ConnectTimeoutError):
             raise httpx.ConnectTimeout(str(exc), request=self.request) from exc
         if isinstance(exc, u.TimeoutError):
             raise httpx.ReadTimeout(str(exc), request=self.request) from exc
-        if isinstance(exc, u.NewConnectionError | u.MaxRetryError):
-            raise httpx.ConnectError(str(exc), request=self.request) from exc
         raise httpx.RemoteProtocolError(str(exc), request=self.request) from exc
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from _models import FaultServer, write_tiny_model
 
+from mnist_widgets._http import ENV_TRANSPORT
 from mnist_widgets.errors import DownloadError, ModelFormatError
 from mnist_widgets.loader import CacheCorruptWarning, NetworkFallbackWarning, fetch_artifacts
 from mnist_widgets.serve import serve_directory
@@ -24,6 +25,13 @@ from mnist_widgets.sources import read_artifacts
 from mnist_widgets.store import ModelStore
 
 SHARD = "group1-shard1of1.bin"
+
+
+@pytest.fixture(params=["httpx", "urllib3"], autouse=True)
+def transport(request, monkeypatch) -> str:
+    """Every case over httpx's transport and over the urllib3 one Pyodide uses."""
+    monkeypatch.setenv(ENV_TRANSPORT, request.param)
+    return request.param
 
 
 @pytest.fixture
@@ -245,7 +253,7 @@ _AS_NOBODY = textwrap.dedent(
     """
     import os, sys, warnings
     # Import first: the interpreter may live under a directory `nobody` cannot read.
-    import encodings.idna, filelock, tqdm.auto
+    import encodings.idna, filelock, tqdm.auto, urllib3
     from mnist_widgets.loader import fetch_artifacts
     from mnist_widgets.store import ModelStore
     os.setgid(65534)

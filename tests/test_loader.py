@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from _models import write_tiny_model
 
+from mnist_widgets._http import ENV_TRANSPORT
 from mnist_widgets.errors import CacheError, DownloadError, OfflineError
 from mnist_widgets.keras_io import fetch_model
 from mnist_widgets.loader import (
@@ -25,6 +26,13 @@ from mnist_widgets.loader import (
 from mnist_widgets.serve import serve_directory
 from mnist_widgets.sources import read_artifacts
 from mnist_widgets.store import ModelStore
+
+
+@pytest.fixture(params=["httpx", "urllib3"], autouse=True)
+def transport(request, monkeypatch) -> str:
+    """Every case over httpx's transport and over the urllib3 one Pyodide uses."""
+    monkeypatch.setenv(ENV_TRANSPORT, request.param)
+    return request.param
 
 
 @pytest.fixture

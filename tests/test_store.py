@@ -251,3 +251,90 @@ def test_concurrent_writers_without_a_lock_leave_one_complete_version(tmp_path):
     store = ModelStore(root)
     assert store.read("shared").weight_files in [read_artifacts(m).weight_files for m in models]
     assert [(r.name, r.ok) for r in store.verify()] == [("shared", True)]
+
+
+# -- issue 10.2: the store deletes only what it can prove it made ------------------------------
+
+
+def test_a_store_is_marked_and_a_non_empty_folder_that_is_not_one_is_refused(tmp_path, tiny):
+    folder = tmp_path / "documents"
+    (folder / ".tmp").mkdir(parents=True)
+    (folder / ".tmp" / "draft.txt").write_text("mine")
+    (folder / "releases" / "v-2.3").mkdir(parents=True)
+    (folder / "releases" / "v-2.3" / "notes").write_text("mine too")
+    store = ModelStore(folder)
+    with pytest.raises(CacheError, match="not a mnist-widgets store"):
+        store.write("tiny", tiny)
+    with pytest.raises(CacheError, match="not a mnist-widgets model store"):
+        store.clear()
+    assert store.cleanup() == [] and store.list_models() == []
+    assert (folder / ".tmp" / "draft.txt").read_text() == "mine"
+    assert (folder / "releases" / "v-2.3" / "notes").read_text() == "mine too"
+    fresh = ModelStore(tmp_path / "new")
+    fresh.write("tiny", tiny)
+    assert (fresh.root / ".mnist-widgets-store").is_file()
+
+
+def test_a_store_of_the_previous_layout_is_adopted(tmp_path, tiny):
+    store = ModelStore(tmp_path / "store")
+    store.write("tiny", tiny)
+    (store.root / ".mnist-widgets-store").unlink()  # as written before the marker existed
+    assert store.read("tiny").weight_files == tiny.weight_files
+    store.write("again", tiny)
+    assert (store.root / ".mnist-widgets-store").is_file()
+
+
+def test_symlinks_in_the_store_are_never_followed_out(tmp_path, tiny):
+    outside = tmp_path / "outside"
+    (outside / "v-1700000000000000000-0badc0de").mkdir(parents=True)
+    (outside / "CURRENT").write_text("v-1700000000000000000-0badc0de")
+    (outside / "precious.txt").write_text("keep me")
+    store = ModelStore(tmp_path / "store")
+    store.write("tiny", tiny)
+    (store.root / "linked").symlink_to(outside, target_is_directory=True)
+    (store.root / ".tmp" / "999999-0123456789ab").symlink_to(outside, target_is_directory=True)
+    assert [e.name for e in store.list_models()] == ["tiny"]
+    with pytest.raises(CacheError, match="no model named 'linked'"):
+        store.remove_model("linked")
+    store.cleanup(everything=True)
+    assert store.clear() == 1
+    assert (outside / "precious.txt").read_text() == "keep me"
+    assert (outside / "v-1700000000000000000-0badc0de").is_dir()
+
+
+def test_removing_an_entry_keeps_files_the_store_did_not_make(tmp_path, tiny):
+    store = ModelStore(tmp_path / "store")
+    entry = store.write("tiny", tiny)
+    (entry.path.parent / "my-notes.txt").write_text("notes")
+    (entry.path.parent / "v-2.3").mkdir()
+    store.remove_model("tiny")
+    assert not store.exists("tiny")
+    assert sorted(p.name for p in entry.path.parent.iterdir()) == ["my-notes.txt", "v-2.3"]
+
+
+def test_clean_up_does_not_run_on_every_write(tmp_path, tiny):
+    store = ModelStore(tmp_path / "store")
+    store.write("tiny", tiny)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    leftover = store.root / ".tmp" / f"{dead}-0123456789ab"
+    leftover.mkdir()
+    store.write("tiny", tiny)  # within ten minutes of the last clean-up: not again
+    assert leftover.exists()
+    assert store.cleanup() == [leftover]
+
+
+def test_a_symlinked_file_in_a_version_is_corrupt_not_read(tmp_path, tiny):
+    store = ModelStore(tmp_path / "store")
+    entry = store.write("tiny", tiny)
+    secret = tmp_path / "secret.bin"
+    shard = entry.path / "group1-shard1of2.bin"
+    secret.write_bytes(shard.read_bytes())
+    shard.unlink()
+    shard.symlink_to(secret)
+    with pytest.raises(CacheError, match="symbolic link"):
+        store.read("tiny")
