@@ -27,11 +27,18 @@ from urllib.parse import unquote, urlsplit
 from ._fs import fsync_dir, write_synced
 from ._http import NetworkOptions
 from .errors import MnistWidgetsError, ModelFormatError
-from .loader import download_artifacts, fetch_artifacts
+from .loader import FetchResult, download_artifacts, fetch_artifacts
 from .store import ModelStore, parse_name
 from .tfjs.artifacts import ModelArtifacts, check_weight_files, parse_model_json, weight_paths
 
-__all__ = ["KNOWN_LOCATIONS", "Location", "read_artifacts", "write_artifacts"]
+__all__ = [
+    "KNOWN_LOCATIONS",
+    "Location",
+    "Opened",
+    "open_artifacts",
+    "read_artifacts",
+    "write_artifacts",
+]
 
 MODEL_JSON = "model.json"
 SUPPORTED = (
@@ -41,10 +48,20 @@ Source = str | os.PathLike
 
 
 @dataclass(frozen=True)
+class Opened:
+    """What :func:`open_artifacts` found: the artifacts, a label for messages, and for
+    ``http(s)://`` through the store the :class:`~mnist_widgets.loader.FetchResult`."""
+
+    artifacts: ModelArtifacts
+    source: str
+    fetch_result: FetchResult | None = None
+
+
+@dataclass(frozen=True)
 class Location:
     """How one kind of location is read and (if it can be) written."""
 
-    read: Callable[[Source, NetworkOptions | None, bool], ModelArtifacts]
+    read: Callable[[Source, NetworkOptions | None, bool], Opened]
     write: Callable[[ModelArtifacts, Source], str] | None = None
     network: bool = False  # whether NetworkOptions apply
 
@@ -64,6 +81,17 @@ def _location(src: Source) -> Location:
     except KeyError:
         msg = f"unsupported location {str(src)!r} (scheme {scheme!r}); use {SUPPORTED}"
         raise ModelFormatError(msg) from None
+
+
+def open_artifacts(
+    src: Source, *, options: NetworkOptions | None = None, cache: bool = True
+) -> Opened:
+    """:func:`read_artifacts`, with where the model came from (``Opened.source``: the path, or
+    the ``cache://NAME`` an http model was served from) and the store's ``FetchResult``."""
+    location = _location(src)
+    if options is not None and not location.network:
+        raise TypeError(f"network options apply to http(s) URLs only, not {str(src)!r}")
+    return location.read(src, options, cache)
 
 
 def read_artifacts(
@@ -93,10 +121,7 @@ def read_artifacts(
     >>> sorted(artifacts.weight_files)  # doctest: +SKIP
     ['group1-shard1of1.bin']
     """
-    location = _location(src)
-    if options is not None and not location.network:
-        raise TypeError(f"network options apply to http(s) URLs only, not {str(src)!r}")
-    return location.read(src, options, cache)
+    return open_artifacts(src, options=options, cache=cache).artifacts
 
 
 def write_artifacts(artifacts: ModelArtifacts, dest: Source) -> str:
@@ -114,20 +139,21 @@ def write_artifacts(artifacts: ModelArtifacts, dest: Source) -> str:
     return location.write(artifacts, dest)
 
 
-def _read_http(src: Source, options: NetworkOptions | None, cache: bool) -> ModelArtifacts:
+def _read_http(src: Source, options: NetworkOptions | None, cache: bool) -> Opened:
     if not cache:
-        return download_artifacts(str(src), options=options)
+        return Opened(download_artifacts(str(src), options=options), str(src))
     result = fetch_artifacts(str(src), options=options)
     assert result.artifacts is not None
-    return result.artifacts
+    return Opened(result.artifacts, result.cache_url or str(src), result)
 
 
 def _cache_name(src: Source) -> str:
     return parse_name(str(src))
 
 
-def _read_cache(src: Source, options: NetworkOptions | None, cache: bool) -> ModelArtifacts:
-    return ModelStore().read(_cache_name(src))
+def _read_cache(src: Source, options: NetworkOptions | None, cache: bool) -> Opened:
+    name = _cache_name(src)
+    return Opened(ModelStore().read(name), f"cache://{name}")
 
 
 def _write_cache(artifacts: ModelArtifacts, dest: Source) -> str:
@@ -144,8 +170,8 @@ def _local_path(src: Source) -> Path:
     return Path(src).expanduser()
 
 
-def _read_path(src: Source, options: NetworkOptions | None, cache: bool) -> ModelArtifacts:
-    return _read_local(_local_path(src))
+def _read_path(src: Source, options: NetworkOptions | None, cache: bool) -> Opened:
+    return Opened(_read_local(_local_path(src)), os.fspath(src))
 
 
 def _write_path(artifacts: ModelArtifacts, dest: Source) -> str:

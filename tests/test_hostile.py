@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from _models import FaultHandler, FaultServer, _Plan, write_tiny_model
+from _serving import RecordingServer
 from tornado.web import Application
 
 from mnist_widgets import _http
@@ -40,7 +41,6 @@ from mnist_widgets.loader import (
     check_artifacts,
     fetch_artifacts,
 )
-from mnist_widgets.serve import ModelServer
 from mnist_widgets.sources import read_artifacts
 from mnist_widgets.store import ModelStore, parse_name
 
@@ -113,7 +113,7 @@ class HostileServer(FaultServer):
     def __init__(self, root: Path, **kwargs) -> None:
         self.plan = _Plan()
         app = Application([(r"/(.*)", HostileHandler, {"root": root, "plan": self.plan})])
-        ModelServer.__init__(self, app, **kwargs)
+        RecordingServer.__init__(self, app, **kwargs)
 
 
 @pytest.fixture(params=["httpx", "urllib3"], autouse=True)

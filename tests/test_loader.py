@@ -13,6 +13,7 @@ import httpx
 import numpy as np
 import pytest
 from _models import write_tiny_model
+from _serving import serve_directory
 
 from mnist_widgets._http import ENV_TRANSPORT
 from mnist_widgets.errors import CacheError, DownloadError, OfflineError
@@ -23,7 +24,6 @@ from mnist_widgets.loader import (
     cache_name_for,
     fetch_artifacts,
 )
-from mnist_widgets.serve import serve_directory
 from mnist_widgets.sources import read_artifacts
 from mnist_widgets.store import ModelStore
 
