@@ -29,8 +29,8 @@ import httpx
 
 from .errors import ConfigError, DownloadError, ModelFormatError, OfflineError
 from .tfjs.artifacts import (
+    MODEL_JSON,
     ModelArtifacts,
-    check_weight_files,
     expected_weight_bytes,
     parse_model_json,
     weight_nbytes,
@@ -41,7 +41,7 @@ ENV_OFFLINE = "MNIST_WIDGETS_OFFLINE"
 #: ``httpx`` or ``urllib3``: the transport ``transport="auto"`` picks (default: by platform).
 ENV_TRANSPORT = "MNIST_WIDGETS_HTTP_TRANSPORT"
 TRANSPORTS = ("auto", "httpx", "urllib3")
-MAX_MODEL_JSON_BYTES = 32 * 1024 * 1024
+MAXMODEL_JSON_BYTES = 32 * 1024 * 1024
 MAX_WEIGHTS_BYTES = 2 * 1024 * 1024 * 1024
 MAX_REDIRECTS = 10
 #: Downloads smaller than this show no progress bar unless asked for.
@@ -49,7 +49,6 @@ PROGRESS_MIN_BYTES = 1024 * 1024
 _BACKOFF_SECONDS = 0.25  # first retry delay; doubles each attempt
 _MAX_RETRY_AFTER = 30.0
 _CHUNK = 64 * 1024
-_MODEL_JSON = "model.json"
 
 
 def offline() -> bool:
@@ -96,7 +95,7 @@ class NetworkOptions:
     deadline: float | None = None
     retries: int = 3
     progress: bool | None = None
-    max_model_json_bytes: int = MAX_MODEL_JSON_BYTES
+    max_model_json_bytes: int = MAXMODEL_JSON_BYTES
     max_weights_bytes: int = MAX_WEIGHTS_BYTES
     headers: Mapping[str, str] | None = None
     allow_cross_origin_redirects: bool = False
@@ -163,11 +162,11 @@ class Download:
 
     @property
     def etag(self) -> str | None:
-        return self.validators.get(_MODEL_JSON, Validators()).etag
+        return self.validators.get(MODEL_JSON, Validators()).etag
 
     @property
     def last_modified(self) -> str | None:
-        return self.validators.get(_MODEL_JSON, Validators()).last_modified
+        return self.validators.get(MODEL_JSON, Validators()).last_modified
 
 
 class _Transient(Exception):
@@ -615,7 +614,7 @@ def _fetch_model_json(
     """model.json (parsed), its validators, and whether it was the cached one (a 304)."""
     hint = "raise max_model_json_bytes= if this model.json is genuine"
     cap = fetcher.options.max_model_json_bytes
-    first = fetcher.get(_Get(url, _MODEL_JSON, cap, hint, conditional=old))
+    first = fetcher.get(_Get(url, MODEL_JSON, cap, hint, conditional=old))
     if first.status == 304:
         assert cached is not None
         return cached.model_json, _keep(first, old), True
@@ -682,7 +681,7 @@ def download(
     with httpx.Client(transport=make_transport(options.transport)) as client:
         fetcher = _Fetcher(client, options)
         model_json, first, json_cached = _fetch_model_json(
-            fetcher, url, cached, old.get(_MODEL_JSON)
+            fetcher, url, cached, old.get(MODEL_JSON)
         )
         total = _check_total(url, model_json, options)
         bar = _Progress(_want_progress(options.progress, total), total, _label(url))
@@ -693,11 +692,10 @@ def download(
             )
         finally:
             bar.close()
-    check_weight_files(model_json, files, source=url)
-    validators = {_MODEL_JSON: first, **validators}
+    validators = {MODEL_JSON: first, **validators}
     if json_cached and weights_cached and cached is not None:
         return Download(cached, validators, not_modified=True)
-    return Download(ModelArtifacts(model_json, files), validators)
+    return Download(ModelArtifacts(model_json, files, url), validators)  # checks every file
 
 
 def _label(url: str) -> str:

@@ -45,6 +45,7 @@ from ._http import ENV_OFFLINE, Download, NetworkOptions, Validators, check_url,
 from .errors import CacheError, DownloadError, MnistWidgetsError, ModelFormatError, OfflineError
 from .store import CacheEntry, ModelStore, parse_name
 from .tfjs.artifacts import ModelArtifacts
+from .tfjs.graph import check_artifacts  # the default validate: decodes into a model graph
 
 __all__ = [
     "STRATEGIES",
@@ -99,26 +100,6 @@ class NetworkFallbackWarning(UserWarning):
 
 class LockWaitWarning(UserWarning):
     """Another process holds the entry's download lock; this one waits (or stops waiting)."""
-
-
-def check_artifacts(artifacts: ModelArtifacts, *, source: str) -> Any:
-    """The default ``validate``: the artifacts decode into a model graph (no TensorFlow)."""
-    try:  # tfjs.graph (H1) is the full check; until it is there, the topology's layer classes
-        from .tfjs.graph import check_artifacts as full_check
-    except ImportError:
-        return _check_topology(artifacts, source=source)
-    return full_check(artifacts, source=source)
-
-
-def _check_topology(artifacts: ModelArtifacts, *, source: str) -> Any:
-    from .tfjs.layers import LAYER_KEYS, unsupported_layer
-    from .tfjs.topology import parse_topology
-
-    topology = parse_topology(artifacts.model_json["modelTopology"], source=source)
-    for layer in topology.layers:
-        if layer["class_name"] not in LAYER_KEYS:
-            raise unsupported_layer(layer["class_name"], f"{source}: layer {layer['name']!r}")
-    return topology
 
 
 @dataclass(frozen=True)

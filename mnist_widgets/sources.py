@@ -29,7 +29,7 @@ from ._http import NetworkOptions
 from .errors import MnistWidgetsError, ModelFormatError
 from .loader import FetchResult, download_artifacts, fetch_artifacts
 from .store import ModelStore, parse_name
-from .tfjs.artifacts import ModelArtifacts, check_weight_files, parse_model_json, weight_paths
+from .tfjs.artifacts import MODEL_JSON, ModelArtifacts, parse_model_json, weight_paths
 
 __all__ = [
     "KNOWN_LOCATIONS",
@@ -40,7 +40,6 @@ __all__ = [
     "write_artifacts",
 ]
 
-MODEL_JSON = "model.json"
 SUPPORTED = (
     "a directory or model.json path, file://PATH, http(s)://HOST/PATH/model.json, cache://NAME"
 )
@@ -205,8 +204,7 @@ def _read_local(path: Path) -> ModelArtifacts:
                 "copy the complete model directory (model.json and every .bin file) again"
             )
             raise ModelFormatError(msg) from exc
-    check_weight_files(model_json, weight_files, source=source)
-    return ModelArtifacts(model_json, weight_files)
+    return ModelArtifacts(model_json, weight_files, source)  # checks sizes against the manifest
 
 
 def _old_model_files(path: Path) -> set[str] | None:
@@ -220,10 +218,7 @@ def _old_model_files(path: Path) -> set[str] | None:
 
 
 def _write_local(artifacts: ModelArtifacts, path: Path) -> None:
-    source = str(path / MODEL_JSON)
-    model_json = artifacts.model_json
-    rels = weight_paths(model_json, source=source)
-    check_weight_files(model_json, artifacts.weight_files, source=source)
+    rels = artifacts.paths  # checked when the artifacts were made
     keep: list[Path] = []
     if path.exists():
         if not path.is_dir():

@@ -52,7 +52,8 @@ from typing import Any
 
 from ._fs import fsync_dir, replace_file, sha256_hex, write_synced
 from .errors import CacheError, MnistWidgetsError, ModelFormatError
-from .tfjs.artifacts import ModelArtifacts, parse_model_json
+from .tfjs.artifacts import MODEL_JSON, ModelArtifacts
+from .tfjs.graph import check_artifacts
 
 __all__ = [
     "BrokenEntry",
@@ -67,7 +68,6 @@ __all__ = [
 ]
 
 ENV_CACHE = "MNIST_WIDGETS_CACHE"
-MODEL_JSON = "model.json"
 METADATA = "metadata.json"
 MARKER = ".mnist-widgets-store"
 #: The metadata format this version writes and reads; any other is an entry we cannot trust.
@@ -683,8 +683,8 @@ class ModelStore:
             contents[rel] = data
         source = f"cache://{name}"
         try:
-            model_json = parse_model_json(contents.pop(MODEL_JSON), source=source)
-            artifacts = ModelArtifacts(model_json, contents)
+            raw = contents.pop(MODEL_JSON)
+            artifacts = ModelArtifacts.from_json_bytes(raw, contents, source=source)
         except (KeyError, ModelFormatError) as exc:
             raise CacheError(f"model store entry {name!r} is not a usable model: {exc}") from exc
         return artifacts, CacheEntry(name, version, meta, self._last_used(name))
@@ -715,11 +715,11 @@ class ModelStore:
         return [e for e in self.entries() if isinstance(e, CacheEntry)]
 
     def verify(
-        self, name: str | None = None, *, validate: Callable[..., Any] | None = None
+        self, name: str | None = None, *, validate: Callable[..., Any] | None = check_artifacts
     ) -> list[VerifyResult]:
         """Check one entry (or all): metadata, sizes and hashes, then ``validate(artifacts,
-        source=...)`` if given (e.g. ``loader.check_artifacts``). Reports, never raises, for
-        corruption."""
+        source=...)`` (default: it decodes into a model graph, :func:`tfjs.graph.check_artifacts`;
+        ``None`` skips it). Reports, never raises, for corruption."""
         names = [parse_name(name)] if name is not None else self.names()
         return [self._verify_one(each, validate) for each in names]
 
