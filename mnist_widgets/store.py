@@ -186,6 +186,26 @@ class EntryMetadata:
         return json.dumps(data, indent=2).encode()
 
     @classmethod
+    def describe(
+        cls,
+        name: str,
+        contents: Mapping[str, bytes],
+        source_url: str | None,
+        headers: Mapping[str, Mapping[str, str | None]],
+    ) -> EntryMetadata:
+        """The metadata of a version about to hold ``contents``, saved now."""
+        records = {
+            rel: FileRecord(
+                sha256_hex(data),
+                len(data),
+                (headers.get(rel) or {}).get("etag"),
+                (headers.get(rel) or {}).get("last_modified"),
+            )
+            for rel, data in contents.items()
+        }
+        return cls(name, source_url, _now(), MappingProxyType(records))
+
+    @classmethod
     def parse(cls, raw: bytes, *, name: str) -> EntryMetadata:
         """Read ``metadata.json``; any unexpected shape is a :class:`CacheError` naming it."""
         try:
@@ -498,20 +518,10 @@ class ModelStore:
         """
         bare = parse_name(name)
         contents = _contents(bare, artifacts)
-        headers = {
-            MODEL_JSON: {"etag": etag, "last_modified": last_modified},
-            **(file_headers or {}),
-        }
-        records = {
-            rel: FileRecord(
-                sha256_hex(data),
-                len(data),
-                (headers.get(rel) or {}).get("etag"),
-                (headers.get(rel) or {}).get("last_modified"),
-            )
-            for rel, data in contents.items()
-        }
-        metadata = EntryMetadata(bare, source_url, _now(), MappingProxyType(records))
+        headers = {MODEL_JSON: {"etag": etag, "last_modified": last_modified}}
+        metadata = EntryMetadata.describe(
+            bare, contents, source_url, {**headers, **(file_headers or {})}
+        )
         try:
             self._adopt()
             self._maybe_cleanup()
