@@ -119,16 +119,22 @@ def test_module_functions_use_the_default_store(tiny, _isolated_model_store):
     assert store_module.list_models() == []
 
 
-def test_leftovers_of_killed_writers_are_cleaned_up(tmp_path, tiny):
-    store = ModelStore(tmp_path / "store")
-    store.write("tiny", tiny)
-    dead = subprocess.run(
+def _dead_pid() -> str:
+    """The pid of a process that has exited (a writer killed long ago)."""
+    child = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"],
         capture_output=True,
         text=True,
         check=True,
     )
-    stale_tmp = store.root / ".tmp" / f"{dead.stdout.strip()}-0123456789ab"
+    return child.stdout.strip()
+
+
+def test_leftovers_of_killed_writers_are_cleaned_up(tmp_path, tiny):
+    store = ModelStore(tmp_path / "store")
+    store.write("tiny", tiny)
+    dead = _dead_pid()
+    stale_tmp = store.root / ".tmp" / f"{dead}-0123456789ab"
     live_tmp = store.root / ".tmp" / "1-0123456789ab"  # pid 1 is alive: a writer still at work
     orphan = store.root / "tiny" / "v-1-0badc0de"  # renamed in, never published, an hour old
     for path in (stale_tmp, live_tmp, orphan):
@@ -315,12 +321,7 @@ def test_removing_an_entry_keeps_files_the_store_did_not_make(tmp_path, tiny):
 def test_clean_up_does_not_run_on_every_write(tmp_path, tiny):
     store = ModelStore(tmp_path / "store")
     store.write("tiny", tiny)
-    dead = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    dead = _dead_pid()
     leftover = store.root / ".tmp" / f"{dead}-0123456789ab"
     leftover.mkdir()
     store.write("tiny", tiny)  # within ten minutes of the last clean-up: not again
