@@ -14,7 +14,6 @@ No TensorFlow here: turning artifacts into a Keras model is :mod:`mnist_widgets.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import secrets
 import shutil
@@ -254,6 +253,8 @@ def _exchange(a: Path, b: Path) -> bool:
     """Swap two directories atomically (Linux renameat2 RENAME_EXCHANGE); False if unsupported."""
     if not sys.platform.startswith("linux"):
         return False
+    import ctypes  # here: only Linux needs it, and not every Python build has it
+
     try:
         renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
     except (OSError, AttributeError):  # old glibc, musl: fall back to two renames
