@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     model_dir, model_label = pick_model(args.model)
 
-    from mnist_widgets.io import read_artifacts
+    from mnist_widgets.sources import read_artifacts
     from mnist_widgets.store import ModelStore
 
     store_dir = tempfile.mkdtemp(prefix="mnist-widgets-bench-")

@@ -14,7 +14,7 @@ import pytest
 
 from mnist_widgets.engines import BACKENDS, load_engine, resolve_backend
 from mnist_widgets.errors import ModelFormatError
-from mnist_widgets.io import read_artifacts
+from mnist_widgets.sources import read_artifacts
 from mnist_widgets.tfjs.codec import decode_model, encode_model
 from mnist_widgets.tfjs.layers import ACTIVATIONS
 

@@ -15,7 +15,7 @@ import pytest
 from conftest import read_json_lines
 
 from mnist_widgets.engines import load_engine
-from mnist_widgets.io import read_artifacts
+from mnist_widgets.sources import read_artifacts
 
 pytestmark = pytest.mark.node
 

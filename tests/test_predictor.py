@@ -15,10 +15,10 @@ from mnist_widgets import _shipped
 from mnist_widgets.drawn import drawn_digits
 from mnist_widgets.engines import BACKENDS
 from mnist_widgets.errors import CanvasError, MnistWidgetsError, ModelFormatError
-from mnist_widgets.io import read_artifacts
 from mnist_widgets.predictor import Prediction, Predictor
 from mnist_widgets.preprocessing import pool_like_article, preprocess
 from mnist_widgets.serve import serve_directory
+from mnist_widgets.sources import read_artifacts
 from mnist_widgets.tfjs.codec import encode_model
 
 
