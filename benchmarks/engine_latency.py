@@ -161,8 +161,7 @@ def main(argv: list[str] | None = None) -> int:
             "target_ms": TARGET_MS,
             "target_ratio": TARGET_RATIO,
             "met": meets,
-            "loadavg_before": load_before,
-            "loadavg_after": load_after,
+            "load_average_1min": {"before": load_before[0], "after": load_after[0]},
         },
         table,
     )
