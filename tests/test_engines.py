@@ -201,6 +201,16 @@ def _two_outputs(k):
 
 
 @pytest.mark.parametrize("backend", ENGINES)
+def test_layers_may_be_called_input_and_output(k, images, backend):
+    inp = k.Input((28, 28, 1), name="pixels")
+    y = k.layers.Flatten(name="input")(inp)
+    out = k.layers.Dense(10, activation="softmax", name="output")(y)
+    artifacts = encode_model(k.Model(inp, out, name="names"))
+    got = load_engine(artifacts, backend, source="names")(images)
+    assert np.abs(got - decode_model(artifacts).predict(images, verbose=0)).max() <= TOL
+
+
+@pytest.mark.parametrize("backend", ENGINES)
 def test_what_an_engine_cannot_run_fails_at_load(k, backend):
     artifacts = encode_model(_two_outputs(k))
     with pytest.raises(ModelFormatError, match=r"two_heads.*1 inputs and 2 outputs"):

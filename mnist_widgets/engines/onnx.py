@@ -176,7 +176,7 @@ def build_onnx(plan: Plan, *, producer: str = "mnist-widgets") -> Any:
     """The ONNX ``ModelProto`` of ``plan`` (input ``"input"``, output ``"output"``, batch ``n``)."""
     b = _Builder()
     b.mark(INPUT, "NHWC", len(plan.input_shape) + 1)
-    b._names.add(INPUT)
+    b._names.update((INPUT, OUTPUT))  # a layer called "input" or "output" gets another name
     tensors = {plan.input: INPUT}
     for step in plan.steps:
         x = tensors[step.input]
