@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import pytest
 
-from mnist_widgets.engines import BACKENDS, load_engine, resolve_backend
+from mnist_widgets.engines import BACKENDS, available_backends, load_engine, resolve_backend
 from mnist_widgets.errors import ModelFormatError
 from mnist_widgets.sources import read_artifacts
 from mnist_widgets.tfjs.codec import decode_model, encode_model
@@ -226,6 +226,7 @@ def test_input_of_another_shape_is_refused(cases):
 def test_backend_names():
     assert resolve_backend("auto") == "onnxruntime"  # installed here
     assert set(BACKENDS) == {"onnxruntime", "numpy", "tensorflow"}
+    assert available_backends() == BACKENDS  # all three installed here
     with pytest.raises(
         ValueError, match=r"unknown backend 'torch'.*onnxruntime, numpy, tensorflow"
     ):
