@@ -239,15 +239,6 @@ def test_auto_is_numpy_where_onnxruntime_is_missing(cases, monkeypatch):
     assert load_engine(cases["seed-f32"][0], source="seed").backend == "numpy"
 
 
-@pytest.mark.parametrize("backend", ENGINES)
-def test_no_tensorflow_needed(cases, backend):
-    # The engines never touch TensorFlow (a subprocess test in test_predictor.py proves the
-    # import never happens; here: a model's engine is built from artifacts alone).
-    engine = load_engine(cases["seed-f32"][0], backend, source="seed")
-    assert type(engine).__module__.startswith("mnist_widgets.engines.")
-    assert "keras" not in type(engine).__module__
-
-
 # -- ONNX export -------------------------------------------------------------------------------
 
 
