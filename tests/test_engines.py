@@ -261,6 +261,23 @@ def test_to_onnx_loads_in_onnxruntime_with_the_same_probabilities(cases, images)
     assert np.abs(got - expected).max() <= TOL
 
 
+def test_save_onnx_from_a_location_a_keras_model_or_artifacts(tmp_path, k, cases, images):
+    from mnist_widgets.engines.onnx import save_onnx
+
+    artifacts, expected = cases["seq-f32"]
+    keras_model = decode_model(artifacts)
+    written = [
+        save_onnx(artifacts, tmp_path / "a"),
+        save_onnx(keras_model, tmp_path / "b" / "seq.onnx"),
+    ]
+    assert written == [tmp_path / "a" / "model.onnx", tmp_path / "b" / "seq.onnx"]
+    assert written[0].read_bytes() == written[1].read_bytes()
+    import onnxruntime as ort
+
+    (got,) = ort.InferenceSession(str(written[1])).run(None, {"input": images})
+    assert np.abs(got - expected).max() <= TOL
+
+
 def test_export_command_writes_model_onnx(tmp_path, seed_model_dir, cases, images, capsys):
     import onnxruntime as ort
 
