@@ -212,7 +212,7 @@ class _Job:
         try:
             artifacts, entry = self.store.load(self.name)
             if entry.source_url != self.url:
-                self._other_source(entry)
+                self._other_source(entry, report)
                 return None
             return _Hit(artifacts, entry, self.check(artifacts, self.cache_url))
         except (CacheError, ModelFormatError) as exc:
@@ -221,7 +221,7 @@ class _Job:
                 warnings.warn(CacheCorruptWarning(msg), stacklevel=5)
             return None
 
-    def _other_source(self, entry: CacheEntry) -> None:
+    def _other_source(self, entry: CacheEntry, report: bool) -> None:
         held = entry.source_url or "an unknown source"
         if offline():
             msg = (
@@ -229,8 +229,9 @@ class _Job:
                 f"{held}, not {self.url}; use another cache= name, or unset {ENV_OFFLINE}"
             )
             raise OfflineError(msg)
-        msg = f"{self.cache_url} holds the model from {held}, not {self.url}: not using it"
-        warnings.warn(CacheSourceWarning(msg), stacklevel=5)
+        if report:
+            msg = f"{self.cache_url} holds the model from {held}, not {self.url}: not using it"
+            warnings.warn(CacheSourceWarning(msg), stacklevel=5)
 
     def download(self, hit: _Hit | None = None, **extra: Any) -> tuple[Download, Any]:
         """Download (revalidating ``hit``), then validate: nothing is stored before this."""
