@@ -89,6 +89,18 @@ class NetworkOptions:
     ------
     ConfigError
         A value out of range (a negative or NaN timeout, a negative retry count, ...).
+
+    Examples
+    --------
+    >>> options = NetworkOptions(timeout=5, retries=0)
+    >>> options.total_seconds  # the default deadline: max(120, 30 * timeout)
+    150.0
+    >>> NetworkOptions.merge(options, deadline=20).total_seconds, options.retries
+    (20, 0)
+    >>> NetworkOptions(timeout=float("nan"))
+    Traceback (most recent call last):
+    ...
+    mnist_widgets.errors.ConfigError: timeout must be a positive number of seconds, got nan
     """
 
     timeout: float = 10.0
