@@ -96,7 +96,7 @@ class NetworkOptions:
     >>> options.total_seconds  # the default deadline: max(120, 30 * timeout)
     150.0
     >>> NetworkOptions.merge(options, deadline=20).total_seconds, options.retries
-    (20, 0)
+    (20.0, 0)
     >>> NetworkOptions(timeout=float("nan"))
     Traceback (most recent call last):
     ...
@@ -140,7 +140,7 @@ class NetworkOptions:
     @property
     def total_seconds(self) -> float:
         """The overall deadline in seconds (see ``deadline``)."""
-        return self.deadline if self.deadline is not None else max(120.0, 30 * self.timeout)
+        return float(self.deadline if self.deadline is not None else max(120, 30 * self.timeout))
 
 
 def _positive(name: str, value: Any) -> None:
