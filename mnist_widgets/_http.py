@@ -690,7 +690,10 @@ def download(
         raise OfflineError(msg)
     check_url(url)
     old = dict(cached_validators or {}) if cached is not None else {}
-    with httpx.Client(transport=make_transport(options.transport)) as client:
+    transport = make_transport(options.transport)
+    # Environment proxies would mount httpx's own transports over ours: only httpx's honours them.
+    trust_env = isinstance(transport, httpx.HTTPTransport)
+    with httpx.Client(transport=transport, trust_env=trust_env) as client:
         fetcher = _Fetcher(client, options)
         model_json, first, json_cached = _fetch_model_json(
             fetcher, url, cached, old.get(MODEL_JSON)

@@ -464,7 +464,8 @@ class ModelStore:
         except (OSError, UnicodeDecodeError) as exc:
             msg = f"cannot read model store entry {name!r} in {str(entry_dir)!r}: {exc}"
             raise CacheError(msg) from exc
-        if not _VERSION.fullmatch(version) or not _real_dir(entry_dir / version):
+        # A version that vanished is left to the reader: it retries with the newer pointer.
+        if not _VERSION.fullmatch(version) or (entry_dir / version).is_symlink():
             return None
         return entry_dir / version
 
