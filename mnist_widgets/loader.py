@@ -440,7 +440,7 @@ def _lock(job: _Job):
         warnings.warn(LockWaitWarning(msg), stacklevel=5)
         yield
         return
-    except (OSError, CacheError):
+    except (OSError, CacheError, NotImplementedError):  # some filelocks: no flock (Emscripten)
         yield
         return
     try:
