@@ -252,7 +252,7 @@ class Urllib3Transport(httpx.BaseTransport):
     """
 
     def __init__(self) -> None:
-        import urllib3
+        import urllib3  # deferred, like each use below: only this transport needs urllib3
 
         self._pool = urllib3.PoolManager(retries=False)
 

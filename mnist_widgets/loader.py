@@ -424,7 +424,19 @@ def _lock(job: _Job):
     Without the lock (read-only store, NFS, a wait that ran out) the download goes ahead: the
     lock saves bandwidth, the store's atomic publishing keeps entries whole.
     """
-    import filelock
+    lock = _acquire(job)
+    try:
+        yield
+    finally:
+        if lock is not None:
+            with contextlib.suppress(OSError):
+                lock.release()
+
+
+def _acquire(job: _Job) -> Any:
+    """The acquired lock, or None when it cannot be had (said with a LockWaitWarning if the
+    wait ran out)."""
+    import filelock  # deferred: only a download needs it
 
     wait = min(LOCK_TIMEOUT, job.options.total_seconds)
     try:
@@ -433,18 +445,12 @@ def _lock(job: _Job):
             lock.acquire(timeout=_LOCK_QUIET)
         except filelock.Timeout:
             msg = f"another process is downloading {job.cache_url}; waiting up to {wait:g} s for it"
-            warnings.warn(LockWaitWarning(msg), stacklevel=5)
+            warnings.warn(LockWaitWarning(msg), stacklevel=6)
             lock.acquire(timeout=wait)
     except filelock.Timeout:
         msg = f"gave up waiting {wait:g} s for the lock on {job.cache_url}; downloading anyway"
-        warnings.warn(LockWaitWarning(msg), stacklevel=5)
-        yield
-        return
+        warnings.warn(LockWaitWarning(msg), stacklevel=6)
+        return None
     except (OSError, CacheError, NotImplementedError):  # some filelocks: no flock (Emscripten)
-        yield
-        return
-    try:
-        yield
-    finally:
-        with contextlib.suppress(OSError):
-            lock.release()
+        return None
+    return lock

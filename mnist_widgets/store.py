@@ -116,7 +116,7 @@ def default_root() -> Path:
     env = os.environ.get(ENV_CACHE)
     if env:
         return Path(env).expanduser()
-    import platformdirs
+    import platformdirs  # deferred: only the default root needs it
 
     return Path(platformdirs.user_cache_dir("mnist-widgets")) / "models"
 
@@ -480,7 +480,7 @@ class ModelStore:
         Only an optimisation: entries stay consistent without it. Raises ``OSError`` if the lock
         file cannot be created (e.g. a read-only store), CacheError if root is not a store.
         """
-        import filelock
+        import filelock  # deferred: only downloads take the lock
 
         self._adopt()
         locks = self.root / _LOCKS
