@@ -66,7 +66,7 @@ def test_unreadable_files_get_one_clean_line(images, tmp_path, capsys, name, mes
 
 
 def test_model_from_the_store(images, seed_model_dir, capsys):
-    from mnist_widgets.io import read_artifacts, write_artifacts
+    from mnist_widgets.sources import read_artifacts, write_artifacts
 
     write_artifacts(read_artifacts(seed_model_dir), "cache://seed")  # the test's private store
     assert main(["predict", str(images["drawing"]), "--model", "cache://seed", "--top", "1"]) == 0
