@@ -220,14 +220,6 @@ def hostile():
         yield server
 
 
-_NEEDS_10_6 = pytest.mark.xfail(
-    reason="httpx errors escape raw until every failure to get bytes is a DownloadError "
-    "(issue 10.6, H2's _http)",
-    strict=False,
-)
-
-
-@_NEEDS_10_6
 @pytest.mark.parametrize("kind", ["loop", "gzip"])
 def test_cache_fetch_from_a_hostile_server_is_one_line(hostile, tmp_path, capsys, kind):
     url = f"{hostile.url}{kind}/model.json"
@@ -235,7 +227,6 @@ def test_cache_fetch_from_a_hostile_server_is_one_line(hostile, tmp_path, capsys
     assert url.split("/")[2] in one_line(capsys, "cache")
 
 
-@_NEEDS_10_6
 @pytest.mark.parametrize("kind", ["loop", "gzip"])
 def test_predict_from_a_hostile_server_is_one_line(hostile, tmp_path, capsys, kind):
     from PIL import Image
@@ -263,27 +254,18 @@ def corrupt_store(tiny, tmp_path, capsys) -> Path:
     return store
 
 
-_NEEDS_10_8 = pytest.mark.xfail(
-    reason="metadata of the wrong shape gives raw errors until issue 10.8 lands (H2's store)",
-    strict=False,
-)
-
-
-@_NEEDS_10_8
 @pytest.mark.parametrize("action", [["info", "tiny"], ["verify", "tiny"]])
 def test_cache_commands_on_a_corrupt_entry_are_one_line(corrupt_store, capsys, action):
     assert main(["cache", "--cache-dir", str(corrupt_store), *action]) == 1
     assert "tiny" in capsys.readouterr().err
 
 
-@_NEEDS_10_8
 def test_cache_list_shows_a_corrupt_entry_instead_of_crashing(corrupt_store, capsys):
     main(["cache", "--cache-dir", str(corrupt_store), "list"])
     captured = capsys.readouterr()
     assert "tiny" in captured.out + captured.err
 
 
-@_NEEDS_10_8
 def test_predict_from_a_corrupt_entry_is_one_line(corrupt_store, tmp_path, capsys, monkeypatch):
     from PIL import Image
 
