@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import functools
 import gzip
-import hashlib
 import io
 import os
 import tempfile
@@ -31,7 +30,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._fs import replace_file
+from ._fs import replace_file, sha256_hex
 from .errors import DataError, OfflineError
 
 MnistArrays = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
@@ -79,10 +78,6 @@ def keras_cache_path() -> Path:
 
 
 # --------------------------------------------------------------------------- pure parsing
-
-
-def sha256_hex(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def check_sha256(data: bytes, expected: str, *, name: str) -> None:

@@ -102,6 +102,7 @@ class _EtagCache:
             if key in self._etags:
                 self._etags.move_to_end(key)
                 return self._etags[key]
+        # Streamed, not _fs.sha256_hex: a served file can be large and need not fit in memory.
         digest = hashlib.sha256()
         with open(path, "rb") as fh:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
