@@ -10,7 +10,7 @@ import numpy as np
 from .._tf import keras
 from ..errors import ModelFormatError
 from .artifacts import DEFAULT_SHARD_BYTES, MODEL_JSON, ModelArtifacts
-from .graph import Layer, ModelGraph, check_artifacts, load_weights
+from .graph import ModelGraph, check_artifacts, load_weights
 from .layers import LAYER_KEYS, build_layer, unsupported_layer
 from .topology import encode_topology
 from .weights import encode_weights
@@ -119,15 +119,12 @@ def decode_model(artifacts: ModelArtifacts, *, source: str = MODEL_JSON) -> Any:
 
 
 def _build(graph: ModelGraph, source: str, k: Any) -> Any:
-    def where(layer: Layer) -> str:
-        return f"{source}: layer {layer.name!r}"
-
     tensors: dict[str, Any] = {}
     if graph.kind == "sequential":
         first, *rest = graph.layers
         stack = [
             k.layers.InputLayer(batch_shape=first.config["batch_input_shape"], name=first.name),
-            *(build_layer(layer.class_name, dict(layer.config), where(layer)) for layer in rest),
+            *(build_layer(layer) for layer in rest),
         ]
         return k.Sequential(stack, name=graph.name)
     for layer in graph.layers:
@@ -135,7 +132,7 @@ def _build(graph: ModelGraph, source: str, k: Any) -> Any:
             shape = layer.config["batch_input_shape"]
             tensors[layer.name] = k.Input(batch_shape=shape, name=layer.name)
         else:
-            obj = build_layer(layer.class_name, dict(layer.config), where(layer))
+            obj = build_layer(layer)
             tensors[layer.name] = obj(tensors[layer.inputs[0]])
     ins = [tensors[name] for name in graph.inputs]
     outs = [tensors[name] for name in graph.outputs]

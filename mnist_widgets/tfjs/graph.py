@@ -38,9 +38,16 @@ import numpy as np
 
 from ..errors import ModelFormatError
 from .artifacts import normal_path, weight_nbytes
-from .layers import _CONSTRAINTS, _INITIALIZERS, ACTIVATIONS, LAYER_KEYS, unsupported_layer
+from .layers import (
+    _CONSTRAINTS,
+    _INITIALIZERS,
+    ACTIVATIONS,
+    LAYER_KEYS,
+    dtype_name,
+    unsupported_layer,
+)
 from .topology import Topology, parse_topology
-from .weights import _STORED, dequantize
+from .weights import STORED_DTYPES, dequantize
 
 if TYPE_CHECKING:  # pragma: no cover
     from .artifacts import ModelArtifacts
@@ -217,11 +224,7 @@ def _activation(config: Mapping[str, Any], where: _Where, *, required: bool = Fa
 
 
 def _dtype(config: Mapping[str, Any], where: _Where) -> str:
-    dtype = config.get("dtype")
-    name = dtype.get("config", {}).get("name") if isinstance(dtype, dict) else dtype
-    if name in (None, "float32"):
-        return "float32"
-    raise where.bad("dtype", name, "'float32' (the only dtype TF.js layers models here use)")
+    return dtype_name(config.get("dtype"), f"{where}: field 'dtype'")
 
 
 def _data_format(config: Mapping[str, Any], where: _Where) -> str:
@@ -862,7 +865,7 @@ def load_weights(
     out = {}
     for g, offset, entry, spec in matched:
         quant = entry.get("quantization")
-        stored_dtype = _STORED[quant["dtype"]] if quant else _STORED["float32"]
+        stored_dtype = STORED_DTYPES[quant["dtype"]] if quant else STORED_DTYPES["float32"]
         stored = np.frombuffer(groups[g], stored_dtype, count=spec.size, offset=offset)
         values = dequantize(stored, quant, "float32") if quant else stored.astype(np.float32)
         out[spec.name] = values.reshape(spec.shape)
