@@ -835,6 +835,19 @@ def check_manifest(
     ModelFormatError
         Too many parameters; a weight missing, extra, of another shape, or not float32 (TF.js
         refuses int32/bool/complex64 values for float32 layer variables).
+
+    Examples
+    --------
+    >>> huge = {"class_name": "Dense",
+    ...         "config": {"name": "d", "units": 40000, "batch_input_shape": [None, 40000]}}
+    >>> model_json = {"modelTopology": {"class_name": "Sequential", "config": [huge]},
+    ...               "weightsManifest": []}
+    >>> check_manifest(parse_graph(model_json, source="m"), model_json, source="m")
+    Traceback (most recent call last):
+    ...
+    mnist_widgets.errors.ModelFormatError: m: the model declares 1,600,040,000 parameters (the \
+largest, 'd/kernel', has shape [40000, 40000]), more than the 50,000,000 allowed; raise \
+max_parameters if this model is really meant to be that large
     """
     _match(graph, model_json, source, max_parameters)
 

@@ -136,6 +136,18 @@ def to_tfjs_config(class_name: str, config: dict[str, Any], where: str) -> dict[
     """Translate one Keras 3 layer config into the TF.js form (without InputLayer's shape).
 
     The caller (``topology._layer_entry``) has already refused classes outside the allowlist.
+
+    Examples
+    --------
+    >>> regularizer = {"class_name": "L2", "config": {"l2": 0.01}}
+    >>> to_tfjs_config("Dense", {"name": "d", "units": 3, "kernel_regularizer": regularizer}, "m")
+    {'name': 'd', 'trainable': True, 'dtype': 'float32', 'units': 3, 'kernel_regularizer': \
+{'class_name': 'L1L2', 'config': {'l1': 0.0, 'l2': 0.01}}}
+    >>> to_tfjs_config("Conv2D", {"name": "c", "filters": 4, "groups": 2}, "m")
+    Traceback (most recent call last):
+    ...
+    mnist_widgets.errors.ModelFormatError: m: Conv2D(groups=2) is not supported by TF.js 4.22, \
+which would silently treat it as groups=1
     """
     fixed = _KERAS3_ONLY.get(class_name, {})
     known = {"name", "trainable", "dtype", *LAYER_KEYS[class_name], *fixed, *_IGNORED}
@@ -167,7 +179,11 @@ def to_tfjs_config(class_name: str, config: dict[str, Any], where: str) -> dict[
 
 
 def dtype_name(dtype: Any, where: str) -> str:
-    """Keras 3 DTypePolicy dict or plain string -> ``"float32"`` (the only policy supported)."""
+    """Keras 3 DTypePolicy dict or plain string -> ``"float32"`` (the only policy supported).
+
+    >>> dtype_name({"class_name": "DTypePolicy", "config": {"name": "float32"}}, "m")
+    'float32'
+    """
     name = dtype.get("config", {}).get("name") if isinstance(dtype, dict) else dtype
     if name in (None, "float32"):
         return "float32"

@@ -84,7 +84,20 @@ def _endpoints(value: Any) -> list[list[Any]]:
 
 
 def encode_topology(keras_config: dict[str, Any], class_name: str) -> dict[str, Any]:
-    """``model.get_config()`` of a Keras 3 Sequential/Functional model -> ``model_config``."""
+    """``model.get_config()`` of a Keras 3 Sequential/Functional model -> ``model_config``.
+
+    Examples
+    --------
+    >>> layers = [
+    ...     {"class_name": "InputLayer", "config": {"name": "x", "batch_shape": [None, 4]}},
+    ...     {"class_name": "Dense", "config": {"name": "d", "units": 2, "activation": "silu"}},
+    ... ]
+    >>> config = encode_topology({"name": "m", "layers": layers}, "Sequential")["config"]
+    >>> config["layers"][0]["config"]["batch_input_shape"]  # the key TF.js reads
+    [None, 4]
+    >>> config["layers"][1]["config"]["activation"]  # Keras 3's silu is TF.js's swish
+    'swish'
+    """
     where = f"model {keras_config.get('name')!r}"
     if class_name == "Sequential":
         layers = [_layer_entry(layer, where) for layer in keras_config["layers"]]
@@ -131,6 +144,13 @@ class Topology:
 
 def parse_topology(model_topology: dict[str, Any], *, source: str) -> Topology:
     """Normalise any accepted ``modelTopology`` into a :class:`Topology`.
+
+    Examples
+    --------
+    >>> dense = {"class_name": "Dense", "config": {"name": "d", "units": 2}}
+    >>> topology = parse_topology({"class_name": "Sequential", "config": [dense]}, source="m")
+    >>> topology.kind, topology.name, [layer["name"] for layer in topology.layers]
+    ('sequential', 'sequential', ['d'])
 
     Raises
     ------
