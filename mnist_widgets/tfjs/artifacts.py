@@ -87,9 +87,12 @@ file) again
         object.__setattr__(self, "weight_files", files)
         object.__setattr__(self, "paths", weight_paths(self.model_json, source=self.source))
         check_weight_files(self.model_json, files, source=self.source)
-        text = json.dumps(
-            self.model_json, ensure_ascii=False, separators=(",", ":"), allow_nan=False
-        )
+        try:
+            text = json.dumps(
+                self.model_json, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+            )
+        except (TypeError, ValueError) as exc:  # NaN/inf, or a value JSON has no form for
+            raise _fail(self.source, f"model.json cannot be written as JSON ({exc})") from exc
         object.__setattr__(self, "_json_bytes", text.encode("utf-8"))
 
     @classmethod
@@ -237,7 +240,7 @@ def _check_entry(entry: Any, where: str, source: str) -> None:
             source, f"weight {name!r}: 'shape' must be a list of non-negative ints, got {shape!r}"
         )
     dtype = entry["dtype"]
-    if dtype not in DTYPE_SIZES:
+    if not isinstance(dtype, str) or dtype not in DTYPE_SIZES:
         msg = (
             f"weight {name!r} has unknown dtype {dtype!r}; expected one of "
             f"{', '.join(DTYPE_SIZES)} ({'/'.join(QUANTIZED_SIZES)} only as 'quantization.dtype')"
@@ -246,7 +249,11 @@ def _check_entry(entry: Any, where: str, source: str) -> None:
     quant = entry.get("quantization")
     if quant is None:  # TF.js itself crashes on an explicit null; we read it as "not quantized"
         return
-    if not isinstance(quant, dict) or quant.get("dtype") not in QUANTIZED_SIZES:
+    if (
+        not isinstance(quant, dict)
+        or not isinstance(quant.get("dtype"), str)
+        or (quant["dtype"] not in QUANTIZED_SIZES)
+    ):
         got = quant.get("dtype") if isinstance(quant, dict) else quant
         msg = (
             f"weight {name!r} has unknown quantization dtype {got!r}; expected one of "

@@ -184,8 +184,11 @@ def dtype_name(dtype: Any, where: str) -> str:
     >>> dtype_name({"class_name": "DTypePolicy", "config": {"name": "float32"}}, "m")
     'float32'
     """
-    name = dtype.get("config", {}).get("name") if isinstance(dtype, dict) else dtype
-    if name in (None, "float32"):
+    name = dtype
+    if isinstance(dtype, dict):  # a DTypePolicy: {"class_name", "config": {"name": ...}}
+        config = dtype.get("config")
+        name = config.get("name", dtype) if isinstance(config, dict) else dtype
+    if name is None or name == "float32":
         return "float32"
     msg = f"{where}: dtype {name!r} is not supported; TF.js layers models here use float32"
     raise ModelFormatError(msg)
