@@ -561,3 +561,23 @@ def test_functional_endpoints_of_the_wrong_type_are_format_errors():
     model_json["modelTopology"]["model_config"]["config"]["input_layers"] = 3.5
     with pytest.raises(ModelFormatError, match=r"field 'input_layers' must be a list of \[layer"):
         parse_graph(model_json, source="m")
+
+
+def test_free_spatial_sizes_propagate_and_layers_that_need_them_say_so():
+    conv = _layer("Conv2D", "conv", filters=4, kernel_size=3, padding="same", strides=2)
+    layers = [_input(None, None, 1), conv, _layer("MaxPooling2D", "pool")]
+    graph = parse_graph(_sequential(*layers), source="m")
+    assert [layer.output_shape for layer in graph.layers] == [
+        (None, None, None, 1),
+        (None, None, None, 4),
+        (None, None, None, 4),
+    ]
+    assert graph.layer("conv").weights[0].shape == (3, 3, 1, 4)
+    with pytest.raises(
+        ModelFormatError,
+        match=r"layer 'flat' \(Flatten\): its input from layer "
+        r"'pool' has shape \(None, None, None, 4\), whose axis 1 is unknown",
+    ):
+        parse_graph(_sequential(*layers, _layer("Flatten", "flat")), source="m")
+    with pytest.raises(ModelFormatError, match=r"'conv' \(Conv2D\).*whose channel count"):
+        parse_graph(_sequential(_input(8, 8, None), conv), source="m")

@@ -339,11 +339,24 @@ def _need_rank(shape: Shape, rank: int, producer: str, where: _Where, what: str)
         raise where.error(msg)
 
 
+def _known(shape: Shape, axis: int, producer: str, where: _Where, what: str) -> int:
+    """``shape[axis]``, which the layer's weights or output depend on, so it must be known."""
+    size = shape[axis]
+    if size is None:
+        msg = f"its input from layer {producer!r} has shape {_fmt(shape)}, whose {what} is unknown"
+        raise where.error(msg)
+    return size
+
+
 def _fmt(shape: Shape) -> str:
     return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
 
 
-def _window(size: int, window: int, stride: int, dilation: int, padding: str, where: _Where) -> int:
+def _window(
+    size: int | None, window: int, stride: int, dilation: int, padding: str, where: _Where
+) -> int | None:
+    if size is None:  # a free spatial size (a fully convolutional model) stays free
+        return None
     if padding == "same":
         return -(-size // stride)
     span = dilation * (window - 1) + 1
@@ -375,9 +388,9 @@ def _input_layer(config: Mapping[str, Any], where: _Where, *, first: bool = Fals
         not isinstance(shape, list | tuple)
         or len(shape) < 2
         or not (shape[0] is None or (_is_int(shape[0]) and shape[0] >= 1))
-        or not all(_is_int(d) and d >= 1 for d in shape[1:])
+        or not all(d is None or (_is_int(d) and d >= 1) for d in shape[1:])
     ):
-        msg = "a list [batch or null, dim, ...] whose dimensions are positive integers"
+        msg = "a list [batch or null, dim, ...] whose dimensions are positive integers or null"
         raise where.bad(key, shape, msg)
     return tuple(shape)
 
@@ -418,7 +431,8 @@ def _infer(
             _window(shape[2], kw, sw, dw, pad, where),
             cfg["filters"],
         )
-        weights = [("kernel", (kh, kw, shape[3], cfg["filters"]))]
+        channels = _known(shape, 3, producer, where, "channel count")
+        weights = [("kernel", (kh, kw, channels, cfg["filters"]))]
         if cfg["use_bias"]:
             weights.append(("bias", (cfg["filters"],)))
         return cfg, out, tuple(weights)
@@ -426,7 +440,7 @@ def _infer(
         if len(shape) < 2:
             raise where.error(f"its input from layer {producer!r} has no feature axis")
         cfg = {"units": _int(raw, "units", where), **_dense_like(raw, where)}
-        weights = [("kernel", (shape[-1], cfg["units"]))]
+        weights = [("kernel", (_known(shape, -1, producer, where, "last axis"), cfg["units"]))]
         if cfg["use_bias"]:
             weights.append(("bias", (cfg["units"],)))
         return cfg, (*shape[:-1], cfg["units"]), tuple(weights)
@@ -451,7 +465,8 @@ def _infer(
         if len(shape) < 2:
             raise where.error(f"its input from layer {producer!r} has no feature axis")
         cfg = {"data_format": _data_format(raw, where)}
-        return cfg, (None, math.prod(shape[1:])), ()
+        sizes = [_known(shape, a, producer, where, f"axis {a}") for a in range(1, len(shape))]
+        return cfg, (None, math.prod(sizes)), ()
     if class_name == "Dropout":
         rate = _number(raw, "rate", where, 0.0)
         if not 0 <= rate < 1:
@@ -488,7 +503,7 @@ def _infer(
                 cfg[key] = _regularizer(raw.get(key), key, where)
             elif key.endswith("_constraint"):
                 cfg[key] = _constraint(raw.get(key), key, where)
-        n = (shape[axis],)
+        n = (_known(shape, axis, producer, where, f"axis {axis}"),)
         names = [
             *(["gamma"] if cfg["scale"] else []),
             *(["beta"] if cfg["center"] else []),
@@ -520,6 +535,12 @@ def _reshape(
         or list(target).count(-1) > 1
     ):
         raise where.bad("target_shape", target, "a list of positive integers (at most one -1)")
+    if None in shape[1:]:  # checked when the sizes are known (Keras and TF.js do the same)
+        return (
+            {"target_shape": tuple(target)},
+            (None, *(None if d == -1 else d for d in target)),
+            (),
+        )
     total = math.prod(shape[1:])
     known = math.prod(d for d in target if d != -1)
     out = tuple(total // known if d == -1 else d for d in target)
