@@ -103,22 +103,23 @@ def decode_model(artifacts: ModelArtifacts, *, source: str = MODEL_JSON) -> Any:
     """
     graph = check_artifacts(artifacts, source=source)
     arrays = load_weights(graph, artifacts, source=source)
-    k = keras()
-    model = _build(graph, source, k)
+    model = _build(graph, keras())
     for layer in model.layers:
-        if layer.name not in arrays and not layer.weights:
-            continue
         specs = {spec.name.rsplit("/", 1)[1]: spec for spec in graph.layer(layer.name).weights}
         for var in layer.weights:
             spec = specs.get(var.name)
-            if spec is None or tuple(var.shape) != spec.shape:  # a bug here, not in the file
-                msg = f"{source}: Keras built {layer.name}/{var.name} with shape {var.shape}"
-                raise ModelFormatError(msg + f", expected {spec.shape if spec else 'no weight'}")
+            if spec is None or tuple(var.shape) != spec.shape:  # a bug of ours, not the file's
+                expected = spec.shape if spec else "no such weight"
+                msg = (
+                    f"{source}: Keras built {layer.name}/{var.name} as {var.shape}, not {expected}"
+                )
+                raise ModelFormatError(msg)
             var.assign(arrays[spec.name])
     return model
 
 
-def _build(graph: ModelGraph, source: str, k: Any) -> Any:
+def _build(graph: ModelGraph, k: Any) -> Any:
+    """The Keras model of ``graph``, unweighted: Sequential if the file said so, else functional."""
     tensors: dict[str, Any] = {}
     if graph.kind == "sequential":
         first, *rest = graph.layers
