@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _serving import RecordingServer
 from tornado.web import Application, RequestHandler
-
-from mnist_widgets.serve import ModelServer
 
 
 def tiny_model_json(inputs: int = 4, units: int = 3, paths: list[str] | None = None) -> dict:
@@ -143,8 +142,8 @@ class FaultHandler(RequestHandler):
             self.finish(data)
 
 
-class FaultServer(ModelServer):
-    """A :class:`ModelServer` over ``root`` whose responses can be made to fail."""
+class FaultServer(RecordingServer):
+    """A recording model server over ``root`` whose responses can be made to fail."""
 
     def __init__(self, root: Path, **kwargs: Any) -> None:
         self.plan = _Plan()
