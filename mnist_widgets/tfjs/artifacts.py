@@ -189,17 +189,27 @@ def check_model_json(model_json: Any, *, source: str) -> None:
 
 
 def _check_depth(model_json: dict[str, Any], source: str) -> None:
-    """Refuse nesting deeper than :data:`MAX_JSON_DEPTH`, saying where (iterative: no recursion)."""
-    stack: list[tuple[Any, tuple[Any, ...]]] = [(model_json, ())]
+    """Refuse nesting deeper than :data:`MAX_JSON_DEPTH`, saying where.
+
+    A depth-first walk with an explicit stack of iterators: no recursion, and memory in
+    proportion to the depth, not to the size of the file.
+    """
+    path: list[Any] = []
+    stack = [iter(model_json.items())]
     while stack:
-        value, path = stack.pop()
-        if len(path) > MAX_JSON_DEPTH:
-            where = _describe(model_json, path)
-            raise _fail(source, f"{where} nests deeper than {MAX_JSON_DEPTH} levels")
-        if isinstance(value, dict):
-            stack.extend((v, (*path, k)) for k, v in value.items())
-        elif isinstance(value, list):
-            stack.extend((v, (*path, i)) for i, v in enumerate(value))
+        step = next(stack[-1], None)
+        if step is None:
+            stack.pop()
+            if path:
+                path.pop()
+            continue
+        key, value = step
+        if isinstance(value, dict | list):
+            path.append(key)
+            if len(path) > MAX_JSON_DEPTH:
+                where = _describe(model_json, tuple(path))
+                raise _fail(source, f"{where} nests deeper than {MAX_JSON_DEPTH} levels")
+            stack.append(iter(value.items() if isinstance(value, dict) else enumerate(value)))
 
 
 def _describe(model_json: dict[str, Any], path: tuple[Any, ...]) -> str:

@@ -27,6 +27,7 @@ Examples
 from __future__ import annotations
 
 import copy
+import heapq
 import math
 import re
 from collections.abc import Mapping
@@ -503,29 +504,33 @@ def _functional(topology: Topology, source: str) -> ModelGraph:
         if producer is None and name not in inputs:
             msg = f"InputLayer {name!r} is not one of the model's 'input_layers' {inputs}"
             raise model.error(msg)
+    # Kahn's algorithm, config order first among the ready layers (the config need not be in
+    # topological order); linear in the layer count, so no file can make this quadratic.
+    index = {name: i for i, name in enumerate(entries)}
+    consumers: dict[str, list[str]] = {name: [] for name in entries}
+    for name, producer in producers.items():
+        if producer is not None:
+            consumers[producer].append(name)
+    ready = [i for i, name in enumerate(entries) if producers[name] is None]
+    names = list(entries)
     built: dict[str, Layer] = {}
-    order: list[Layer] = []
-    pending = list(entries)
-    while pending:  # config order need not be topological
-        remaining = []
-        for name in pending:
-            entry, producer = entries[name], producers[name]
-            if producer is None:
-                where = Where(source, name, "InputLayer")
-                shape = _input_layer(entry["config"], where)
-                if not shape:
-                    raise where.error("field 'batch_input_shape' is required")
-                layer = _make_input(name, shape, entry["config"], where)
-            elif producer in built:
-                layer = _make_layer(entry, built[producer], source)
-            else:
-                remaining.append(name)
-                continue
-            built[name] = layer
-            order.append(layer)
-        if len(remaining) == len(pending):
-            raise model.error(f"the inbound_nodes of layers {remaining} form a cycle")
-        pending = remaining
+    while ready:
+        name = names[heapq.heappop(ready)]
+        entry, producer = entries[name], producers[name]
+        if producer is None:
+            where = Where(source, name, "InputLayer")
+            shape = _input_layer(entry["config"], where)
+            if not shape:
+                raise where.error("field 'batch_input_shape' is required")
+            built[name] = _make_input(name, shape, entry["config"], where)
+        else:
+            built[name] = _make_layer(entry, built[producer], source)
+        for consumer in consumers[name]:
+            heapq.heappush(ready, index[consumer])
+    if len(built) != len(entries):
+        stuck = [name for name in entries if name not in built]
+        raise model.error(f"the inbound_nodes of layers {stuck[:10]} form a cycle")
+    order = list(built.values())
     return ModelGraph(topology.name, tuple(order), tuple(inputs), tuple(outputs), "functional")
 
 
