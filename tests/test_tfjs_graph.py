@@ -601,3 +601,17 @@ def test_a_cycle_is_named_and_a_long_reversed_chain_is_sorted_in_linear_time():
     graph = parse_graph(model_json, source="m")
     assert time.perf_counter() - start < 5  # the old fixed-point loop needed ~n^2/2 steps
     assert [layer.name for layer in graph.layers[:3]] == ["x", "d0", "d1"]
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        _layer("MaxPooling2D", "pool", pool_size=[10**9, 10**9], strides=1, padding="same"),
+        _layer("Conv2D", "conv", filters=1, kernel_size=3, dilation_rate=10**6, padding="same"),
+    ],
+)
+def test_a_same_padded_window_far_larger_than_its_input_is_refused(layer):
+    """No weights and a 28x28 output, but an engine would pad the input to 10**18 values."""
+    model_json = _sequential(_input(28, 28, 1), layer)
+    with pytest.raises(ModelFormatError, match=r"with padding 'same' its window .* pads the input"):
+        parse_graph(model_json, source="m")

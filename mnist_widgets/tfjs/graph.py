@@ -164,6 +164,27 @@ def _window(
     return (size - span) // stride + 1
 
 
+def _check_padded(shape: Shape, out: Shape, spans: tuple, strides: tuple, where: Where) -> None:
+    """'same' padding pads the input up to what the window needs: cap that like an output.
+
+    Without this, a pool or kernel size of 10**9 on a 28x28 input is a tiny layer that makes
+    any engine allocate a padded input of 10**9 x 10**9 values.
+    """
+    padded = [
+        size + max((o - 1) * stride + span - size, 0)
+        for size, o, span, stride in zip(shape[1:3], out[1:3], spans, strides, strict=True)
+        if size is not None and o is not None
+    ]
+    values = math.prod(padded) * (shape[3] or 1)
+    if values > MAX_ACTIVATION_VALUES:
+        msg = (
+            f"with padding 'same' its window {list(spans)} pads the input {_fmt(shape)} to "
+            f"{values:,} values per sample, more than the {MAX_ACTIVATION_VALUES:,} this reader "
+            "allows"
+        )
+        raise where.error(msg)
+
+
 def _input_layer(config: Mapping[str, Any], where: Where, *, first: bool = False) -> Shape:
     """The batch input shape ``(batch, *dims)`` an InputLayer (or a first layer) declares."""
     if "batch_input_shape" in config and config["batch_input_shape"] is not None:
@@ -226,6 +247,9 @@ def _infer(
             _window(shape[2], kw, sw, dw, pad, where),
             cfg["filters"],
         )
+        if pad == "same":
+            spans = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
+            _check_padded(shape, out, spans, (sh, sw), where)
         channels = _known(shape, 3, producer, where, "channel count")
         weights = [("kernel", (kh, kw, channels, cfg["filters"]))]
         if cfg["use_bias"]:
@@ -255,6 +279,8 @@ def _infer(
             _window(shape[2], pw, sw, 1, pad, where),
             shape[3],
         )
+        if pad == "same":
+            _check_padded(shape, out, pool, (sh, sw), where)
         return cfg, out, ()
     if class_name == "Flatten":
         if len(shape) < 2:
