@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import ModelFormatError
-from .layers import _CONSTRAINTS, _INITIALIZERS, ACTIVATIONS, dtype_name
+from .layers import ACTIVATIONS, CONSTRAINTS, INITIALIZERS, dtype_name
 
 
 class Where:
@@ -147,11 +147,11 @@ def initializer(value: Any, key: str, where: Where) -> dict[str, Any] | None:
     if value is None:
         return None
     name, config = class_config(value, key, "initializer", where)
-    if name not in _INITIALIZERS:
-        msg = f"initializer {name!r} is not supported; use one of {', '.join(_INITIALIZERS)}"
+    if name not in INITIALIZERS:
+        msg = f"initializer {name!r} is not supported; use one of {', '.join(INITIALIZERS)}"
         raise where.error(f"field {key!r}: {msg}")
     out: dict[str, Any] = {}
-    for k in _INITIALIZERS[name][1]:
+    for k in INITIALIZERS[name][1]:
         v = config.get(k)
         if v is None:
             continue
@@ -192,11 +192,11 @@ def constraint(value: Any, key: str, where: Where) -> dict[str, Any] | None:
     if value is None:
         return None
     name, config = class_config(value, key, "constraint", where)
-    if name not in _CONSTRAINTS:
-        msg = f"constraint {name!r} is not supported; use one of {', '.join(_CONSTRAINTS)}"
+    if name not in CONSTRAINTS:
+        msg = f"constraint {name!r} is not supported; use one of {', '.join(CONSTRAINTS)}"
         raise where.error(f"field {key!r}: {msg}")
     out = {}
-    for k in _CONSTRAINTS[name]:
+    for k in CONSTRAINTS[name]:
         v = config.get(k)
         if v is None:
             continue

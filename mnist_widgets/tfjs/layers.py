@@ -91,7 +91,7 @@ ACTIVATIONS = {
 _KERAS_TO_TFJS_ACT = {v: k for k, v in ACTIVATIONS.items()} | {"swish": "swish"}
 
 #: initializer class (TF.js spelling) -> Keras 3 class and the config keys both understand.
-_INITIALIZERS: dict[str, tuple[str, tuple[str, ...]]] = {
+INITIALIZERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "Zeros": ("Zeros", ()),
     "Ones": ("Ones", ()),
     "Constant": ("Constant", ("value",)),
@@ -108,11 +108,12 @@ _INITIALIZERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "LeCunUniform": ("LecunUniform", ("seed",)),
     "LeCunNormal": ("LecunNormal", ("seed",)),
 }
-_KERAS_TO_TFJS_INIT = {k3: tj for tj, (k3, _) in _INITIALIZERS.items()} | {
+_KERAS_TO_TFJS_INIT = {k3: tj for tj, (k3, _) in INITIALIZERS.items()} | {
     "IdentityInitializer": "Identity",
     "OrthogonalInitializer": "Orthogonal",
 }
-_CONSTRAINTS: dict[str, tuple[str, ...]] = {
+#: constraint class -> the config keys both libraries understand.
+CONSTRAINTS: dict[str, tuple[str, ...]] = {
     "MaxNorm": ("max_value", "axis"),
     "UnitNorm": ("axis",),
     "NonNeg": (),
@@ -238,7 +239,7 @@ def _initializer_to_tfjs(value: Any, where: str) -> dict[str, Any]:
     tfjs_name = _KERAS_TO_TFJS_INIT.get(name)
     if tfjs_name is None:
         raise ModelFormatError(f"{where}: initializer {name!r} has no TF.js equivalent")
-    keys = _INITIALIZERS[tfjs_name][1]
+    keys = INITIALIZERS[tfjs_name][1]
     out = {k: config[k] for k in keys if k in config}
     if out.get("distribution") == "untruncated_normal":
         out["distribution"] = "normal"  # closest TF.js choice; affects re-initialisation only
@@ -256,9 +257,9 @@ def _regularizer_to_tfjs(value: Any, where: str) -> dict[str, Any]:
 
 def _constraint_to_tfjs(value: Any, where: str) -> dict[str, Any]:
     name, config = _class_config(value, "constraint", where)
-    if name not in _CONSTRAINTS:
+    if name not in CONSTRAINTS:
         raise ModelFormatError(f"{where}: constraint {name!r} has no TF.js equivalent")
-    return {"class_name": name, "config": {k: config[k] for k in _CONSTRAINTS[name] if k in config}}
+    return {"class_name": name, "config": {k: config[k] for k in CONSTRAINTS[name] if k in config}}
 
 
 # -- reading: TF.js config -> Keras 3 layer --------------------------------------------------------
@@ -294,7 +295,7 @@ def _value_from_tfjs(key: str, value: Any, k: Any) -> Any:
         name, config = value["class_name"], dict(value["config"])
         if config.get("distribution") == "normal":  # Keras 2/TF.js "normal" is truncated
             config["distribution"] = "truncated_normal"
-        return getattr(k.initializers, _INITIALIZERS[name][0])(**config)
+        return getattr(k.initializers, INITIALIZERS[name][0])(**config)
     if key.endswith("_regularizer"):
         return k.regularizers.L1L2(**value["config"])
     if key.endswith("_constraint"):
