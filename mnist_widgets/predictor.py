@@ -158,15 +158,11 @@ class Predictor:
             from ._shipped import shipped_model_dir
 
             model = shipped_model_dir()
-        source = os.fspath(model)
-        if source.lower().startswith(("http://", "https://")):
-            from .loader import fetch_artifacts
+        from .sources import open_artifacts  # deferred: it imports httpx, a local model needs none
 
-            self.fetch_result = fetch_artifacts(source)
-            return self.fetch_result.artifacts, self.fetch_result.cache_url or source
-        from .io import read_artifacts
-
-        return read_artifacts(model), source
+        opened = open_artifacts(model)
+        self.fetch_result = opened.fetch_result
+        return opened.artifacts, opened.source
 
     @staticmethod
     def _keras_engine(model: Any, backend: str, jit_compile: bool) -> engines.Engine:

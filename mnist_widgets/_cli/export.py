@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..errors import ModelFormatError
 from ..tfjs.artifacts import DEFAULT_SHARD_BYTES, QUANTIZE_CHOICES
+from ._types import check_output_dir, positive_int
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -41,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--shard-size",
-        type=int,
+        type=positive_int,
         default=DEFAULT_SHARD_BYTES,
         metavar="BYTES",
         help="maximum bytes per weight file (default: %(default)s, the TF.js converter's)",
@@ -73,10 +74,9 @@ def run(args: argparse.Namespace) -> int:
     from ..io import write_artifacts
     from ..tfjs import encode_model
 
+    check_output_dir(args.out, flag="--out")
     if args.format == "onnx":
         return _run_onnx(args)
-    if args.shard_size < 1:
-        raise ModelFormatError(f"--shard-size must be a positive byte count, got {args.shard_size}")
     model = _load(args.model)
     artifacts = encode_model(model, quantize=args.quantize, shard_size_bytes=args.shard_size)
     where = write_artifacts(artifacts, args.out)
