@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     from mnist_widgets._tf import tensorflow
-    from mnist_widgets.tfjs import load_layers_model
+    from mnist_widgets.keras_io import load_layers_model
 
     tf = tensorflow()
     model = load_layers_model(model_dir)

@@ -24,7 +24,7 @@ from mnist_widgets.tfjs.codec import encode_model
 
 @pytest.fixture(scope="module")
 def seed_model(seed_model_dir):
-    from mnist_widgets.tfjs import load_layers_model
+    from mnist_widgets.keras_io import load_layers_model
 
     return load_layers_model(seed_model_dir)
 

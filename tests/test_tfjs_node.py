@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 from conftest import read_json_lines
 
-from mnist_widgets.tfjs import encode_model, load_layers_model, save_layers_model
+from mnist_widgets.keras_io import load_layers_model, save_layers_model
+from mnist_widgets.tfjs import encode_model
 
 pytestmark = pytest.mark.node
 

@@ -15,7 +15,7 @@ from mnist_widgets.widget import THROTTLE, DigitCanvas
 
 @pytest.fixture(scope="module")
 def predictor(seed_model_dir) -> Predictor:
-    from mnist_widgets.tfjs import load_layers_model
+    from mnist_widgets.keras_io import load_layers_model
 
     return Predictor(load_layers_model(seed_model_dir))
 

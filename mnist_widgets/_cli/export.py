@@ -51,7 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _load(src: str):
-    from ..tfjs import load_layers_model
+    from ..keras_io import load_layers_model
 
     if src.endswith(".keras"):
         if not Path(src).is_file():

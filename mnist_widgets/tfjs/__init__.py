@@ -39,11 +39,3 @@ __all__ = [
     "load_weights",
     "parse_graph",
 ]
-
-
-def __getattr__(name: str):  # transitional: saving moves to mnist_widgets.keras_io (issue 11)
-    if name in ("load_layers_model", "save_layers_model"):
-        from . import saving
-
-        return getattr(saving, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
