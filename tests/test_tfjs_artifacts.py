@@ -179,3 +179,12 @@ def test_artifacts_are_frozen_and_checked_once_when_made():
         ModelArtifacts.from_json_bytes(
             _raw(_model_json()), {"a.bin": b"x" * 32}, source="site/m.json"
         )
+
+
+def test_artifacts_keep_their_own_copy_of_model_json():
+    model_json = _model_json()
+    artifacts = ModelArtifacts(model_json, {"a.bin": b"x" * 20, "b.bin": b"y" * 12})
+    model_json["weightsManifest"][0]["paths"].append("../../etc/passwd")  # after the check
+    assert artifacts.paths == ["a.bin", "b.bin"]
+    assert artifacts.model_json["weightsManifest"][0]["paths"] == ["a.bin", "b.bin"]
+    assert json.loads(artifacts.model_json_bytes()) == artifacts.model_json

@@ -94,6 +94,9 @@ file) again
         except (TypeError, ValueError) as exc:  # NaN/inf, or a value JSON has no form for
             raise _fail(self.source, f"model.json cannot be written as JSON ({exc})") from exc
         object.__setattr__(self, "_json_bytes", text.encode("utf-8"))
+        # Our own copy, equal to what the bytes parse to: a caller mutating its dict afterwards
+        # cannot make a checked ModelArtifacts invalid, or its model_json differ from its bytes.
+        object.__setattr__(self, "model_json", json.loads(text))
 
     @classmethod
     def from_json_bytes(
