@@ -677,8 +677,9 @@ def check_manifest(
 ) -> None:
     """Check the manifest holds exactly the weights the layers derive, within a parameter cap.
 
-    Needs only ``model.json`` (call it before downloading the weight files). Nothing proportional
-    to a declared size is allocated.
+    Needs only ``model.json`` as :func:`~.artifacts.parse_model_json` returns it (call it before
+    downloading the weight files). Nothing proportional to a declared size is allocated. A loader
+    that means to accept bigger models passes a larger ``max_parameters``.
 
     Raises
     ------
