@@ -102,7 +102,7 @@ class ModelGraph:
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
     kind: str = "functional"
-    _by_name: Mapping[str, Layer] = field(default_factory=dict, repr=False, compare=False)
+    _by_name: Mapping[str, Layer] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_name", {layer.name: layer for layer in self.layers})
