@@ -196,7 +196,9 @@ def test_models_saved_by_tfjs_load_with_our_reader(tfjs_saved, kind):
     assert model_json["weightsManifest"][0]["paths"] == ["weights.bin"]
     ours = load_layers_model(root / kind).predict(x, verbose=0)
     assert np.abs(ours - probs[kind]).max() <= FLOAT32_TOL
-    assert ours.std() > 0.01  # trained, not uniform: the comparison means something
+    # The comparison means something: two training steps leave outputs that differ from image
+    # to image by far more than the tolerance (a std threshold of 0.01 flaked: TF.js is unseeded).
+    assert ours.std(axis=0).max() > 100 * FLOAT32_TOL
 
 
 def test_seed_model_reproduces_tfjs_probabilities(writer_run, mnist):
