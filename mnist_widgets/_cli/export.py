@@ -71,7 +71,7 @@ def _size(n: int) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..io import write_artifacts
+    from ..sources import write_artifacts
     from ..tfjs import encode_model
 
     check_output_dir(args.out, flag="--out")
@@ -90,23 +90,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_onnx(args: argparse.Namespace) -> int:
-    from .._fs import replace_file
-    from ..engines.onnx import OPSET, to_onnx
+    from ..engines.onnx import OPSET, save_onnx
 
     if args.quantize or args.shard_size != DEFAULT_SHARD_BYTES:
         msg = "--quantize and --shard-size apply to --format tfjs (model.onnx holds float32)"
         raise ModelFormatError(msg)
-    if args.model.endswith(".keras"):
-        from ..tfjs import encode_model
-
-        artifacts = encode_model(_load(args.model))
-    else:  # a TF.js model: straight from its files, no TensorFlow
-        from ..io import read_artifacts
-
-        artifacts = read_artifacts(args.model)
-    data = to_onnx(artifacts, source=args.model)
-    dest = Path(args.out) / "model.onnx"
-    replace_file(dest, data)
-    print(f"wrote {dest} (ONNX opset {OPSET}, float32, {_size(len(data))})")
+    # a .keras file through Keras; a TF.js model straight from its files, without TensorFlow
+    model = _load(args.model) if args.model.endswith(".keras") else args.model
+    dest = save_onnx(model, args.out)
+    print(f"wrote {dest} (ONNX opset {OPSET}, float32, {_size(dest.stat().st_size)})")
     print("  input 'input' (n, 28, 28, 1) float32 in [0, 1] -> output 'output' (n, 10)")
     return 0
