@@ -282,3 +282,25 @@ def test_we_refuse_exactly_the_layer_weight_dtypes_tfjs_refuses(tmp_path, node_t
     for name, line in results.items():
         assert not line["loaded"], name
         assert "must match" in line["error"], (name, line["error"])  # dtype of the new value ...
+
+
+def test_quantized_bool_and_complex64_are_refused_when_read_as_tfjs_refuses_them(
+    tmp_path, node_tfjs
+):
+    """TF.js's decodeWeight: uint8/uint16 quantization only for float32 or int32 weights."""
+    from mnist_widgets.errors import ModelFormatError
+    from mnist_widgets.tfjs import ModelArtifacts
+
+    cases = {"bool-uint8": "bool", "complex64-uint8": "complex64"}
+    for name, dtype in cases.items():
+        model_json, files = _retyped(dtype, {"dtype": "uint8", "min": 0.0, "scale": 1.0})
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "model.json").write_text(json.dumps(model_json))
+        (tmp_path / name / "group1-shard1of1.bin").write_bytes(files["group1-shard1of1.bin"])
+        with pytest.raises(
+            ModelFormatError, match=rf"only applies to float32 or int32, not {dtype}"
+        ):
+            ModelArtifacts(model_json, files)
+    out = node_tfjs("try_load.js", tmp_path, *cases)
+    for line in read_json_lines(out):
+        assert not line["loaded"] and "Unsupported dtype in weight" in line["error"], line
