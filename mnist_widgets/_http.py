@@ -89,6 +89,18 @@ class NetworkOptions:
     ------
     ConfigError
         A value out of range (a negative or NaN timeout, a negative retry count, ...).
+
+    Examples
+    --------
+    >>> options = NetworkOptions(timeout=5, retries=0)
+    >>> options.total_seconds  # the default deadline: max(120, 30 * timeout)
+    150.0
+    >>> NetworkOptions.merge(options, deadline=20).total_seconds, options.retries
+    (20.0, 0)
+    >>> NetworkOptions(timeout=float("nan"))
+    Traceback (most recent call last):
+    ...
+    mnist_widgets.errors.ConfigError: timeout must be a positive number of seconds, got nan
     """
 
     timeout: float = 10.0
@@ -128,7 +140,7 @@ class NetworkOptions:
     @property
     def total_seconds(self) -> float:
         """The overall deadline in seconds (see ``deadline``)."""
-        return self.deadline if self.deadline is not None else max(120.0, 30 * self.timeout)
+        return float(self.deadline if self.deadline is not None else max(120, 30 * self.timeout))
 
 
 def _positive(name: str, value: Any) -> None:
@@ -240,7 +252,7 @@ class Urllib3Transport(httpx.BaseTransport):
     """
 
     def __init__(self) -> None:
-        import urllib3
+        import urllib3  # deferred, like each use below: only this transport needs urllib3
 
         self._pool = urllib3.PoolManager(retries=False)
 
@@ -678,7 +690,10 @@ def download(
         raise OfflineError(msg)
     check_url(url)
     old = dict(cached_validators or {}) if cached is not None else {}
-    with httpx.Client(transport=make_transport(options.transport)) as client:
+    transport = make_transport(options.transport)
+    # Environment proxies would mount httpx's own transports over ours: only httpx's honours them.
+    trust_env = isinstance(transport, httpx.HTTPTransport)
+    with httpx.Client(transport=transport, trust_env=trust_env) as client:
         fetcher = _Fetcher(client, options)
         model_json, first, json_cached = _fetch_model_json(
             fetcher, url, cached, old.get(MODEL_JSON)

@@ -212,7 +212,7 @@ class _Job:
         try:
             artifacts, entry = self.store.load(self.name)
             if entry.source_url != self.url:
-                self._other_source(entry)
+                self._other_source(entry, report)
                 return None
             return _Hit(artifacts, entry, self.check(artifacts, self.cache_url))
         except (CacheError, ModelFormatError) as exc:
@@ -221,7 +221,7 @@ class _Job:
                 warnings.warn(CacheCorruptWarning(msg), stacklevel=5)
             return None
 
-    def _other_source(self, entry: CacheEntry) -> None:
+    def _other_source(self, entry: CacheEntry, report: bool) -> None:
         held = entry.source_url or "an unknown source"
         if offline():
             msg = (
@@ -229,8 +229,9 @@ class _Job:
                 f"{held}, not {self.url}; use another cache= name, or unset {ENV_OFFLINE}"
             )
             raise OfflineError(msg)
-        msg = f"{self.cache_url} holds the model from {held}, not {self.url}: not using it"
-        warnings.warn(CacheSourceWarning(msg), stacklevel=5)
+        if report:
+            msg = f"{self.cache_url} holds the model from {held}, not {self.url}: not using it"
+            warnings.warn(CacheSourceWarning(msg), stacklevel=5)
 
     def download(self, hit: _Hit | None = None, **extra: Any) -> tuple[Download, Any]:
         """Download (revalidating ``hit``), then validate: nothing is stored before this."""
@@ -423,7 +424,19 @@ def _lock(job: _Job):
     Without the lock (read-only store, NFS, a wait that ran out) the download goes ahead: the
     lock saves bandwidth, the store's atomic publishing keeps entries whole.
     """
-    import filelock
+    lock = _acquire(job)
+    try:
+        yield
+    finally:
+        if lock is not None:
+            with contextlib.suppress(OSError):
+                lock.release()
+
+
+def _acquire(job: _Job) -> Any:
+    """The acquired lock, or None when it cannot be had (said with a LockWaitWarning if the
+    wait ran out)."""
+    import filelock  # deferred: only a download needs it
 
     wait = min(LOCK_TIMEOUT, job.options.total_seconds)
     try:
@@ -432,18 +445,12 @@ def _lock(job: _Job):
             lock.acquire(timeout=_LOCK_QUIET)
         except filelock.Timeout:
             msg = f"another process is downloading {job.cache_url}; waiting up to {wait:g} s for it"
-            warnings.warn(LockWaitWarning(msg), stacklevel=5)
+            warnings.warn(LockWaitWarning(msg), stacklevel=6)
             lock.acquire(timeout=wait)
     except filelock.Timeout:
         msg = f"gave up waiting {wait:g} s for the lock on {job.cache_url}; downloading anyway"
-        warnings.warn(LockWaitWarning(msg), stacklevel=5)
-        yield
-        return
-    except (OSError, CacheError):
-        yield
-        return
-    try:
-        yield
-    finally:
-        with contextlib.suppress(OSError):
-            lock.release()
+        warnings.warn(LockWaitWarning(msg), stacklevel=6)
+        return None
+    except (OSError, CacheError, NotImplementedError):  # some filelocks: no flock (Emscripten)
+        return None
+    return lock

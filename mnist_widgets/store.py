@@ -116,7 +116,7 @@ def default_root() -> Path:
     env = os.environ.get(ENV_CACHE)
     if env:
         return Path(env).expanduser()
-    import platformdirs
+    import platformdirs  # deferred: only the default root needs it
 
     return Path(platformdirs.user_cache_dir("mnist-widgets")) / "models"
 
@@ -464,7 +464,8 @@ class ModelStore:
         except (OSError, UnicodeDecodeError) as exc:
             msg = f"cannot read model store entry {name!r} in {str(entry_dir)!r}: {exc}"
             raise CacheError(msg) from exc
-        if not _VERSION.fullmatch(version) or not _real_dir(entry_dir / version):
+        # A version that vanished is left to the reader: it retries with the newer pointer.
+        if not _VERSION.fullmatch(version) or (entry_dir / version).is_symlink():
             return None
         return entry_dir / version
 
@@ -479,7 +480,7 @@ class ModelStore:
         Only an optimisation: entries stay consistent without it. Raises ``OSError`` if the lock
         file cannot be created (e.g. a read-only store), CacheError if root is not a store.
         """
-        import filelock
+        import filelock  # deferred: only downloads take the lock
 
         self._adopt()
         locks = self.root / _LOCKS

@@ -56,7 +56,8 @@ SHARD = "group1-shard1of1.bin"
 
 class HostileHandler(FaultHandler):
     """FaultHandler plus: ``gzip:N`` (the file gzipped N times, declared so), ``bomb:MiB:N``
-    (MiB of zeros gzipped N times), ``badgzip``, ``redirect:URL``, ``drip:SECONDS``."""
+    (MiB of zeros gzipped N times), ``badgzip``, ``cutgzip``, ``encoding:NAME``,
+    ``retry-after:SECONDS`` (a 503), ``redirect:URL``, ``drip:SECONDS``."""
 
     async def get(self, path: str) -> None:
         fault = self.plan.next(path)
@@ -67,6 +68,17 @@ class HostileHandler(FaultHandler):
         elif kind == "bomb":
             mib, layers = (int(x) for x in arg.split(":"))
             self._encoded(_bomb(mib), layers - 1, already=1)
+        elif kind == "encoding":  # the file, declared in an encoding we never asked for
+            self.set_header("Content-Encoding", arg)
+            self.finish((self.root / path).read_bytes())
+        elif kind == "retry-after":
+            self.set_status(503)
+            self.set_header("Retry-After", arg)
+            self.finish("busy")
+        elif kind == "cutgzip":  # a gzip body that stops half-way, with a matching length
+            body = gzip.compress((self.root / path).read_bytes())[:20]
+            self.set_header("Content-Encoding", "gzip")
+            self.finish(body)
         elif kind == "badgzip":
             self.set_header("Content-Encoding", "gzip")
             self.finish(b"\x1f\x8b\x08\x00garbage, not deflate data at all" * 10)
@@ -512,6 +524,19 @@ def test_a_corrupt_gzip_body_is_a_download_error_and_network_first_falls_back(se
     assert result.artifacts.weight_files == good.artifacts.weight_files
 
 
+def test_an_encoding_we_never_asked_for_is_refused(server):
+    server.always("tiny/model.json", "encoding:br")
+    with pytest.raises(DownloadError, match="Content-Encoding 'br'; only gzip and deflate"):
+        fetch_artifacts(_url(server), retries=0)
+
+
+def test_a_gzip_body_cut_short_is_retried_then_named(server):
+    server.always(f"tiny/{SHARD}", "cutgzip")
+    with pytest.raises(DownloadError, match=r"ends early.*after 2 attempts"):
+        fetch_artifacts(_url(server), retries=1)
+    assert server.statuses(f"tiny/{SHARD}") == [200, 200]
+
+
 # -- 10.5 a total deadline; lock waits are reported ---------------------------------------------
 
 
@@ -521,6 +546,15 @@ def test_a_server_dripping_bytes_is_stopped_by_the_deadline(server):
     with pytest.raises(DownloadError, match=r"deadline of 1\.5 s"):
         fetch_artifacts(_url(server), timeout=1, deadline=1.5, retries=3)
     assert time.monotonic() - start < 4
+
+
+def test_a_long_retry_after_is_not_waited_past_the_deadline(server):
+    server.always("tiny/model.json", "retry-after:25")
+    start = time.monotonic()
+    with pytest.raises(DownloadError, match="no time left to retry within the deadline"):
+        fetch_artifacts(_url(server), retries=3, deadline=3)
+    assert time.monotonic() - start < 2  # gave up at once instead of sleeping 25 s
+    assert server.statuses("tiny/model.json") == [503]
 
 
 _HOLD = textwrap.dedent(
@@ -692,10 +726,12 @@ def test_network_options_are_frozen_and_keywords_are_declared_once():
         NetworkOptions.merge(options, timout=3)
 
 
-def test_cli_cache_fetch_bad_timeout_is_one_line(capsys):
-    assert main(["cache", "fetch", "http://127.0.0.1:1/model.json", "--timeout", "nan"]) == 1
+def test_cli_cache_fetch_bad_timeout_is_refused_without_a_traceback(capsys):
+    with pytest.raises(SystemExit) as info:  # argparse's own refusal: usage, one error line
+        main(["cache", "fetch", "http://127.0.0.1:1/model.json", "--timeout", "nan"])
+    assert info.value.code == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "timeout must be a positive number" in err
+    assert "--timeout" in err and "Traceback" not in err
 
 
 def test_a_missing_store_name_on_a_cache_only_miss_is_a_cache_error(server):

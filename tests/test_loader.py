@@ -291,3 +291,13 @@ def test_cli_cache_fetch_populates_the_store_without_tensorflow(server, capsys):
 def test_non_http_urls_point_to_load_layers_model(bad):
     with pytest.raises(DownloadError, match="load_layers_model"):
         fetch_artifacts(bad)
+
+
+def test_load_layers_model_over_http_goes_through_the_store_unless_told_not_to(server):
+    from mnist_widgets.keras_io import load_layers_model
+
+    model = load_layers_model(_url(server), cache=False)
+    assert ModelStore().list_models() == []
+    assert model.output_shape == (None, 3)
+    load_layers_model(_url(server), options=NetworkOptions(retries=0))
+    assert [e.source_url for e in ModelStore().list_models()] == [_url(server)]

@@ -141,8 +141,8 @@ def _verify(args: argparse.Namespace) -> int:
     bad = [r.name for r in results if not r.ok]
     if bad:
         print(
-            f"{len(bad)} corrupt: they are re-downloaded on the next load with the network "
-            f"allowed, or remove them with `mnist-widgets cache rm NAME`",
+            f"{len(bad)} corrupt ({', '.join(bad)}): re-downloaded on the next load with the "
+            "network allowed, or remove them with `mnist-widgets cache rm NAME`",
             file=sys.stderr,
         )
         return 1
