@@ -20,7 +20,7 @@ of 'fan_in', 'fan_out', 'fan_avg', got 'fan_x'
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from ..errors import ModelFormatError
@@ -129,15 +129,21 @@ def data_format(config: Mapping[str, Any], where: Where) -> str:
     return choice(config, "data_format", where, ("channels_last",), "channels_last")
 
 
-def class_config(value: Any, key: str, what: str, where: Where) -> tuple[str, dict[str, Any]]:
+def class_config(
+    value: Any, key: str, what: str, known: Collection[str], where: Where
+) -> tuple[str, dict[str, Any]]:
+    """``{class_name, config}`` of an initializer, regularizer or constraint of a known class."""
     if not isinstance(value, dict) or not isinstance(value.get("class_name"), str):
         raise where.bad(key, value, f"a {what} {{'class_name': ..., 'config': {{...}}}} or null")
-    config = value.get("config")
+    name, config = value["class_name"], value.get("config")
+    if name not in known:
+        msg = f"{what} {name!r} is not supported; use one of {', '.join(known)}"
+        raise where.error(f"field {key!r}: {msg}")
     if config is None:
         config = {}
     if not isinstance(config, dict):
         raise where.bad(f"{key}.config", config, "an object")
-    return value["class_name"], config
+    return name, config
 
 
 _INIT_NUMBERS = {"value", "minval", "maxval", "mean", "stddev", "gain"}
@@ -146,10 +152,7 @@ _INIT_NUMBERS = {"value", "minval", "maxval", "mean", "stddev", "gain"}
 def initializer(value: Any, key: str, where: Where) -> dict[str, Any] | None:
     if value is None:
         return None
-    name, config = class_config(value, key, "initializer", where)
-    if name not in INITIALIZERS:
-        msg = f"initializer {name!r} is not supported; use one of {', '.join(INITIALIZERS)}"
-        raise where.error(f"field {key!r}: {msg}")
+    name, config = class_config(value, key, "initializer", INITIALIZERS, where)
     out: dict[str, Any] = {}
     for k in INITIALIZERS[name][1]:
         v = config.get(k)
@@ -174,9 +177,8 @@ def initializer(value: Any, key: str, where: Where) -> dict[str, Any] | None:
 def regularizer(value: Any, key: str, where: Where) -> dict[str, Any] | None:
     if value is None:
         return None
-    name, config = class_config(value, key, "regularizer", where)
-    if name not in ("L1L2", "L1", "L2"):
-        raise where.error(f"field {key!r}: regularizer {name!r} is not supported (use L1L2)")
+    # TF.js registers only L1L2; Keras's L1 and L2 are read as the L1L2 they are.
+    _, config = class_config(value, key, "regularizer", ("L1L2", "L1", "L2"), where)
     factors = {}
     for k in ("l1", "l2"):
         v = config.get(k, 0.0)
@@ -191,10 +193,7 @@ def regularizer(value: Any, key: str, where: Where) -> dict[str, Any] | None:
 def constraint(value: Any, key: str, where: Where) -> dict[str, Any] | None:
     if value is None:
         return None
-    name, config = class_config(value, key, "constraint", where)
-    if name not in CONSTRAINTS:
-        msg = f"constraint {name!r} is not supported; use one of {', '.join(CONSTRAINTS)}"
-        raise where.error(f"field {key!r}: {msg}")
+    name, config = class_config(value, key, "constraint", CONSTRAINTS, where)
     out = {}
     for k in CONSTRAINTS[name]:
         v = config.get(k)
