@@ -172,14 +172,6 @@ class Download:
     validators: Mapping[str, Validators] = field(default_factory=dict)
     not_modified: bool = False
 
-    @property
-    def etag(self) -> str | None:
-        return self.validators.get(MODEL_JSON, Validators()).etag
-
-    @property
-    def last_modified(self) -> str | None:
-        return self.validators.get(MODEL_JSON, Validators()).last_modified
-
 
 class _Transient(Exception):
     """A failure worth retrying (5xx, 429, connection trouble)."""
@@ -637,12 +629,12 @@ def _fetch_weights(
     fetcher: _Fetcher,
     url: str,
     model_json: dict[str, Any],
+    total: int,
     cached: ModelArtifacts | None,
     old: Mapping[str, Validators],
 ) -> tuple[dict[str, bytes], dict[str, Validators], bool]:
     """Every weight file (the cached bytes where the server says 304), their validators, and
-    whether all of them were 304s."""
-    total = _check_total(url, model_json, fetcher.options)
+    whether all of them were 304s. ``total``: the manifest's weight bytes, already capped."""
     exact = _file_expectations(model_json)
     files: dict[str, bytes] = {}
     validators: dict[str, Validators] = {}
@@ -651,8 +643,8 @@ def _fetch_weights(
         cap = exact.get(rel, total - sum(len(b) for b in files.values()))
         hint = f"the manifest declares {cap:,} (a wrong file is being served for this model.json)"
         usable = cached is not None and rel in cached.weight_files
-        get = _Get(resolve_weight_url(url, rel), rel, cap, hint, old.get(rel) if usable else None)
-        get.same_origin_only = True
+        conditional = old.get(rel) if usable else None
+        get = _Get(resolve_weight_url(url, rel), rel, cap, hint, conditional, same_origin_only=True)
         response = fetcher.get(get)
         validators[rel] = _keep(response, old.get(rel))
         all_cached = all_cached and response.status == 304
@@ -703,7 +695,7 @@ def download(
         fetcher.progress = bar
         try:
             files, validators, weights_cached = _fetch_weights(
-                fetcher, url, model_json, cached, old
+                fetcher, url, model_json, total, cached, old
             )
         finally:
             bar.close()
