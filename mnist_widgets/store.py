@@ -421,22 +421,19 @@ class ModelStore:
 
     def _adopt(self) -> None:
         """Make ``root`` a store (creating it) unless it is a non-empty directory that is not."""
-        if self.is_store():
-            if not (self.root / MARKER).is_file():
-                replace_file(self.root / MARKER, _marker())
-            return
-        self.root.mkdir(parents=True, exist_ok=True)
-        # Another process may be making this a store right now: its marker (or the marker's
-        # temporary file) is then the only thing here.
-        others = [c for c in _children(self.root) if MARKER not in c.name]
-        if (others or not _real_dir(self.root)) and not self.is_store():
-            msg = (
-                f"refusing to use {str(self.root)!r} as the model store: it is not empty and is "
-                f"not a mnist-widgets store (no {MARKER}); set {ENV_CACHE} (or --cache-dir) to a "
-                "new or empty directory"
-            )
-            raise CacheError(msg)
-        if not (self.root / MARKER).is_file():
+        if not self.is_store():
+            self.root.mkdir(parents=True, exist_ok=True)
+            # Another process may be making this a store right now: its marker (or the marker's
+            # temporary file) is then the only thing here.
+            others = [c for c in _children(self.root) if MARKER not in c.name]
+            if (others or not _real_dir(self.root)) and not self.is_store():
+                msg = (
+                    f"refusing to use {str(self.root)!r} as the model store: it is not empty and "
+                    f"is not a mnist-widgets store (no {MARKER}); set {ENV_CACHE} (or --cache-dir) "
+                    "to a new or empty directory"
+                )
+                raise CacheError(msg)
+        if not (self.root / MARKER).is_file():  # a legacy store, or one just made
             replace_file(self.root / MARKER, _marker())
 
     def _require_store(self, doing: str) -> None:
@@ -667,13 +664,16 @@ class ModelStore:
             Missing entry, or a corrupt one (naming the file); callers treat both as a miss.
         """
         bare = parse_name(name)
-        result = self._retrying(bare, lambda version: self._load_version(bare, version))
+        result = self._load(bare)
         self._touch(bare)
         return result
 
     def read(self, name: str) -> ModelArtifacts:
         """The verified artifacts of entry ``name`` (see :meth:`load`)."""
         return self.load(name)[0]
+
+    def _load(self, name: str) -> tuple[ModelArtifacts, CacheEntry]:
+        return self._retrying(name, lambda version: self._load_version(name, version))
 
     def _load_version(self, name: str, version: Path) -> tuple[ModelArtifacts, CacheEntry]:
         meta = self._metadata(name, version)
@@ -738,7 +738,7 @@ class ModelStore:
 
     def _verify_one(self, name: str, validate: Callable[..., Any] | None) -> VerifyResult:
         try:
-            artifacts, _ = self._retrying(name, lambda version: self._load_version(name, version))
+            artifacts, _ = self._load(name)
             if validate is not None:
                 validate(artifacts, source=f"cache://{name}")
         except (MnistWidgetsError, ValueError, TypeError, KeyError) as exc:
