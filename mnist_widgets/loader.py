@@ -37,7 +37,7 @@ import warnings
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 from urllib.parse import unquote, urlsplit
 
 from ._fs import sha256_hex
@@ -63,16 +63,10 @@ __all__ = [
     "fetch_artifacts",
 ]
 
-STRATEGIES = (
-    "cache-first",
-    "network-first",
-    "stale-while-revalidate",
-    "network-only",
-    "cache-only",
-)
 Strategy = Literal[
     "cache-first", "network-first", "stale-while-revalidate", "network-only", "cache-only"
 ]
+STRATEGIES: tuple[str, ...] = get_args(Strategy)
 #: ``validate(artifacts, *, source=...)``: raises if the artifacts are not a usable model; what it
 #: returns becomes ``FetchResult.model``.
 Validate = Callable[..., Any]
