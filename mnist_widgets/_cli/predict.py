@@ -70,6 +70,6 @@ def _run(args: argparse.Namespace) -> int:
             failed = True
             continue
         print(f"{path}: {prediction.digit}")
-        for digit, probability in prediction.top(max(1, args.top)):
+        for digit, probability in prediction.top(args.top):  # >= 1: positive_int
             print(f"  {digit}  {probability:.4f}")
     return 1 if failed else 0
