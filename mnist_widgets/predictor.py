@@ -21,6 +21,7 @@ from . import engines
 from .errors import CanvasError, ModelFormatError
 from .preprocessing import SIZE, preprocess_or_none
 from .tfjs.artifacts import ModelArtifacts
+from .tfjs.codec import encode_model
 
 __all__ = ["Prediction", "Predictor"]
 
@@ -168,8 +169,6 @@ class Predictor:
         _check_keras_input(model)
         if backend == "tensorflow":
             return engines.keras_engine(model, jit_compile=jit_compile)
-        from .tfjs.codec import encode_model  # deferred (TensorFlow); the model's own artifacts
-
         name = getattr(model, "name", "keras.Model")
         return engines.load_engine(encode_model(model), backend, source=f"keras model {name!r}")
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from ..tfjs.codec import decode_model
 from ._plan import plan_artifacts
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -96,7 +97,7 @@ def load_engine(
     """
     backend = resolve_backend(backend)
     if backend == "tensorflow":
-        return keras_engine(_decode(artifacts, source), jit_compile=jit_compile)
+        return keras_engine(decode_model(artifacts, source=source), jit_compile=jit_compile)
     plan = plan_artifacts(artifacts, source=source)
     if backend == "numpy":
         from .numpy import NumpyEngine  # deferred, like each engine: load only the one in use
@@ -112,9 +113,3 @@ def keras_engine(model: Any, *, jit_compile: bool = True) -> Engine:
     from .keras import KerasEngine  # deferred: only this backend imports TensorFlow
 
     return KerasEngine(model, jit_compile=jit_compile)
-
-
-def _decode(artifacts: ModelArtifacts, source: str) -> Any:
-    from ..tfjs.codec import decode_model  # deferred: imports TensorFlow
-
-    return decode_model(artifacts, source=source)

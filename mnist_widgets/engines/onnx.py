@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import onnxruntime as ort
@@ -24,10 +24,9 @@ from onnx import TensorProto, checker, helper, numpy_helper
 
 from .._fs import replace_file
 from ..errors import ModelFormatError
+from ..tfjs.artifacts import ModelArtifacts
+from ..tfjs.codec import encode_model
 from ._plan import Plan, Step, check_batch, plan_artifacts
-
-if TYPE_CHECKING:  # pragma: no cover
-    from ..tfjs.artifacts import ModelArtifacts
 
 __all__ = ["OPSET", "OnnxEngine", "build_onnx", "save_onnx", "session_options", "to_onnx"]
 
@@ -247,8 +246,6 @@ def save_onnx(model: Any, dest: str | os.PathLike) -> Path:
     >>> save_onnx("models/mnist", "site/onnx")  # doctest: +SKIP
     PosixPath('site/onnx/model.onnx')
     """
-    from ..tfjs.artifacts import ModelArtifacts
-
     if isinstance(model, ModelArtifacts):
         artifacts, source = model, "model.json"
     elif isinstance(model, str | os.PathLike):
@@ -256,8 +253,6 @@ def save_onnx(model: Any, dest: str | os.PathLike) -> Path:
 
         artifacts, source = read_artifacts(model), os.fspath(model)
     else:
-        from ..tfjs.codec import encode_model  # deferred: imports TensorFlow
-
         artifacts, source = encode_model(model), f"keras model {getattr(model, 'name', '?')!r}"
     path = Path(dest)
     if path.suffix != ".onnx":
