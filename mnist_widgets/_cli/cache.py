@@ -76,8 +76,13 @@ def _when(stamp: str | None) -> str:
     return (stamp or "-").replace("T", " ").replace("+00:00", "Z")
 
 
+def _broken(entry) -> bool:
+    """A ``store.BrokenEntry`` (told apart without importing the store for ``--help``)."""
+    return not hasattr(entry, "metadata")
+
+
 def _row(entry) -> tuple[str, ...]:
-    if not hasattr(entry, "metadata"):  # a BrokenEntry: listed, with what is wrong
+    if _broken(entry):  # listed, with what is wrong
         return (entry.name, "BROKEN", "-", "-", "-")
     e = entry
     return (e.name, e.source_url or "-", _size(e.size_bytes), _when(e.saved_at), _when(e.last_used))
@@ -102,10 +107,10 @@ def _list(args: argparse.Namespace) -> int:
         print(f"no models in {store.root}")
         return 0
     print(format_table(entries))
-    good = [e for e in entries if hasattr(e, "metadata")]
+    good = [e for e in entries if not _broken(e)]
     total = sum(e.size_bytes for e in good)
     print(f"\n{len(good)} model(s), {_size(total)} in {store.root}")
-    broken = [e for e in entries if not hasattr(e, "metadata")]
+    broken = [e for e in entries if _broken(e)]
     for entry in broken:
         print(f"broken: {entry.name}: {entry.problem}", file=sys.stderr)
     return 1 if broken else 0
@@ -151,7 +156,7 @@ def _verify(args: argparse.Namespace) -> int:
 
 def _rm(args: argparse.Namespace) -> int:
     entry = _store(args).remove_model(args.name)
-    size = f" ({_size(entry.size_bytes)})" if hasattr(entry, "size_bytes") else " (broken)"
+    size = " (broken)" if _broken(entry) else f" ({_size(entry.size_bytes)})"
     print(f"removed {entry.url}{size}")
     return 0
 
