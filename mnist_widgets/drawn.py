@@ -83,17 +83,16 @@ def random_style(
     _, _, h, w, k = _fit(digit, slant, scale, canvas_size)
     half_w = k * (w + abs(slant) * h) / 2 + MARGIN
     half_h = k * h / 2 + MARGIN
-    tx = (
-        float(rng.uniform(half_w, canvas_size - half_w))
-        if half_w < canvas_size / 2
-        else canvas_size / 2
-    )
-    ty = (
-        float(rng.uniform(half_h, canvas_size - half_h))
-        if half_h < canvas_size / 2
-        else canvas_size / 2
-    )
+    tx = _place(half_w, canvas_size, rng)
+    ty = _place(half_h, canvas_size, rng)
     return DrawStyle(slant=slant, scale=scale, centre=(tx, ty), level=level)
+
+
+def _place(half: float, canvas_size: int, rng: np.random.Generator) -> float:
+    """A random centre keeping ``half`` clear of both edges; the middle if the digit is wider."""
+    if half < canvas_size / 2:
+        return float(rng.uniform(half, canvas_size - half))
+    return canvas_size / 2
 
 
 def drawn_digits(
