@@ -119,7 +119,9 @@ def _hidden(relative: str) -> bool:
     return any(part.startswith(".") for part in PurePosixPath(relative.replace(os.sep, "/")).parts)
 
 
-class _CorsMixin(RequestHandler):
+class ModelFileHandler(StaticFileHandler):
+    """Static files with CORS, an ETag that follows the file's content, and no dot-files."""
+
     def set_default_headers(self) -> None:
         for key, value in _CORS_HEADERS.items():
             self.set_header(key, value)
@@ -127,10 +129,6 @@ class _CorsMixin(RequestHandler):
     def options(self, *args: Any) -> None:  # CORS preflight
         self.set_status(204)
         self.finish()
-
-
-class ModelFileHandler(_CorsMixin, StaticFileHandler):
-    """Static files with CORS, an ETag that follows the file's content, and no dot-files."""
 
     def initialize(  # type: ignore[override]
         self,
