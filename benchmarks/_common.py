@@ -73,7 +73,7 @@ def pick_model(path: str | None) -> tuple[Path, str]:
     """The model directory and a label saying which model the numbers are for."""
     if path:
         return Path(path), path
-    from mnist_widgets._shipped import shipped_model_dir
+    from mnist_widgets import shipped_model_dir
     from mnist_widgets.errors import MnistWidgetsError
 
     try:

@@ -1,7 +1,7 @@
 """Accuracy on drawn digits: our MNIST-style preprocessing vs the article's 10x10 pooling.
 
 All 10,000 MNIST test digits are re-drawn onto a 280x280 canvas the way a user draws in the widget
-(``mnist_widgets._drawn``: slant, 0.5x-1.6x scale, random position, random stroke thickness; the
+(``mnist_widgets.drawn``: slant, 0.5x-1.6x scale, random position, random stroke thickness; the
 same generator as ``tests/test_predictor.py``), then classified by one model two ways:
 ``preprocess`` (crop, 20 px box, centre of mass) and ``pool_like_article`` (the article's app:
 average-pool the whole canvas to 28x28). The untouched test set gives the model's ceiling.
@@ -17,7 +17,7 @@ import sys
 import numpy as np
 
 from mnist_widgets import load_mnist
-from mnist_widgets._drawn import drawn_digits
+from mnist_widgets.drawn import drawn_digits
 from mnist_widgets.predictor import Predictor
 from mnist_widgets.preprocessing import pool_like_article
 

@@ -1,7 +1,7 @@
 """``Predictor.predict`` on a 280x280 canvas end to end, vs ``model.predict`` and ``model(x)``.
 
 All in one process and one run: the same model, drawn canvases (real MNIST test digits re-drawn by
-``mnist_widgets._drawn``), warm-up calls excluded. The calls are timed in interleaved rounds so a
+``mnist_widgets.drawn``), warm-up calls excluded. The calls are timed in interleaved rounds so a
 change in machine load (the 2 cores are shared) hits every row alike and the ratios stay fair; the
 load average is recorded. Target: <= 1 ms median end to end.
 
@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from mnist_widgets import load_mnist
-from mnist_widgets._drawn import drawn_digits
+from mnist_widgets.drawn import drawn_digits
 from mnist_widgets.predictor import Predictor
 from mnist_widgets.preprocessing import preprocess
 

@@ -19,8 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist_widgets import load_mnist
-from mnist_widgets._shipped import shipped_model_dir
+from mnist_widgets import load_mnist, shipped_model_dir
 from mnist_widgets.predictor import Predictor
 
 from ._common import markdown_table, median_seconds, summarize, write_results

@@ -18,6 +18,7 @@ __version__ = "0.1.0"
 _EXPORTS: dict[str, str] = {
     # data / model / training
     "load_mnist": "data",
+    "find_mnist": "data",
     "fetch_mnist": "data",
     "build_model": "model",
     "train": "training",
@@ -31,6 +32,7 @@ _EXPORTS: dict[str, str] = {
     "list_models": "store",
     "remove_model": "store",
     "serve_directory": "serve",
+    "shipped_model_dir": "_shipped",
     # drawing and prediction
     "preprocess": "preprocessing",
     "Predictor": "predictor",
@@ -38,6 +40,7 @@ _EXPORTS: dict[str, str] = {
     "DigitCanvas": "widget",
     # errors
     "MnistWidgetsError": "errors",
+    "ConfigError": "errors",
     "DataError": "errors",
     "ModelFormatError": "errors",
     "DownloadError": "errors",
@@ -57,10 +60,12 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from .data import fetch_mnist, load_mnist
+    from ._shipped import shipped_model_dir
+    from .data import fetch_mnist, find_mnist, load_mnist
     from .errors import (
         CacheError,
         CanvasError,
+        ConfigError,
         DataError,
         DownloadError,
         EmptyCanvasError,

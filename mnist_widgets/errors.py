@@ -10,6 +10,13 @@ class MnistWidgetsError(Exception):
     """Base class for every error this package raises on purpose."""
 
 
+class ConfigError(MnistWidgetsError, ValueError):
+    """An argument or setting is out of range or of the wrong type (``epochs=0``, a port of 99999).
+
+    A ``ValueError`` too, so callers that caught ``ValueError`` before keep working.
+    """
+
+
 class DataError(MnistWidgetsError):
     """MNIST data is missing, corrupt, or does not match its published checksum."""
 

@@ -1,8 +1,11 @@
-"""Recognise drawn digits: MNIST-style preprocessing plus one compiled, fixed-signature model call.
+"""Recognise drawn digits: MNIST-style preprocessing plus one call of an inference engine.
 
-Keras's ``model.predict`` builds a data pipeline on every call (tens of milliseconds for one
-image); a ``tf.function`` with a fixed input signature is traced once and then costs well under a
-millisecond.
+The engine (:mod:`mnist_widgets.engines`) is onnxruntime where it is installed and pure NumPy
+elsewhere (Pyodide included); neither imports TensorFlow, so a fresh process goes from
+``import mnist_widgets`` to its first prediction without paying TensorFlow's import, the Keras
+build and XLA compilation. ``backend="tensorflow"`` (or passing a ``keras.Model``) keeps the
+compiled Keras path. ``benchmarks/engine_latency.py`` and ``benchmarks/engine_startup.py`` measure
+every backend, each in its own process; the README's results table quotes them.
 """
 
 from __future__ import annotations
@@ -14,13 +17,15 @@ from typing import Any
 
 import numpy as np
 
-from ._tf import tensorflow
-from .errors import ModelFormatError
+from . import engines
+from .errors import CanvasError, ModelFormatError
 from .preprocessing import SIZE, preprocess_or_none
+from .tfjs.artifacts import ModelArtifacts
 
 __all__ = ["Prediction", "Predictor"]
 
-_BATCH = 256  # images per compiled call in predict_batch
+_BATCH = 256  # images per engine call in predict_batch
+_INPUT = (SIZE, SIZE, 1)
 
 
 @dataclass(frozen=True, eq=False)
@@ -71,63 +76,121 @@ for _a in (_EMPTY_PROBS, _EMPTY_INPUT):
 
 
 class Predictor:
-    """Classify drawings with a Keras model taking ``(None, 28, 28, 1)`` float32 images.
+    """Classify drawings with a model taking ``(None, 28, 28, 1)`` float32 images.
 
     Parameters
     ----------
-    model : keras.Model, str, os.PathLike or None
-        A Keras model; a path to a TF.js layers model (directory or ``model.json``); or ``None`` for
-        the model shipped with the package (no network, no training).
+    model : None, str, os.PathLike, ModelArtifacts or keras.Model
+        ``None``: the model shipped with the package (no network, no training). A source: a
+        directory or ``model.json`` path, ``file://``, ``cache://NAME`` (the model store) or an
+        ``http(s)://`` URL of a ``model.json`` (fetched through the model store, cache-first; use
+        :meth:`from_url` for other strategies). Already-read :class:`ModelArtifacts`. Or a
+        ``keras.Model``, which runs on ``backend="tensorflow"`` unless another backend is named.
+    backend : str
+        ``"auto"`` (default: ``"onnxruntime"`` where it is installed, else ``"numpy"``),
+        ``"onnxruntime"``, ``"numpy"`` or ``"tensorflow"``. Only ``"tensorflow"`` imports
+        TensorFlow.
     jit_compile : bool
-        Compile the call with XLA (default). ``benchmarks/predict_latency.py`` measures both: XLA
-        was about a third faster for the bare model call on an idle machine and made no difference
-        under load.
+        ``backend="tensorflow"`` only: compile the model call with XLA (default).
+
+    Attributes
+    ----------
+    backend : str
+        The engine in use: ``"onnxruntime"``, ``"numpy"`` or ``"tensorflow"``.
+    engine
+        The engine itself: ``engine(batch)`` maps ``(n, 28, 28, 1)`` float32 to ``(n, 10)``.
+    model
+        The ``keras.Model`` on the tensorflow backend, else ``None``.
+    fetch_result
+        For an http(s) model, the loader's :class:`~mnist_widgets.FetchResult` (where the bytes
+        came from, the store entry); else ``None``.
+
+    Raises
+    ------
+    ModelFormatError
+        The model does not take 28x28x1 images or give 10 scores, or it has a layer the backend
+        cannot run.
+    ValueError
+        An unknown backend.
 
     Notes
     -----
-    One prediction is a small amount of work spread over TensorFlow's intra-op threads; on a busy
-    2-core machine waking them costs more than they save. ``TF_NUM_INTRAOP_THREADS=1`` (set before
-    TensorFlow starts) brought the end-to-end median from ~1.5 ms to ~1.0 ms in the benchmark.
+    onnxruntime runs on one intra-op thread: one digit is ~20 MFLOP, and waking more threads
+    costs more than they save on a busy machine. The NumPy engine reuses its buffers and does
+    each convolution as one matmul; on a loaded machine ``OPENBLAS_NUM_THREADS=1`` (set before
+    NumPy starts) can help it. On the tensorflow backend ``TF_NUM_INTRAOP_THREADS=1`` helps for
+    the same reason. The figures per backend are in the README (``make bench``).
 
     Examples
     --------
     >>> predictor = Predictor()  # doctest: +SKIP
+    >>> predictor.backend  # doctest: +SKIP
+    'onnxruntime'
     >>> predictor.predict(canvas).digit  # doctest: +SKIP
     7
     """
 
-    def __init__(self, model: Any = None, *, jit_compile: bool = True) -> None:
-        if model is None or isinstance(model, (str, os.PathLike)):
+    def __init__(self, model: Any = None, *, backend: str = "auto", jit_compile: bool = True):
+        self.fetch_result: Any = None
+        self.model: Any = None
+        if model is None or isinstance(model, str | os.PathLike | ModelArtifacts):
+            artifacts, source = self._artifacts(model)
+            resolved = engines.resolve_backend(backend)
+            if resolved == "tensorflow":
+                from .tfjs.codec import decode_model  # deferred: imports TensorFlow
+
+                self.model = decode_model(artifacts, source=source)
+                self.engine = engines.keras_engine(self.model, jit_compile=jit_compile)
+            else:
+                self.engine = engines.load_engine(artifacts, resolved, source=source)
+        else:  # a keras.Model
+            resolved = "tensorflow" if backend == "auto" else engines.resolve_backend(backend)
+            self.model = model
+            self.engine = self._keras_engine(model, resolved, jit_compile)
+        self.backend: str = self.engine.backend
+        _check_shapes(self.engine)
+        self._run(np.zeros((1, *_INPUT), np.float32))  # compile/allocate now, not on a drawing
+
+    def _artifacts(self, model: Any) -> tuple[ModelArtifacts, str]:
+        if isinstance(model, ModelArtifacts):
+            return model, "the given ModelArtifacts"
+        if model is None:
             from ._shipped import shipped_model_dir
-            from .tfjs import load_layers_model
 
-            model = load_layers_model(shipped_model_dir() if model is None else model)
-        _check_input_shape(model)
-        self.model = model
-        self.fetch_result: Any = None  # set by from_url
-        tf = tensorflow()
-        signature = [tf.TensorSpec(shape=[None, SIZE, SIZE, 1], dtype=tf.float32)]
+            model = shipped_model_dir()
+        source = os.fspath(model)
+        if source.lower().startswith(("http://", "https://")):
+            from .loader import fetch_artifacts
 
-        def _call(x: Any) -> Any:
-            return model(x, training=False)
+            self.fetch_result = fetch_artifacts(source)
+            return self.fetch_result.artifacts, self.fetch_result.cache_url or source
+        from .io import read_artifacts
 
-        fn = tf.function(_call, input_signature=signature, jit_compile=jit_compile)
-        # Calling the concrete function directly skips tf.function's argument matching (~0.1 ms).
-        self._fn = fn.get_concrete_function()
-        self._constant = tf.constant
-        self._run(np.zeros((1, SIZE, SIZE, 1), np.float32))  # compile now, not on the first drawing
+        return read_artifacts(model), source
+
+    @staticmethod
+    def _keras_engine(model: Any, backend: str, jit_compile: bool) -> engines.Engine:
+        _check_keras_input(model)
+        if backend == "tensorflow":
+            return engines.keras_engine(model, jit_compile=jit_compile)
+        from .tfjs.codec import encode_model  # the Keras model's own TF.js artifacts
+
+        name = getattr(model, "name", "keras.Model")
+        return engines.load_engine(encode_model(model), backend, source=f"keras model {name!r}")
 
     @classmethod
-    def from_url(cls, url: str, **fetch_options: Any) -> Predictor:
-        """Load through the offline-first model store (:func:`mnist_widgets.fetch_model`).
+    def from_url(cls, url: str, *, backend: str = "auto", **fetch_options: Any) -> Predictor:
+        """Load through the offline-first model store (:func:`mnist_widgets.fetch_model`'s route).
 
-        ``fetch_options`` go to ``fetch_model`` (``strategy``, ``cache``, ``timeout``, ...); the
-        :class:`~mnist_widgets.FetchResult` is kept as ``predictor.fetch_result``.
+        ``fetch_options`` go to the loader (``strategy``, ``cache``, ``timeout``, ...); the
+        :class:`~mnist_widgets.FetchResult` is kept as ``predictor.fetch_result`` (its ``model``
+        is the Keras model on the tensorflow backend, else ``None``: no Keras model is built).
         """
-        from .loader import fetch_model
+        from .loader import fetch_artifacts
 
-        result = fetch_model(url, **fetch_options)
-        predictor = cls(result.model)
+        result = fetch_artifacts(url, **fetch_options)
+        predictor = cls(result.artifacts, backend=backend)
+        result.model = predictor.model
         predictor.fetch_result = result
         return predictor
 
@@ -135,7 +198,8 @@ class Predictor:
         """Classify one drawing (any canvas :func:`~mnist_widgets.preprocess` accepts).
 
         An empty canvas gives ``Prediction(digit=None)`` with zero probabilities. With
-        ``preprocessed=True`` the image must already be a 28x28 MNIST-style array in [0, 1].
+        ``preprocessed=True`` the image must already be a 28x28 MNIST-style array in [0, 1]
+        (checked: a :class:`~mnist_widgets.CanvasError` otherwise).
         """
         x = _prepare(image, preprocessed)
         if x is None:
@@ -146,30 +210,28 @@ class Predictor:
     def predict_batch(
         self, images: Iterable[np.ndarray], *, preprocessed: bool = False
     ) -> list[Prediction]:
-        """Classify many drawings in a few compiled calls; empty canvases give ``digit=None``."""
+        """Classify many drawings in a few engine calls; empty canvases give ``digit=None``."""
         inputs = [_prepare(image, preprocessed) for image in images]
         kept = [i for i, x in enumerate(inputs) if x is not None]
         out: list[Prediction] = [Prediction(None, _EMPTY_PROBS, _EMPTY_INPUT)] * len(inputs)
         for start in range(0, len(kept), _BATCH):
             chunk = kept[start : start + _BATCH]
             batch = np.stack([inputs[i] for i in chunk])[:, :, :, None]
-            # XLA compiles once per batch size: pad to a power of two so few sizes ever occur.
-            padded = np.zeros((1 << (len(chunk) - 1).bit_length(), SIZE, SIZE, 1), np.float32)
-            padded[: len(chunk)] = batch
-            for i, probs in zip(chunk, self._run(padded)[: len(chunk)], strict=True):
+            for i, probs in zip(chunk, self._run(batch), strict=True):
                 out[i] = _make(probs, inputs[i])
         return out
 
     def _run(self, batch: np.ndarray) -> np.ndarray:
-        probs = self._fn(self._constant(batch)).numpy().astype(np.float32, copy=False)
+        probs = self.engine(batch)
         if probs.ndim != 2 or probs.shape[1] != 10:
             msg = f"the model must output 10 class scores per image, got shape {probs.shape}"
             raise ModelFormatError(msg)
         return _as_distribution(probs)
 
     def __repr__(self) -> str:
-        name = getattr(self.model, "name", type(self.model).__name__)
-        return f"Predictor(model={name!r})"
+        plan = getattr(self.engine, "plan", None)
+        name = plan.name if plan is not None else getattr(self.model, "name", "?")
+        return f"Predictor(model={name!r}, backend={self.backend!r})"
 
 
 def _prepare(image: np.ndarray, preprocessed: bool) -> np.ndarray | None:
@@ -179,7 +241,15 @@ def _prepare(image: np.ndarray, preprocessed: bool) -> np.ndarray | None:
     x = np.array(image, dtype=np.float32)
     if x.shape != (SIZE, SIZE):
         msg = f"preprocessed=True needs a (28, 28) array in [0, 1], got shape {x.shape}"
-        raise ValueError(msg)
+        raise CanvasError(msg)
+    lo, hi = float(x.min()), float(x.max())  # NaN propagates into both
+    if not (lo >= 0.0 and hi <= 1.0):
+        what = "NaN or inf" if not np.isfinite(x).all() else f"values in [{lo:g}, {hi:g}]"
+        msg = (
+            f"preprocessed=True needs a (28, 28) array in [0, 1], got {what}; pass the raw "
+            "canvas without preprocessed=True to have it prepared like MNIST"
+        )
+        raise CanvasError(msg)
     return x
 
 
@@ -198,15 +268,25 @@ def _as_distribution(scores: np.ndarray) -> np.ndarray:
     return shifted / shifted.sum(axis=1, keepdims=True)
 
 
-def _check_input_shape(model: Any) -> None:
+def _shape_error(shape: tuple[Any, ...]) -> ModelFormatError:
+    msg = (
+        f"the model takes inputs of shape {shape}, expected (None, 28, 28, 1) "
+        "(28x28 grayscale images with a channel axis, like the mnist-node CNN)"
+    )
+    return ModelFormatError(msg)
+
+
+def _check_keras_input(model: Any) -> None:
     shape = getattr(model, "input_shape", None)
     if shape is None:
         return  # subclassed models have no declared input; the first call will tell
     if isinstance(shape, list):
         shape = shape[0]
-    if tuple(shape[1:]) != (SIZE, SIZE, 1):
-        msg = (
-            f"the model takes inputs of shape {tuple(shape)}, expected (None, 28, 28, 1) "
-            "(28x28 grayscale images with a channel axis, like the mnist-node CNN)"
-        )
-        raise ModelFormatError(msg)
+    if tuple(shape[1:]) != _INPUT:
+        raise _shape_error(tuple(shape))
+
+
+def _check_shapes(engine: Any) -> None:
+    plan = getattr(engine, "plan", None)
+    if plan is not None and plan.input_shape != _INPUT:
+        raise _shape_error((None, *plan.input_shape))

@@ -4,14 +4,20 @@ The article serves its TF.js model with a static file server; this is that serve
 notebook or a test. It is built on tornado (already in the Jupyter stack), whose static file handler
 answers conditional requests (``ETag`` / ``If-None-Match``, ``Last-Modified`` /
 ``If-Modified-Since``) with 304, so clients can revalidate a cached model without downloading it
-again. CORS headers let a browser page on another origin load the model too.
+again. CORS headers let a browser page on another origin load the model too, so nothing whose name
+starts with a dot (``.env``, ``.git/config``) is ever served: those answer 404.
 
 Example
 -------
->>> from mnist_widgets.serve import serve_directory
->>> with serve_directory("models/mnist") as server:  # doctest: +SKIP
-...     print(server.url + "model.json")
-http://127.0.0.1:54321/model.json
+>>> import httpx
+>>> from mnist_widgets import shipped_model_dir
+>>> seen = []
+>>> with serve_directory(shipped_model_dir(), on_request=seen.append) as server:
+...     response = httpx.get(server.url + "model.json")
+>>> response.status_code, response.headers["Access-Control-Allow-Origin"]
+(200, '*')
+>>> [(r.method, r.path, r.status) for r in seen]
+[('GET', '/model.json', 200)]
 """
 
 from __future__ import annotations
@@ -21,13 +27,17 @@ import hashlib
 import os
 import threading
 import time
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, ClassVar
+from pathlib import Path, PurePosixPath
+from typing import Any
 
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
-from tornado.web import Application, RequestHandler, StaticFileHandler
+from tornado.web import Application, HTTPError, RequestHandler, StaticFileHandler
+
+from .errors import ConfigError
 
 __all__ = ["ModelServer", "RequestRecord", "make_app", "serve_directory"]
 
@@ -37,17 +47,63 @@ _CORS_HEADERS = {
     "Access-Control-Allow-Headers": "If-None-Match, If-Modified-Since, Range",
     "Access-Control-Expose-Headers": "ETag, Last-Modified, Content-Length",
 }
+ETAG_CACHE_SIZE = 1024  # (path, size, mtime) -> content hash entries kept per application
 
 
 @dataclass(frozen=True)
 class RequestRecord:
-    """One request the server answered (for tests and for watching what a client does)."""
+    """One request the server answered: what ``on_request`` receives."""
 
     method: str
     path: str
     status: int
     headers: dict[str, str] = field(default_factory=dict)
     time: float = 0.0
+
+
+RequestCallback = Callable[[RequestRecord], None]
+
+
+class _EtagCache:
+    """Content hashes keyed on (path, size, mtime): a file replaced on disk gets a new ETag.
+
+    tornado caches static ETags per path for the life of the process, so a model replaced on disk
+    would keep its old ETag and clients would be told "304 Not Modified" forever. One cache per
+    application, least recently used entries dropped past ``maxsize``.
+    """
+
+    def __init__(self, maxsize: int | None = None) -> None:
+        self._maxsize = ETAG_CACHE_SIZE if maxsize is None else maxsize
+        self._etags: OrderedDict[tuple[str, int, int], str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._etags)
+
+    def etag(self, path: str) -> str | None:
+        try:
+            stat = os.stat(path)
+        except OSError:
+            return None
+        key = (path, stat.st_size, stat.st_mtime_ns)
+        with self._lock:
+            if key in self._etags:
+                self._etags.move_to_end(key)
+                return self._etags[key]
+        digest = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+        etag = f'"{digest.hexdigest()[:32]}"'
+        with self._lock:
+            self._etags[key] = etag
+            while len(self._etags) > self._maxsize:
+                self._etags.popitem(last=False)
+        return etag
+
+
+def _hidden(relative: str) -> bool:
+    return any(part.startswith(".") for part in PurePosixPath(relative.replace(os.sep, "/")).parts)
 
 
 class _CorsMixin(RequestHandler):
@@ -61,75 +117,93 @@ class _CorsMixin(RequestHandler):
 
 
 class ModelFileHandler(_CorsMixin, StaticFileHandler):
-    """Static files with CORS and an ETag that follows the file's content.
+    """Static files with CORS, an ETag that follows the file's content, and no dot-files."""
 
-    tornado caches static ETags per path for the life of the process, so a model replaced on disk
-    would keep its old ETag and clients would be told "304 Not Modified" forever. We key the
-    content hash on (path, size, mtime) instead.
-    """
+    def initialize(  # type: ignore[override]
+        self,
+        path: str,
+        *,
+        etags: _EtagCache,
+        on_request: RequestCallback | None = None,
+    ) -> None:
+        super().initialize(path)
+        self._etags = etags
+        self._on_request = on_request
+        self._reported = False
 
-    _etags: ClassVar[dict[tuple[str, int, int], str]] = {}
-    _etag_lock: ClassVar[threading.Lock] = threading.Lock()
+    def validate_absolute_path(self, root: str, absolute_path: str) -> str | None:
+        # Both the path asked for and where a symlink leads: a link named "config" to ".env" too.
+        if _hidden(os.path.relpath(absolute_path, root)):
+            raise HTTPError(404)
+        resolved = super().validate_absolute_path(root, absolute_path)
+        real_root = os.path.realpath(root)
+        if resolved is not None and _hidden(os.path.relpath(os.path.realpath(resolved), real_root)):
+            raise HTTPError(404)
+        return resolved
 
     def compute_etag(self) -> str | None:
         assert self.absolute_path is not None
-        try:
-            stat = os.stat(self.absolute_path)
-        except OSError:
-            return None
-        key = (self.absolute_path, stat.st_size, stat.st_mtime_ns)
-        with self._etag_lock:
-            etag = self._etags.get(key)
-        if etag is None:
-            digest = hashlib.sha256()
-            with open(self.absolute_path, "rb") as fh:
-                for chunk in iter(lambda: fh.read(1 << 20), b""):
-                    digest.update(chunk)
-            etag = f'"{digest.hexdigest()[:32]}"'
-            with self._etag_lock:
-                self._etags[key] = etag
-        return etag
+        return self._etags.etag(self.absolute_path)
+
+    def flush(self, include_footers: bool = False) -> Any:
+        # The first flush sends the status line: report the request before any byte leaves, so a
+        # client holding the response can rely on its record having been delivered.
+        if not self._reported:
+            self._reported = True
+            if self._on_request is not None:
+                request = self.request
+                self._on_request(
+                    RequestRecord(
+                        method=request.method or "",
+                        path=request.path,
+                        status=self.get_status(),
+                        headers=dict(request.headers.items()),
+                        time=time.time(),
+                    )
+                )
+        return super().flush(include_footers)
 
 
-def make_app(directory: str | os.PathLike, handlers: list | None = None) -> Application:
-    """A tornado application serving ``directory``; ``handlers`` are routed before the files."""
+def make_app(
+    directory: str | os.PathLike,
+    handlers: list | None = None,
+    *,
+    on_request: RequestCallback | None = None,
+) -> Application:
+    """A tornado application serving ``directory``; ``handlers`` are routed before the files.
+
+    Raises
+    ------
+    NotADirectoryError
+        ``directory`` is not a directory.
+    """
     root = Path(directory).resolve()
     if not root.is_dir():
         msg = f"cannot serve {str(directory)!r}: not a directory (pass the folder with model.json)"
         raise NotADirectoryError(msg)
-    routes = [*(handlers or []), (r"/(.*)", ModelFileHandler, {"path": str(root)})]
-    return Application(routes)
+    files = {"path": str(root), "etags": _EtagCache(), "on_request": on_request}
+    return Application([*(handlers or []), (r"/(.*)", ModelFileHandler, files)])
 
 
 class ModelServer:
-    """An HTTP server running on its own event loop in a daemon thread.
+    """An HTTP server running ``app`` on its own event loop in a daemon thread.
 
     Attributes
     ----------
     url : str
         ``http://HOST:PORT/`` (always ends in ``/``).
+    host : str
+        The interface bound.
     port : int
         The bound port (useful with ``port=0``, which picks a free one).
-    requests : list of RequestRecord
-        Every answered request, in order (waits briefly for requests still being answered).
     """
 
-    def __init__(self, app: Application, *, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._requests: list[RequestRecord] = []
-        self._in_flight = 0
-        self._stopped = False
-        self._cond = threading.Condition()
-        app.settings["log_function"] = self._record
-        # A client can read the whole response before tornado logs it; counting requests from the
-        # moment they are routed lets ``requests`` wait for the ones still finishing.
-        route = app.find_handler
-
-        def find_handler(request: Any, **kwargs: Any) -> Any:
-            with self._cond:
-                self._in_flight += 1
-            return route(request, **kwargs)
-
-        app.find_handler = find_handler  # type: ignore[method-assign]
+    def __init__(self, app: Any, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        # ``app``: a tornado Application, or any HTTPServerConnectionDelegate wrapping one.
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+            # tornado's bind_sockets would take 99999 and quietly listen on another port.
+            msg = f"port must be an integer from 0 to 65535 (0 = any free port), got {port!r}"
+            raise ConfigError(msg)
         self._app = app
         # Bind in the caller's thread so a busy port raises here, not in the background.
         self._sockets = bind_sockets(port, host)
@@ -145,31 +219,6 @@ class ModelServer:
         self._started.wait()
         if self._error is not None:
             raise self._error
-
-    def _record(self, handler: RequestHandler) -> None:
-        request = handler.request
-        record = RequestRecord(
-            method=request.method or "",
-            path=request.path,
-            status=handler.get_status(),
-            headers=dict(request.headers.items()),
-            time=time.time(),
-        )
-        with self._cond:
-            self._requests.append(record)
-            self._in_flight = max(0, self._in_flight - 1)
-            self._cond.notify_all()
-
-    def wait_idle(self, timeout: float = 2.0) -> bool:
-        """Wait until no request is being answered; return whether that happened in time."""
-        with self._cond:
-            return self._cond.wait_for(lambda: self._in_flight == 0 or self._stopped, timeout)
-
-    @property
-    def requests(self) -> list[RequestRecord]:
-        self.wait_idle()
-        with self._cond:
-            return list(self._requests)
 
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
@@ -193,18 +242,9 @@ class ModelServer:
 
     def stop(self) -> None:
         """Stop accepting connections, close open ones, and join the thread (idempotent)."""
-        with self._cond:
-            self._stopped = True
-            self._cond.notify_all()
         if self._thread.is_alive() and not self._loop.is_closed():
             asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop)
             self._thread.join(timeout=10)
-
-    def clear_requests(self) -> None:
-        """Forget the recorded requests (e.g. between phases of a test)."""
-        self.wait_idle()
-        with self._cond:
-            self._requests.clear()
 
     def __enter__(self) -> ModelServer:
         return self
@@ -214,31 +254,49 @@ class ModelServer:
 
 
 def serve_directory(
-    directory: str | os.PathLike, *, host: str = "127.0.0.1", port: int = 0
+    directory: str | os.PathLike,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    on_request: RequestCallback | None = None,
 ) -> ModelServer:
     """Serve ``directory`` over HTTP in a background thread until ``stop()`` or the ``with`` ends.
 
     Parameters
     ----------
     directory : path
-        Folder to serve (e.g. one holding ``model.json`` and its weight files).
+        Folder to serve (e.g. one holding ``model.json`` and its weight files). Files and folders
+        whose name starts with a dot are never served.
     host : str
         Interface to bind; the default keeps the server private to this machine.
     port : int
-        Port to bind; 0 picks a free one (read it from ``server.port``).
+        Port to bind, 0 to 65535; 0 picks a free one (read it from ``server.port``).
+    on_request : callable, optional
+        Called with a :class:`RequestRecord` for every request, from the server's thread, just
+        before the response is sent (``seen.append`` keeps a log).
 
     Returns
     -------
     ModelServer
-        Already listening, with ``.url`` (ending in ``/``), ``.port``, ``.requests`` and
-        ``.stop()``. It is a context manager, so scripts can write ``with serve_directory(...)``;
-        a notebook can start it in one cell and stop it in another.
+        Already listening, with ``.url`` (ending in ``/``), ``.port`` and ``.stop()``. It is a
+        context manager, so scripts can write ``with serve_directory(...)``; a notebook can start
+        it in one cell and stop it in another.
+
+    Raises
+    ------
+    NotADirectoryError
+        ``directory`` is not a directory.
+    ConfigError
+        ``port`` is not an integer from 0 to 65535.
+    OSError
+        The port cannot be bound (in use, or not allowed).
 
     Examples
     --------
-    >>> with serve_directory("models/mnist") as server:  # doctest: +SKIP
-    ...     result = fetch_model(server.url + "model.json")
-    >>> server = serve_directory("models/mnist")  # doctest: +SKIP
-    >>> server.stop()  # doctest: +SKIP
+    >>> from mnist_widgets import shipped_model_dir
+    >>> server = serve_directory(shipped_model_dir())
+    >>> server.url.startswith("http://127.0.0.1:") and server.url.endswith("/")
+    True
+    >>> server.stop()
     """
-    return ModelServer(make_app(directory), host=host, port=port)
+    return ModelServer(make_app(directory, on_request=on_request), host=host, port=port)

@@ -15,6 +15,7 @@ What :func:`train` adds to the article's ``model.fit``:
 from __future__ import annotations
 
 import math
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -25,6 +26,7 @@ import numpy as np
 
 from ._tf import keras, tensorflow
 from .data import MnistArrays, load_mnist
+from .errors import ConfigError
 from .model import LEARNING_RATE, build_model, compile_model
 
 # Augmentation ranges: what a mouse- or finger-drawn digit varies by after MNIST-style centring.
@@ -79,6 +81,7 @@ def train(
     seed: int | None = None,
     augment: bool = False,
     data: MnistArrays | None = None,
+    data_dir: str | os.PathLike | None = None,
     subset: int | None = None,
     learning_rate: float = LEARNING_RATE,
     label_smoothing: float = LABEL_SMOOTHING,
@@ -101,6 +104,9 @@ def train(
     data
         ``(x_train, y_train), (x_test, y_test)``; default :func:`mnist_widgets.load_mnist`. Images
         are uint8 (scaled by 1/255) or floats in [0, 1], shape (N, 28, 28) or (N, 28, 28, 1).
+    data_dir
+        Without ``data``: the directory :func:`mnist_widgets.load_mnist` reads (it is read after
+        the arguments are checked, so a bad ``epochs`` costs no loading).
     subset
         Train on this many randomly chosen training images (the test set stays whole).
     learning_rate
@@ -120,6 +126,12 @@ def train(
     -------
     (model, TrainHistory)
 
+    Raises
+    ------
+    ConfigError
+        An argument is out of range (``epochs=0``, ``validation_split=1.0``, ...): before any data
+        is loaded or any model built.
+
     Examples
     --------
     >>> model, history = train(epochs=2, subset=3000, seed=1)  # doctest: +SKIP
@@ -130,7 +142,7 @@ def train(
     k = keras()
     if seed is not None:
         k.utils.set_random_seed(seed)
-    (x_all, y_all), (x_test, y_test) = data if data is not None else load_mnist()
+    (x_all, y_all), (x_test, y_test) = data if data is not None else load_mnist(data_dir)
     order = np.random.default_rng(seed).permutation(len(x_all))[:subset]
     n_val = round(len(order) * validation_split)
     val_rows, train_rows = np.sort(order[:n_val]), order[n_val:]
@@ -190,22 +202,22 @@ def _check_args(
     subset: int | None,
     label_smoothing: float = LABEL_SMOOTHING,
 ) -> None:
-    """Raise ValueError for an argument :func:`train` cannot use (the CLI checks before loading)."""
+    """Raise :class:`ConfigError` for an argument :func:`train` cannot use."""
     if not isinstance(epochs, int) or epochs < 1:
         msg = f"epochs must be a positive integer, got {epochs!r}"
-        raise ValueError(msg)
+        raise ConfigError(msg)
     if not isinstance(batch_size, int) or batch_size < 1:
         msg = f"batch_size must be a positive integer, got {batch_size!r}"
-        raise ValueError(msg)
+        raise ConfigError(msg)
     if not 0.0 <= validation_split < 1.0:
         msg = f"validation_split must be in [0, 1), got {validation_split!r}"
-        raise ValueError(msg)
+        raise ConfigError(msg)
     if subset is not None and (not isinstance(subset, int) or subset < 2):
         msg = f"subset must be an integer >= 2 or None, got {subset!r}"
-        raise ValueError(msg)
+        raise ConfigError(msg)
     if not 0.0 <= label_smoothing < 1.0:
         msg = f"label_smoothing must be in [0, 1), got {label_smoothing!r}"
-        raise ValueError(msg)
+        raise ConfigError(msg)
 
 
 # --------------------------------------------------------------------------- input pipeline
@@ -297,7 +309,7 @@ def _resolve_verbose(verbose: int | str) -> int | str:
         return 1 if sys.stdout.isatty() else 2
     if verbose not in (0, 1, 2, "notebook"):
         msg = f"verbose must be 'auto', 'notebook', 0, 1 or 2, got {verbose!r}"
-        raise ValueError(msg)
+        raise ConfigError(msg)
     return verbose
 
 

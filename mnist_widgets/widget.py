@@ -44,6 +44,9 @@ class DigitCanvas(widgets.VBox):
     predictor : Predictor or None
         What classifies the drawing; ``None`` builds :class:`~mnist_widgets.Predictor` with the
         shipped model.
+    backend : str
+        With ``predictor=None``: the engine of that Predictor (``"auto"``, ``"onnxruntime"``,
+        ``"numpy"`` or ``"tensorflow"``; see :class:`~mnist_widgets.Predictor`).
 
     Attributes
     ----------
@@ -61,11 +64,11 @@ class DigitCanvas(widgets.VBox):
 
     prediction = traitlets.Any(None, allow_none=True)
 
-    def __init__(self, predictor: Any = None, **kwargs: Any) -> None:
+    def __init__(self, predictor: Any = None, *, backend: str = "auto", **kwargs: Any) -> None:
         if predictor is None:
             from .predictor import Predictor
 
-            predictor = Predictor()
+            predictor = Predictor(backend=backend)
         self.predictor = predictor
         self._strokes: list[list[Point]] = []
         self._current: list[Point] | None = None

@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _serving import RecordingServer
 from tornado.web import Application, RequestHandler
-
-from mnist_widgets.serve import ModelServer
 
 
 def tiny_model_json(inputs: int = 4, units: int = 3, paths: list[str] | None = None) -> dict:
@@ -143,8 +142,8 @@ class FaultHandler(RequestHandler):
             self.finish(data)
 
 
-class FaultServer(ModelServer):
-    """A :class:`ModelServer` over ``root`` whose responses can be made to fail."""
+class FaultServer(RecordingServer):
+    """A recording model server over ``root`` whose responses can be made to fail."""
 
     def __init__(self, root: Path, **kwargs: Any) -> None:
         self.plan = _Plan()
@@ -163,3 +162,60 @@ class FaultServer(ModelServer):
 
     def statuses(self, path: str) -> list[int]:
         return [r.status for r in self.requests if r.path == "/" + path]
+
+
+def functional_model_json(*, hidden: int = 3, inputs: int = 4) -> dict:
+    """A converter-style functional model: InputLayer -> Dense(hidden) -> Dense(2, softmax)."""
+
+    def dense(name: str, units: int, source: str, activation: str) -> dict:
+        return {
+            "class_name": "Dense",
+            "name": name,
+            "config": {"name": name, "units": units, "activation": activation, "use_bias": True},
+            "inbound_nodes": [[[source, 0, 0, {}]]],
+        }
+
+    layers = [
+        {
+            "class_name": "InputLayer",
+            "name": "x",
+            "config": {"name": "x", "batch_input_shape": [None, inputs], "dtype": "float32"},
+            "inbound_nodes": [],
+        },
+        dense("hidden", hidden, "x", "relu"),
+        dense("out", 2, "hidden", "softmax"),
+    ]
+    weights = [
+        {"name": "hidden/kernel", "shape": [inputs, hidden], "dtype": "float32"},
+        {"name": "hidden/bias", "shape": [hidden], "dtype": "float32"},
+        {"name": "out/kernel", "shape": [hidden, 2], "dtype": "float32"},
+        {"name": "out/bias", "shape": [2], "dtype": "float32"},
+    ]
+    return {
+        "format": "layers-model",
+        "modelTopology": {
+            "model_config": {
+                "class_name": "Functional",
+                "config": {
+                    "name": "fun",
+                    "layers": layers,
+                    "input_layers": [["x", 0, 0]],
+                    "output_layers": [["out", 0, 0]],
+                },
+            }
+        },
+        "weightsManifest": [{"paths": ["group1-shard1of1.bin"], "weights": weights}],
+    }
+
+
+def weight_bytes(model_json: dict, seed: int = 0) -> dict[str, bytes]:
+    """Random float32 weight files of exactly the sizes model.json's (one-file) groups declare."""
+    from mnist_widgets.tfjs.artifacts import weight_nbytes
+
+    rng = np.random.default_rng(seed)
+    files = {}
+    for group in model_json["weightsManifest"]:
+        size = sum(weight_nbytes(e) for e in group["weights"])
+        values = rng.standard_normal(-(-size // 4)).astype("<f4").tobytes()
+        files[group["paths"][0].removeprefix("./")] = values[:size]
+    return files

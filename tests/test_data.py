@@ -50,7 +50,7 @@ def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 @pytest.fixture(scope="module")
 def real_source(mnist) -> Path:
     """The directory holding the real raw IDX files that the ``mnist`` fixture was loaded from."""
-    source = Path(data._load_with_source()[1])
+    source = Path(data.find_mnist().source)
     if not all((source / stem).is_file() for stem in IDX_SHA256):
         pytest.skip(f"these tests copy raw IDX files; {source} has none (run `make data`)")
     return source
@@ -196,7 +196,7 @@ def test_env_var_first_and_corrupt_sources_are_skipped_with_a_warning(
 ):
     src = real_dir(real_source, isolated)
     monkeypatch.setenv("MNIST_DATA_DIR", str(src))
-    assert data._load_with_source()[1] == str(src)
+    assert data.find_mnist().source == str(src)
 
     bad = isolated / "bad"  # a corrupt copy in MNIST_DATA_DIR: warn, then use the next source
     bad.mkdir()
@@ -205,7 +205,7 @@ def test_env_var_first_and_corrupt_sources_are_skipped_with_a_warning(
     monkeypatch.setenv("MNIST_DATA_DIR", str(bad))
     shutil.copytree(src, isolated / "default")
     with pytest.warns(UserWarning, match="skipping MNIST_DATA_DIR"):
-        assert data._load_with_source()[1] == str(isolated / "default")
+        assert data.find_mnist().source == str(isolated / "default")
 
 
 def test_parsed_arrays_are_cached_in_process(real_source, tmp_path):

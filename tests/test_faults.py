@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 from _models import FaultServer, write_tiny_model
+from _serving import serve_directory
 
 from mnist_widgets.errors import DownloadError, ModelFormatError
 from mnist_widgets.io import read_artifacts
 from mnist_widgets.loader import CacheCorruptWarning, NetworkFallbackWarning, fetch_artifacts
-from mnist_widgets.serve import serve_directory
 from mnist_widgets.store import ModelStore
 
 SHARD = "group1-shard1of1.bin"

@@ -98,12 +98,12 @@ def test_refuses_to_replace_a_non_model_directory(tmp_path):
 
 
 def test_refuses_inconsistent_artifacts_before_writing(tmp_path):
-    bad = _artifacts()
-    bad.weight_files["group1-shard2of2.bin"] = b"\x01"
+    good = _artifacts()  # ModelArtifacts checks itself when made: a bad one never exists
+    files = {**good.weight_files, "group1-shard2of2.bin": b"\x01"}
     with pytest.raises(
         ModelFormatError, match="hold 9 bytes but weightsManifest\\[0\\] declares 16"
     ):
-        io.write_artifacts(bad, tmp_path / "model")
+        io.write_artifacts(ModelArtifacts(good.model_json, files), tmp_path / "model")
     assert not (tmp_path / "model").exists()
 
 

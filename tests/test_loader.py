@@ -13,6 +13,7 @@ import httpx
 import numpy as np
 import pytest
 from _models import write_tiny_model
+from _serving import serve_directory
 
 from mnist_widgets.errors import CacheError, DownloadError, OfflineError
 from mnist_widgets.io import read_artifacts
@@ -23,7 +24,6 @@ from mnist_widgets.loader import (
     fetch_artifacts,
     fetch_model,
 )
-from mnist_widgets.serve import serve_directory
 from mnist_widgets.store import ModelStore
 
 

@@ -45,3 +45,23 @@ def test_import_and_cli_help_do_not_import_tensorflow():
     )
     assert "tensorflow" not in help_modules
     assert "keras" not in help_modules
+
+
+def test_notebooks_use_only_the_public_api():
+    import re
+    from pathlib import Path
+
+    notebooks = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+    private = re.compile(r"mnist_widgets\._\w+|from mnist_widgets(\.\w+)* import _\w+")
+    found = {nb.name: private.findall(nb.read_text()) for nb in notebooks}
+    assert notebooks and {name: hits for name, hits in found.items() if hits} == {}
+
+
+def test_the_tutorials_names_are_exported_and_documented():
+    for name in ("shipped_model_dir", "find_mnist", "ConfigError"):
+        assert name in mw.__all__ and getattr(mw, name).__doc__
+    assert issubclass(mw.ConfigError, mw.MnistWidgetsError)
+    assert issubclass(mw.ConfigError, ValueError)  # what callers caught before
+    import mnist_widgets.drawn
+
+    assert mnist_widgets.drawn.drawn_digits.__doc__

@@ -1,17 +1,25 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
 import shutil
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pytest
 
 from mnist_widgets import _shipped
-from mnist_widgets._drawn import drawn_digits
-from mnist_widgets.errors import MnistWidgetsError, ModelFormatError
+from mnist_widgets.drawn import drawn_digits
+from mnist_widgets.engines import BACKENDS
+from mnist_widgets.errors import CanvasError, MnistWidgetsError, ModelFormatError
+from mnist_widgets.io import read_artifacts
 from mnist_widgets.predictor import Prediction, Predictor
 from mnist_widgets.preprocessing import pool_like_article, preprocess
 from mnist_widgets.serve import serve_directory
+from mnist_widgets.tfjs.codec import encode_model
 
 
 @pytest.fixture(scope="module")
@@ -127,6 +135,25 @@ def test_preprocessed_input_is_checked(predictor):
         predictor.predict(np.zeros((280, 280), np.float32), preprocessed=True)
 
 
+@pytest.mark.parametrize(
+    ("value", "what"),
+    [
+        (np.nan, "NaN or inf"),
+        (np.inf, "NaN or inf"),
+        (-0.5, r"values in \[-0.5, 1\]"),
+        (255.0, "values in .0, 255"),
+    ],
+)
+def test_preprocessed_values_are_checked(predictor, value, what):
+    x = np.zeros((28, 28), np.float32)
+    x[4:24, 13:15] = 1.0
+    x[0, 0] = value
+    with pytest.raises(CanvasError, match=rf"\[0, 1\], got {what}"):
+        predictor.predict(x, preprocessed=True)
+    with pytest.raises(CanvasError):
+        predictor.predict_batch([np.zeros((28, 28)), x], preprocessed=True)
+
+
 def test_preprocessed_input_leaves_the_callers_array_alone(predictor):
     # Prediction.input is read-only; that must not be done to the caller's own float32 array.
     x = np.zeros((28, 28), np.float32)
@@ -143,21 +170,25 @@ def test_preprocessed_input_leaves_the_callers_array_alone(predictor):
     assert single.input[0, 0] == 0.0
 
 
-def test_model_with_wrong_input_shape_is_rejected():
+@pytest.mark.parametrize("backend", ["auto", "numpy", "onnxruntime"])
+def test_model_with_wrong_input_shape_is_rejected(backend):
     from mnist_widgets._tf import keras
 
     k = keras()
     flat = k.Sequential([k.Input((784,)), k.layers.Dense(10, activation="softmax")])
     with pytest.raises(ModelFormatError, match=r"\(None, 784\).*\(None, 28, 28, 1\)"):
-        Predictor(flat)
+        Predictor(flat, backend=backend)
+    with pytest.raises(ModelFormatError, match=r"\(None, 784\).*\(None, 28, 28, 1\)"):
+        Predictor(encode_model(flat), backend=backend)
 
 
-def test_logit_outputs_become_probabilities():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_logit_outputs_become_probabilities(backend):
     from mnist_widgets._tf import keras
 
     k = keras()
     logits = k.Sequential([k.Input((28, 28, 1)), k.layers.Flatten(), k.layers.Dense(10)])
-    p = Predictor(logits).predict(_one())
+    p = Predictor(logits, backend=backend).predict(_one())
     assert (p.probabilities >= 0).all()
     assert float(p.probabilities.sum()) == pytest.approx(1.0, abs=1e-5)
 
@@ -174,11 +205,112 @@ def test_from_url_goes_through_the_store_and_works_offline(seed_model_dir, predi
         online = Predictor.from_url(server.url + "model.json")
         url = server.url + "model.json"
     assert online.fetch_result.source == "network"
+    assert online.backend == "onnxruntime" and online.fetch_result.model is None  # no Keras
     monkeypatch.setenv("MNIST_WIDGETS_OFFLINE", "1")  # the server is gone too
-    offline = Predictor.from_url(url)
+    offline = Predictor.from_url(url, backend="tensorflow")
     assert offline.fetch_result.source == "cache"
+    assert offline.fetch_result.model is offline.model  # the Keras model, as fetch_model gives
     expected = predictor.predict(_one()).probabilities
     np.testing.assert_allclose(offline.predict(_one()).probabilities, expected, atol=1e-5)
+
+
+def test_http_source_goes_through_the_store(seed_model_dir, monkeypatch):
+    with serve_directory(seed_model_dir) as server:
+        url = server.url + "model.json"
+        online = Predictor(url)
+    assert online.fetch_result.source == "network"
+    monkeypatch.setenv("MNIST_WIDGETS_OFFLINE", "1")
+    offline = Predictor(url)  # the same URL, the server gone: the store's copy
+    assert offline.fetch_result.source == "cache"
+    by_name = Predictor(offline.fetch_result.cache_url, backend="numpy")
+    for other in (offline, by_name):
+        np.testing.assert_allclose(
+            other.predict(_one()).probabilities, online.predict(_one()).probabilities, atol=1e-5
+        )
+
+
+@pytest.fixture(scope="module")
+def backend_predictors(seed_model_dir) -> dict[str, Predictor]:
+    return {b: Predictor(seed_model_dir, backend=b) for b in BACKENDS}
+
+
+def test_every_backend_gives_the_same_predictions(backend_predictors, drawn):
+    canvases, _ = drawn
+    reference = backend_predictors["tensorflow"]
+    assert reference.model is not None
+    for backend, predictor in backend_predictors.items():
+        assert predictor.backend == backend
+        assert repr(predictor).endswith(f"backend='{backend}')")
+        batch = predictor.predict_batch(canvases[:100])
+        for got, want in zip(batch, reference.predict_batch(canvases[:100]), strict=True):
+            assert got.digit == want.digit
+            np.testing.assert_allclose(got.probabilities, want.probabilities, atol=1e-5)
+        one = predictor.predict(canvases[0])
+        np.testing.assert_allclose(one.probabilities, batch[0].probabilities, atol=1e-5)
+        assert one.probabilities.dtype == np.float32 and not one.probabilities.flags.writeable
+
+
+def test_default_backend_and_model_kinds(seed_model, seed_model_dir):
+    assert Predictor(seed_model_dir).backend == "onnxruntime"
+    assert Predictor(seed_model).backend == "tensorflow"  # a keras.Model: its compiled path
+    numpy_from_keras = Predictor(seed_model, backend="numpy")  # ... or encoded for an engine
+    assert numpy_from_keras.backend == "numpy" and numpy_from_keras.model is seed_model
+    from_artifacts = Predictor(read_artifacts(seed_model_dir))
+    assert from_artifacts.predict(_one()).digit == 1
+    with pytest.raises(ValueError, match="unknown backend 'cuda'"):
+        Predictor(seed_model_dir, backend="cuda")
+
+
+_TF_FREE = """
+import sys, json
+import mnist_widgets as mw
+from mnist_widgets.cli import main
+
+canvas = __import__("numpy").zeros((280, 280), "uint8")
+canvas[40:240, 132:150] = 255
+digits = {
+    "shipped": mw.Predictor().predict(canvas).digit,
+    "path": mw.Predictor(sys.argv[1]).predict(canvas).digit,
+}
+http = mw.Predictor(sys.argv[2])
+digits["http"] = http.predict(canvas).digit
+digits["cache"] = mw.Predictor(http.fetch_result.cache_url).predict(canvas).digit
+widget = mw.DigitCanvas()
+digits["widget"] = widget.draw_stroke([(140, 40), (140, 240)]).digit
+code = main(["predict", sys.argv[3], "--model", sys.argv[2]])
+print(json.dumps({
+    "digits": digits, "code": code, "backend": http.backend,
+    "loaded": sorted(m for m in ("tensorflow", "keras") if m in sys.modules),
+}))
+"""
+
+
+def test_drawing_path_never_imports_tensorflow(tmp_path, seed_model_dir):
+    from PIL import Image
+
+    Image.fromarray(_one()).save(tmp_path / "one.png")
+    env = {**os.environ, "MNIST_WIDGETS_CACHE": str(tmp_path / "store")}
+    with serve_directory(seed_model_dir) as server:
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                textwrap.dedent(_TF_FREE),
+                str(seed_model_dir),
+                server.url + "model.json",
+                str(tmp_path / "one.png"),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+            check=False,
+        )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["loaded"] == []  # neither tensorflow nor keras was imported
+    assert set(report["digits"].values()) == {1} and report["code"] == 0
+    assert report["backend"] == "onnxruntime"
 
 
 def test_shipped_model_dir_prefers_the_wheel_copy(tmp_path, seed_model_dir, monkeypatch):
@@ -198,3 +330,22 @@ def test_default_predictor_loads_the_shipped_model(tmp_path, seed_model_dir, mon
     monkeypatch.setattr(_shipped, "_candidates", lambda: [shipped])
     monkeypatch.setenv("MNIST_WIDGETS_OFFLINE", "1")  # no network needed
     assert Predictor().predict(_one()).digit == 1
+
+
+@pytest.mark.parametrize("backend", ["numpy", "onnxruntime"])
+def test_predict_command_and_widget_take_a_backend(tmp_path, seed_model_dir, backend, capsys):
+    from PIL import Image
+
+    from mnist_widgets.cli import main
+    from mnist_widgets.widget import DigitCanvas
+
+    Image.fromarray(_one()).save(tmp_path / "one.png")
+    args = ["predict", str(tmp_path / "one.png"), "--model", str(seed_model_dir)]
+    assert main([*args, "--backend", backend, "--top", "1"]) == 0
+    assert capsys.readouterr().out.splitlines()[0].endswith(": 1")
+    with pytest.raises(SystemExit):
+        main([*args, "--backend", "cuda"])
+    assert "invalid choice: 'cuda'" in capsys.readouterr().err
+    widget = DigitCanvas(backend=backend)
+    assert widget.predictor.backend == backend
+    assert widget.draw_stroke([(140, 40), (140, 240)]).digit == 1

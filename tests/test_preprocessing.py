@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from mnist_widgets._drawn import drawn_digits
+from mnist_widgets.drawn import drawn_digits
 from mnist_widgets.errors import CanvasError, EmptyCanvasError
 from mnist_widgets.preprocessing import (
     ink,

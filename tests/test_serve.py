@@ -1,4 +1,4 @@
-"""The model server: static files with ETag / conditional GET, CORS, a request log, clean stops."""
+"""The model server: static files with ETag / conditional GET, CORS, no dot-files, clean stops."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from _serving import serve_directory
 
-from mnist_widgets.serve import serve_directory
+import mnist_widgets.serve as serve
+from mnist_widgets.errors import ConfigError
 
 
 def test_serves_files_with_etag_and_answers_conditional_requests_with_304(seed_model_dir):
@@ -67,12 +69,14 @@ def test_missing_files_are_404_and_logged(tmp_path):
         assert [(r.path, r.status) for r in server.requests] == [("/nope.bin", 404)]
 
 
-def test_stop_closes_the_port(tmp_path):
-    with serve_directory(tmp_path) as server:
-        url = server.url
+def test_stop_releases_the_port_and_a_second_stop_changes_nothing(tmp_path):
+    with serve.serve_directory(tmp_path) as server:
+        url, port = server.url, server.port
+    server.stop()  # idempotent: neither raises nor brings anything back
     with pytest.raises(httpx.ConnectError):
         httpx.get(url, timeout=2)
-    server.stop()  # idempotent
+    with serve.serve_directory(tmp_path, port=port) as again:  # the port is free again
+        assert httpx.get(again.url + "nope", timeout=2).status_code == 404
 
 
 def test_serving_a_file_instead_of_a_directory_is_a_clear_error(tmp_path):
@@ -124,3 +128,71 @@ def test_cli_serve_reports_a_busy_port_in_one_line(tmp_path: Path, capsys):
     assert code == 1
     assert f"cannot listen on 127.0.0.1:{server.port}" in err
     assert "--port" in err
+
+
+@pytest.fixture
+def site_with_secrets(tmp_path: Path) -> Path:
+    (tmp_path / "model.json").write_text("{}")
+    (tmp_path / ".env").write_text("TOKEN=secret")
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "config").write_text("[remote]")
+    (tmp_path / "sub" / ".hidden").mkdir(parents=True)
+    (tmp_path / "sub" / ".hidden" / "w.bin").write_bytes(b"x")
+    (tmp_path / "link.txt").symlink_to(tmp_path / ".env")  # a plain name leading to a dot-file
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    "path",
+    [".env", ".git/config", ".git/", "sub/.hidden/w.bin", "%2eenv", "sub/../.env", "link.txt"],
+)
+def test_dot_files_and_dot_directories_are_never_served(site_with_secrets, path):
+    with serve.serve_directory(site_with_secrets) as server:
+        response = httpx.get(server.url + path)
+        head = httpx.head(server.url + path)
+        assert httpx.get(server.url + "model.json").status_code == 200
+    assert (response.status_code, head.status_code) == (404, 404)
+    assert b"secret" not in response.content and b"remote" not in response.content
+
+
+def test_on_request_reports_each_request_before_the_client_has_its_response(seed_model_dir):
+    seen: list = []
+    with serve.serve_directory(seed_model_dir, on_request=seen.append) as server:
+        for _ in range(20):  # no waiting: the record must be there when get() returns
+            before = len(seen)
+            status = httpx.get(server.url + "model.json").status_code
+            assert len(seen) == before + 1 and seen[-1].status == status == 200
+        httpx.get(server.url + ".env")
+    assert [(r.method, r.path, r.status) for r in seen[-2:]] == [
+        ("GET", "/model.json", 200),
+        ("GET", "/.env", 404),
+    ]
+
+
+def test_etag_cache_belongs_to_one_server_and_is_bounded(tmp_path, monkeypatch):
+    monkeypatch.setattr(serve, "ETAG_CACHE_SIZE", 3)
+    for i in range(6):
+        (tmp_path / f"w{i}.bin").write_bytes(bytes([i]) * 10)
+    first, second = serve.make_app(tmp_path), serve.make_app(tmp_path)
+    caches = [app.wildcard_router.rules[0].target_kwargs["etags"] for app in (first, second)]
+    with serve.ModelServer(first) as server:
+        etags = {httpx.get(f"{server.url}w{i}.bin").headers["etag"] for i in range(6)}
+    assert len(etags) == 6
+    assert (len(caches[0]), len(caches[1])) == (3, 0)  # capped, and not shared
+
+
+@pytest.mark.parametrize("port", [-1, 65536, 99999, 8000.0, True])
+def test_a_port_outside_0_to_65535_is_refused_not_replaced(tmp_path, port):
+    with pytest.raises(ConfigError, match="port must be an integer from 0 to 65535"):
+        serve.serve_directory(tmp_path, port=port)
+
+
+@pytest.mark.parametrize("port", ["99999", "-1", "http", "8000.5"])
+def test_cli_serve_refuses_a_bad_port_in_one_line(tmp_path, capsys, port):
+    from mnist_widgets.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["serve", str(tmp_path), "--port", port])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2
+    assert "--port" in err and "0 to 65535" in err and "Traceback" not in err

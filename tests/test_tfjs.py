@@ -7,6 +7,8 @@ import json
 
 import numpy as np
 import pytest
+from _models import weight_bytes
+from test_tfjs_graph import HOSTILE
 
 from mnist_widgets.errors import ModelFormatError
 from mnist_widgets.tfjs import (
@@ -16,6 +18,7 @@ from mnist_widgets.tfjs import (
     load_layers_model,
     save_layers_model,
 )
+from mnist_widgets.tfjs.graph import check_artifacts
 from mnist_widgets.tfjs.weights import dequantize, encode_weights, quantize
 
 
@@ -357,5 +360,64 @@ def test_reshape_without_target_shape_is_a_format_error(keras, target_shape):
         del config["target_shape"]
     else:
         config["target_shape"] = None
-    with pytest.raises(ModelFormatError, match=r"cannot build Reshape from its config"):
+    with pytest.raises(
+        ModelFormatError, match=r"layer 'r' \(Reshape\): field 'target_shape' must be a list"
+    ):
         decode_model(ModelArtifacts(model_json, dict(artifacts.weight_files)), source="r.json")
+
+
+# -- the graph against Keras ----------------------------------------------------------------------
+
+
+def test_graph_shapes_and_weights_match_what_keras_builds(keras, tiny):
+    k = keras
+    every_class = k.Sequential(
+        [
+            k.Input((17, 15, 2)),
+            k.layers.Rescaling(1 / 255, offset=0.5),
+            k.layers.Conv2D(3, (3, 2), strides=2, padding="same", activation="swish"),
+            k.layers.Conv2D(4, 3, dilation_rate=2, use_bias=False),
+            k.layers.BatchNormalization(center=False),
+            k.layers.MaxPooling2D(3, strides=1, padding="same"),
+            k.layers.AveragePooling2D((2, 1)),
+            k.layers.Activation("relu6"),
+            k.layers.Reshape((-1, 4)),
+            k.layers.Dense(5),
+            k.layers.Flatten(),
+            k.layers.Dropout(0.5),
+            k.layers.Dense(10, activation="softmax"),
+        ],
+        name="every_class",
+    )
+    for model in (every_class, tiny):
+        artifacts = encode_model(model)
+        graph = check_artifacts(artifacts, source=model.name)
+        again = decode_model(artifacts, source=model.name)
+        assert graph.parameters == model.count_params() == again.count_params()
+        for layer in graph.layers[1:]:  # Keras 3 Sequentials do not list their InputLayer
+            built = again.get_layer(layer.name)
+            assert tuple(built.output.shape) == layer.output_shape, layer.name
+            assert [tuple(w.shape) for w in built.weights] == [w.shape for w in layer.weights]
+
+
+@pytest.mark.parametrize(("make", "message"), HOSTILE)
+def test_hostile_topologies_are_format_errors_before_keras_builds_anything(make, message):
+    """Issue 10.10: each was a raw TypeError/ValueError/IndexError/RecursionError from Keras."""
+    model_json = make()
+    with pytest.raises(ModelFormatError, match=message):
+        decode_model(ModelArtifacts(model_json, weight_bytes(model_json)), source="m.json")
+
+
+@pytest.mark.parametrize("dtype", ["int32", "bool", "complex64"])
+def test_layer_weights_of_a_dtype_tfjs_cannot_assign_are_refused(tiny, dtype):
+    """TF.js decodes them, then Variable.assign throws; we used to cast them silently."""
+
+    def retype(model_json, files):
+        entry = next(e for e in _entries(model_json) if e["name"] == "out/bias")
+        entry["dtype"] = dtype
+        size = {"int32": 4, "bool": 1, "complex64": 8}[dtype] * 2
+        data = files["group1-shard1of1.bin"]
+        files["group1-shard1of1.bin"] = data[:-8] + bytes(size)
+
+    with pytest.raises(ModelFormatError, match=rf"'out/bias' has dtype '{dtype}' but layer 'out'"):
+        _decode_changed(tiny, retype)

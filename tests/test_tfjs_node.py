@@ -224,3 +224,15 @@ def test_encoded_topology_is_keras2_style():
         "/" in w["name"] and not w["name"].startswith("small_")
         for w in fun["weightsManifest"][0]["weights"]
     )
+
+
+def test_model_saved_by_tfjs_in_a_browser_loads_with_our_reader(tmp_path, mnist, node_tfjs):
+    """``model.save("downloads://my-model")`` writes ["./my-model.weights.bin"] (issue 10.15)."""
+    x, _ = _images(mnist, 20)
+    x.tofile(tmp_path / "inputs.f32")
+    out = node_tfjs("browser_save.js", tmp_path / "saved", "my-model", tmp_path / "inputs.f32", 20)
+    (line,) = read_json_lines(out)
+    assert line["paths"] == ["./my-model.weights.bin"]  # TF.js's own handler wrote this
+    tfjs = np.asarray(line["probs"], np.float32).reshape(line["shape"])
+    ours = load_layers_model(tmp_path / "saved" / "my-model.json").predict(x, verbose=0)
+    assert np.abs(ours - tfjs).max() <= FLOAT32_TOL

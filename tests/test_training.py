@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from mnist_widgets._tf import keras, tensorflow
+from mnist_widgets.errors import ConfigError
 from mnist_widgets.training import augment_batch, train
 
 
@@ -104,7 +105,7 @@ def test_augmented_training_runs_and_learns(small_test):
     ],
 )
 def test_bad_arguments_are_rejected_before_training(mnist, kwargs, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ConfigError, match=message):
         train(data=mnist, **{"subset": 100, "epochs": 1, **kwargs})
 
 

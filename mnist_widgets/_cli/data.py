@@ -38,10 +38,10 @@ def _fetch(args: argparse.Namespace) -> int:
 
 
 def _info(args: argparse.Namespace) -> int:
-    from ..data import _load_with_source, default_data_dir
+    from ..data import default_data_dir, find_mnist
 
     start = time.perf_counter()
-    ((x_train, y_train), (x_test, y_test)), source = _load_with_source(args.data_dir)
+    ((x_train, y_train), (x_test, y_test)), source = find_mnist(args.data_dir)
     print(f"source:        {source}")
     print(f"train:         images {x_train.shape} {x_train.dtype}, labels {y_train.shape}")
     print(f"test:          images {x_test.shape} {x_test.dtype}, labels {y_test.shape}")

@@ -1,7 +1,9 @@
-"""``mnist-widgets export MODEL --out DIR``: write a model in the TF.js layers format.
+"""``mnist-widgets export MODEL --out DIR [--format tfjs|onnx]``: write a model for other runtimes.
 
 MODEL is a Keras ``.keras`` file, or any TF.js model location (directory, ``model.json``, URL,
-``cache://NAME``), which is re-exported, e.g. to quantize or re-shard it.
+``cache://NAME``), which is re-exported, e.g. to quantize or re-shard it. ``--format onnx`` writes
+``DIR/model.onnx`` instead (:func:`mnist_widgets.engines.onnx.to_onnx`: input ``(n, 28, 28, 1)``,
+output ``(n, 10)``); from a TF.js model that needs no TensorFlow.
 """
 
 from __future__ import annotations
@@ -24,6 +26,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "model", metavar="MODEL", help=".keras file, TF.js model dir/URL, cache://NAME"
     )
     parser.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    parser.add_argument(
+        "--format",
+        choices=("tfjs", "onnx"),
+        default="tfjs",
+        help="tfjs: model.json + weight shards (default); onnx: DIR/model.onnx for onnxruntime "
+        "(Python, web, C#, mobile) and other ONNX runtimes",
+    )
     parser.add_argument(
         "--quantize",
         choices=QUANTIZE_CHOICES,
@@ -64,6 +73,8 @@ def run(args: argparse.Namespace) -> int:
     from ..io import write_artifacts
     from ..tfjs import encode_model
 
+    if args.format == "onnx":
+        return _run_onnx(args)
     if args.shard_size < 1:
         raise ModelFormatError(f"--shard-size must be a positive byte count, got {args.shard_size}")
     model = _load(args.model)
@@ -75,4 +86,27 @@ def run(args: argparse.Namespace) -> int:
     for name, data in artifacts.weight_files.items():
         print(f"  {name}  {_size(len(data))}")
     print(f"  total  {_size(artifacts.total_bytes)} (float32 weights: {_size(4 * params)})")
+    return 0
+
+
+def _run_onnx(args: argparse.Namespace) -> int:
+    from .._fs import replace_file
+    from ..engines.onnx import OPSET, to_onnx
+
+    if args.quantize or args.shard_size != DEFAULT_SHARD_BYTES:
+        msg = "--quantize and --shard-size apply to --format tfjs (model.onnx holds float32)"
+        raise ModelFormatError(msg)
+    if args.model.endswith(".keras"):
+        from ..tfjs import encode_model
+
+        artifacts = encode_model(_load(args.model))
+    else:  # a TF.js model: straight from its files, no TensorFlow
+        from ..io import read_artifacts
+
+        artifacts = read_artifacts(args.model)
+    data = to_onnx(artifacts, source=args.model)
+    dest = Path(args.out) / "model.onnx"
+    replace_file(dest, data)
+    print(f"wrote {dest} (ONNX opset {OPSET}, float32, {_size(len(data))})")
+    print("  input 'input' (n, 28, 28, 1) float32 in [0, 1] -> output 'output' (n, 10)")
     return 0

@@ -1,4 +1,4 @@
-"""``mnist-widgets predict IMAGE... [--model URL_OR_PATH]``: read digits from image files.
+"""``mnist-widgets predict IMAGE... [--model URL_OR_PATH] [--backend B]``: read digits from images.
 
 Images are read with Pillow. One with transparency is read like a browser canvas (the alpha channel
 is the ink) when its alpha actually varies; any other image is read as grayscale, and dark ink on a
@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..engines import BACKENDS
 from ..errors import CanvasError
 
 
@@ -37,6 +38,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "(default: the model shipped with mnist-widgets)"
         ),
     )
+    parser.add_argument(
+        "--backend",
+        choices=("auto", *BACKENDS),
+        default="auto",
+        help="inference engine (default auto: onnxruntime where installed, else numpy; "
+        "tensorflow imports TensorFlow and takes seconds to start)",
+    )
     parser.add_argument("--top", type=int, default=3, metavar="K", help="probabilities shown (3)")
     parser.set_defaults(func=_run)
 
@@ -44,7 +52,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _run(args: argparse.Namespace) -> int:
     # A list, not a dict: a path given twice gets two results. Unreadable files fail fast.
     images = [(path, _load_image(path)) for path in args.images]
-    predictor = _predictor(args.model)
+    from ..predictor import Predictor
+
+    # None: the shipped model; a path, cache://NAME or http(s) URL (through the store)
+    predictor = Predictor(args.model, backend=args.backend)
     failed = False
     for path, canvas in images:
         prediction = predictor.predict(canvas)
@@ -60,14 +71,6 @@ def _run(args: argparse.Namespace) -> int:
         for digit, probability in prediction.top(max(1, args.top)):
             print(f"  {digit}  {probability:.4f}")
     return 1 if failed else 0
-
-
-def _predictor(model: str | None):
-    from ..predictor import Predictor
-
-    if model is not None and model.startswith(("http://", "https://")):
-        return Predictor.from_url(model)
-    return Predictor(model)  # None: the shipped model; a path or cache://NAME: read directly
 
 
 def _load_image(path: Path) -> np.ndarray:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import threading
 
+from ._types import port
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -15,7 +17,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "fetch_model and a browser page can load from it.",
     )
     parser.add_argument("directory", metavar="DIR", help="directory to serve")
-    parser.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 = any free)")
+    parser.add_argument(
+        "--port", type=port, default=8000, help="port, 0 to 65535 (default 8000; 0 = any free)"
+    )
     parser.add_argument(
         "--host",
         default="127.0.0.1",
@@ -32,7 +36,7 @@ def _serve(args: argparse.Namespace) -> int:
         server = serve_directory(args.directory, host=args.host, port=args.port)
     except NotADirectoryError as exc:
         raise MnistWidgetsError(str(exc)) from exc
-    except OSError as exc:
+    except OSError as exc:  # includes socket.gaierror for a --host that does not resolve
         msg = (
             f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}; "
             "pick another port with --port (0 = any free port)"

@@ -116,25 +116,20 @@ def _save(model: object, args: argparse.Namespace) -> list[str]:
 
 def _run(args: argparse.Namespace) -> int:
     _check_targets(args)
-    from ..data import load_mnist
-    from ..training import LABEL_SMOOTHING, _check_args, train
+    from ..training import LABEL_SMOOTHING, train
 
     smoothing = LABEL_SMOOTHING if args.label_smoothing is None else args.label_smoothing
-    try:
-        # Before load_mnist: a bad --epochs must not first cost reading and hashing 55 MB.
-        _check_args(args.epochs, args.batch_size, args.validation_split, args.subset, smoothing)
-        model, history = train(
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            validation_split=args.validation_split,
-            seed=args.seed,
-            augment=args.augment,
-            subset=args.subset,
-            label_smoothing=smoothing,
-            data=load_mnist(args.data_dir),
-        )
-    except ValueError as exc:
-        raise MnistWidgetsError(str(exc)) from exc
+    # train() checks its arguments (ConfigError) before it reads MNIST from data_dir.
+    model, history = train(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        validation_split=args.validation_split,
+        seed=args.seed,
+        augment=args.augment,
+        subset=args.subset,
+        label_smoothing=smoothing,
+        data_dir=args.data_dir,
+    )
     saved = _save(model, args)
     if args.history_file is not None:
         path = Path(args.history_file)

@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from ..errors import ModelFormatError
@@ -26,35 +28,85 @@ QUANTIZE_CHOICES: tuple[str, ...] = tuple(QUANTIZED_SIZES)
 #: Bytes per weight file when writing; the TF.js converter's default.
 DEFAULT_SHARD_BYTES = 4 * 1024 * 1024
 
+#: The file every TF.js layers model is named by; its weight files sit beside it.
+MODEL_JSON = "model.json"
+#: How deeply model.json may nest. Real files need about 12 levels; much deeper nesting only
+#: exists to make a recursive reader (``json.dumps`` in the store, ``copy.deepcopy``) overflow.
+MAX_JSON_DEPTH = 64
+
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
 
 
-@dataclass
+@dataclass(frozen=True)
 class ModelArtifacts:
-    """``model.json`` (parsed) and the weight files it refers to.
+    """``model.json`` (parsed) and the weight files it refers to, checked once when constructed.
+
+    Constructing one is the check (manifest structure, weight paths, every file present, each
+    group's byte total), so code that receives a ``ModelArtifacts`` trusts it.
 
     Parameters
     ----------
     model_json
         The parsed ``model.json``: ``modelTopology``, ``weightsManifest``, ``format``, ...
     weight_files
-        Manifest path (e.g. ``"group1-shard1of1.bin"``) -> file contents.
+        Manifest path (e.g. ``"group1-shard1of1.bin"``) -> file contents. A leading ``./`` (as
+        TF.js's ``downloads://`` writes) is dropped from the keys: it names the same file.
+    source
+        Where the files came from, for error messages.
+
+    Raises
+    ------
+    ModelFormatError
+        Anything malformed, naming the key, weight or file and what was expected.
+
+    Examples
+    --------
+    >>> manifest = [{"paths": ["./w.bin"], "weights": [{"name": "d/bias", "shape": [2],
+    ...              "dtype": "float32"}]}]
+    >>> artifacts = ModelArtifacts({"modelTopology": {}, "weightsManifest": manifest},
+    ...                            {"./w.bin": bytes(8)})
+    >>> artifacts.paths, artifacts.total_bytes
+    (['w.bin'], 130)
+    >>> ModelArtifacts({"modelTopology": {}, "weightsManifest": manifest}, {})
+    Traceback (most recent call last):
+    ...
+    mnist_widgets.errors.ModelFormatError: model.json: weight file './w.bin' named in \
+weightsManifest[0] is missing; copy the complete model directory (model.json and every .bin \
+file) again
     """
 
     model_json: dict[str, Any]
-    weight_files: dict[str, bytes] = field(default_factory=dict)
+    weight_files: Mapping[str, bytes] = field(default_factory=dict)
+    source: str = field(default=MODEL_JSON, repr=False, compare=False)
+    paths: list[str] = field(init=False, repr=False, compare=False)
+    _json_bytes: bytes = field(init=False, repr=False, compare=False)
 
-    def model_json_bytes(self) -> bytes:
-        """``model.json`` as UTF-8 bytes, exactly as written to disk (compact, key order kept)."""
+    def __post_init__(self) -> None:
+        check_model_json(self.model_json, source=self.source)
+        files = MappingProxyType({normal_path(p): b for p, b in self.weight_files.items()})
+        object.__setattr__(self, "weight_files", files)
+        object.__setattr__(self, "paths", weight_paths(self.model_json, source=self.source))
+        check_weight_files(self.model_json, files, source=self.source)
         text = json.dumps(
             self.model_json, ensure_ascii=False, separators=(",", ":"), allow_nan=False
         )
-        return text.encode("utf-8")
+        object.__setattr__(self, "_json_bytes", text.encode("utf-8"))
+
+    @classmethod
+    def from_json_bytes(
+        cls, raw: bytes | str, weight_files: Mapping[str, bytes], *, source: str
+    ) -> ModelArtifacts:
+        """Parse ``model.json`` bytes (:func:`parse_model_json`) and check them with the files."""
+        return cls(parse_model_json(raw, source=source), weight_files, source)
+
+    def model_json_bytes(self) -> bytes:
+        """``model.json`` as UTF-8 bytes, exactly as written to disk (compact, key order kept)."""
+        return self._json_bytes
 
     @property
     def total_bytes(self) -> int:
         """Size of ``model.json`` plus all weight files, in bytes."""
-        return len(self.model_json_bytes()) + sum(len(b) for b in self.weight_files.values())
+        return len(self._json_bytes) + sum(len(b) for b in self.weight_files.values())
 
 
 def _no_constant(name: str) -> None:
@@ -98,6 +150,18 @@ def parse_model_json(raw: bytes | str, *, source: str) -> dict[str, Any]:
             "(was the file truncated, or is the URL serving an HTML page?)"
         )
         raise ModelFormatError(msg) from exc
+    check_model_json(model_json, source=source)
+    return model_json
+
+
+def check_model_json(model_json: Any, *, source: str) -> None:
+    """Validate a parsed ``model.json`` (what :func:`parse_model_json` checks after parsing).
+
+    Raises
+    ------
+    ModelFormatError
+        Anything malformed, naming the key or weight and what was expected.
+    """
     if not isinstance(model_json, dict):
         msg = f"{source}: expected a JSON object at the top level, got {type(model_json).__name__}"
         raise ModelFormatError(msg)
@@ -118,7 +182,34 @@ def parse_model_json(raw: bytes | str, *, source: str) -> dict[str, Any]:
         raise _fail(source, f"'weightsManifest' must be a list of groups, got {manifest!r:.80}")
     for g, group in enumerate(manifest):
         _check_group(group, g, source)
-    return model_json
+    _check_depth(model_json, source)
+
+
+def _check_depth(model_json: dict[str, Any], source: str) -> None:
+    """Refuse nesting deeper than :data:`MAX_JSON_DEPTH`, saying where (iterative: no recursion)."""
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(model_json, ())]
+    while stack:
+        value, path = stack.pop()
+        if len(path) > MAX_JSON_DEPTH:
+            where = _describe(model_json, path)
+            raise _fail(source, f"{where} nests deeper than {MAX_JSON_DEPTH} levels")
+        if isinstance(value, dict):
+            stack.extend((v, (*path, k)) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((v, (*path, i)) for i, v in enumerate(value))
+
+
+def _describe(model_json: dict[str, Any], path: tuple[Any, ...]) -> str:
+    """``layer 'dense', field 'kernel_initializer.config.a...'``, or the key path elsewhere."""
+    node: Any = model_json
+    for i, key in enumerate(path):
+        node = node[key]
+        config = node.get("config") if isinstance(node, dict) else None
+        if isinstance(key, int) and isinstance(config, dict) and "class_name" in node:
+            rest = path[i + 2 :] if path[i + 1 : i + 2] == ("config",) else path[i + 1 :]
+            field = ".".join(map(str, rest[:6]))
+            return f"layer {config.get('name', node.get('name'))!r}, field {field + '...'!r}"
+    return "key " + repr(".".join(map(str, path[:8])) + "...")
 
 
 def _check_group(group: Any, g: int, source: str) -> None:
@@ -174,6 +265,9 @@ def _check_entry(entry: Any, where: str, source: str) -> None:
                 raise _fail(source, msg + f", got {value!r}")
     elif dtype != "float32":
         raise _fail(source, f"weight {name!r}: float16 quantization only applies to float32")
+    if dtype not in ("float32", "int32"):  # TF.js: "Unsupported dtype in weight"
+        msg = f"weight {name!r}: {quant['dtype']} quantization only applies to float32 or int32"
+        raise _fail(source, msg + f", not {dtype}")
 
 
 def weight_nbytes(entry: dict[str, Any]) -> int:
@@ -183,8 +277,19 @@ def weight_nbytes(entry: dict[str, Any]) -> int:
     return math.prod(entry["shape"]) * size
 
 
+def normal_path(path: str) -> str:
+    """A manifest path as a file name below model.json: a leading ``./`` names the same file.
+
+    >>> normal_path("./model.weights.bin"), normal_path("group1-shard1of1.bin")
+    ('model.weights.bin', 'group1-shard1of1.bin')
+    """
+    return path[2:] if path.startswith("./") else path
+
+
 def _check_path(path: Any, source: str) -> str:
-    problem = None
+    problem, given = None, path
+    if isinstance(path, str):  # a leading "./" (TF.js downloads:// writes it) names the same file
+        path = normal_path(path)
     if not isinstance(path, str) or not path:
         problem = "it is empty or not a string"
     elif "\x00" in path:
@@ -199,7 +304,7 @@ def _check_path(path: Any, source: str) -> str:
         problem = "it has an empty, '.' or '..' segment"
     if problem:
         msg = (
-            f"{source}: refusing weight path {path!r}: {problem}; expected a plain relative file "
+            f"{source}: refusing weight path {given!r}: {problem}; expected a plain relative file "
             "name below model.json, such as 'group1-shard1of1.bin'"
         )
         raise ModelFormatError(msg)
@@ -208,6 +313,21 @@ def _check_path(path: Any, source: str) -> str:
 
 def weight_paths(model_json: dict[str, Any], *, source: str) -> list[str]:
     """Every weight file path in manifest order (duplicates dropped), after rejecting hostile ones.
+
+    A leading ``./`` (as TF.js's ``downloads://`` writes) is accepted and dropped: it names the
+    same file; anything that leaves the model's directory is refused.
+
+    Examples
+    --------
+    >>> manifest = [{"paths": ["./model.weights.bin"], "weights": []}]
+    >>> weight_paths({"weightsManifest": manifest}, source="m.json")
+    ['model.weights.bin']
+    >>> weight_paths({"weightsManifest": [{"paths": ["../x.bin"], "weights": []}]}, source="m")
+    Traceback (most recent call last):
+    ...
+    mnist_widgets.errors.ModelFormatError: m: refusing weight path '../x.bin': it has an empty, \
+'.' or '..' segment; expected a plain relative file name below model.json, such as \
+'group1-shard1of1.bin'
 
     Raises
     ------
@@ -232,7 +352,7 @@ def expected_weight_bytes(model_json: dict[str, Any]) -> int:
 
 
 def check_weight_files(
-    model_json: dict[str, Any], weight_files: dict[str, bytes], *, source: str
+    model_json: dict[str, Any], weight_files: Mapping[str, bytes], *, source: str
 ) -> None:
     """Check every manifest file is present and each group's files hold exactly its weights' bytes.
 
@@ -242,7 +362,8 @@ def check_weight_files(
         Naming the missing file, or the group, its files and the expected and actual byte counts.
     """
     for g, group in enumerate(model_json["weightsManifest"]):
-        missing = [p for p in group["paths"] if p not in weight_files]
+        paths = [normal_path(p) for p in group["paths"]]
+        missing = [p for p, n in zip(group["paths"], paths, strict=True) if n not in weight_files]
         if missing:
             msg = (
                 f"{source}: weight file {missing[0]!r} named in weightsManifest[{g}] is missing; "
@@ -250,7 +371,7 @@ def check_weight_files(
             )
             raise ModelFormatError(msg)
         expected = sum(weight_nbytes(entry) for entry in group["weights"])
-        actual = sum(len(weight_files[p]) for p in group["paths"])
+        actual = sum(len(weight_files[p]) for p in paths)
         if actual != expected:
             names = ", ".join(group["paths"])
             msg = (

@@ -1,6 +1,7 @@
 """Real MNIST digits re-drawn onto a 280x280 canvas, the way a user would draw them in the widget.
 
-Shared by the predictor tests and ``benchmarks/drawn_digits.py`` so both measure the same set.
+A seeded, reproducible stand-in for hand-drawn input: notebook 04 compares preprocessing recipes on
+it, and the predictor tests and ``benchmarks/drawn_digits.py`` measure the same set.
 Each digit is slanted, scaled (its long side 0.5x-1.6x of a 150 px "natural" size: 75-240 px),
 placed at a random position, and turned into a pen stroke of random thickness: the bilinearly
 enlarged grey digit is cut at a random level (a low level gives thick strokes, a high one thin) with
@@ -101,6 +102,16 @@ def drawn_digits(
     """Re-draw the first ``n`` digits of ``images`` (N, 28, 28) uint8 onto 280x280 canvases.
 
     Returns ``(canvases (n, 280, 280) uint8, labels (n,), styles)``; a seed always gives one set.
+
+    Examples
+    --------
+    >>> digit = np.zeros((1, 28, 28), dtype=np.uint8)
+    >>> digit[0, 6:22, 12:16] = 255  # a "1"
+    >>> canvases, labels, styles = drawn_digits(digit, np.array([1]), n=1, seed=0)
+    >>> canvases.shape, canvases.dtype, int(labels[0])
+    ((1, 280, 280), dtype('uint8'), 1)
+    >>> bool(canvases.max() == 255), bool(canvases[0, :4].any())  # inked, with a clear margin
+    (True, False)
     """
     rng = np.random.default_rng(seed)
     n = min(n, len(images))

@@ -1,0 +1,341 @@
+"""The ``"numpy"`` engine: a TF.js layers model's forward pass in pure NumPy (float32).
+
+Runs wherever NumPy does, Pyodide included (no SciPy, no compiled code of ours). Convolutions are
+im2col + one matmul: ``as_strided`` gives the (out_h, out_w, kh, kw, in) windows of the input as a
+view, one copy lays them out as rows, and a single BLAS call multiplies them by the kernel
+reshaped once at load time to (kh * kw * in, out). Every intermediate array is allocated once per
+batch size and reused, so a prediction allocates almost nothing; activations run in place.
+
+A call is serialised by a lock (the buffers are shared); big batches run in chunks of
+:data:`CHUNK` images, which keeps the im2col buffers small (~10 MB for the shipped model).
+
+BLAS threads: NumPy's OpenBLAS may split one image's matmuls over several threads, which helps on
+an idle machine and hurts on a loaded one; ``OPENBLAS_NUM_THREADS=1``, set before NumPy is
+imported, turns that off (``benchmarks/engine_latency.py`` measures both).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from ._plan import Plan, Step, check_batch
+
+__all__ = ["NumpyEngine", "activation"]
+
+CHUNK = 16  # images per internal pass for big batches
+_KEEP = 3  # batch sizes whose buffers are kept (1, CHUNK and one remainder cover predict_batch)
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def _softplus(x: np.ndarray, out: np.ndarray) -> np.ndarray:
+    # log(1 + exp(x)) without overflow: max(x, 0) + log1p(exp(-|x|))
+    tmp = np.negative(np.abs(x))
+    np.exp(tmp, out=tmp)
+    np.log1p(tmp, out=tmp)
+    np.maximum(x, 0, out=out)
+    out += tmp
+    return out
+
+
+def _sigmoid(x: np.ndarray, out: np.ndarray) -> np.ndarray:
+    # 0.5 * (1 + tanh(x / 2)): no overflow for large |x|
+    np.multiply(x, 0.5, out=out)
+    np.tanh(out, out=out)
+    out += 1.0
+    out *= 0.5
+    return out
+
+
+def _softmax(x: np.ndarray, out: np.ndarray) -> np.ndarray:
+    np.subtract(x, x.max(axis=-1, keepdims=True), out=out)
+    np.exp(out, out=out)
+    out /= out.sum(axis=-1, keepdims=True)
+    return out
+
+
+def _log_softmax(x: np.ndarray, out: np.ndarray) -> np.ndarray:
+    np.subtract(x, x.max(axis=-1, keepdims=True), out=out)
+    out -= np.log(np.exp(out).sum(axis=-1, keepdims=True))
+    return out
+
+
+def _elu(x: np.ndarray, out: np.ndarray, alpha: float = 1.0) -> np.ndarray:
+    neg = np.expm1(np.minimum(x, 0))
+    neg *= alpha
+    np.copyto(out, np.where(x > 0, x, neg))
+    return out
+
+
+def _selu(x: np.ndarray, out: np.ndarray) -> np.ndarray:
+    _elu(x, out, _SELU_ALPHA)
+    out *= _SELU_SCALE
+    return out
+
+
+def _swish(x: np.ndarray, out: np.ndarray) -> np.ndarray:
+    s = _sigmoid(x, np.empty_like(x))
+    np.multiply(x, s, out=out)
+    return out
+
+
+def _mish(x: np.ndarray, out: np.ndarray) -> np.ndarray:
+    sp = _softplus(x, np.empty_like(x))
+    np.tanh(sp, out=sp)
+    np.multiply(x, sp, out=out)
+    return out
+
+
+def _relu6(x: np.ndarray, out: np.ndarray) -> np.ndarray:
+    return np.clip(x, 0, 6, out=out)
+
+
+_ACTIVATIONS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray] | None] = {
+    "linear": None,
+    "relu": lambda x, out: np.maximum(x, 0, out=out),
+    "relu6": _relu6,
+    "elu": _elu,
+    "selu": _selu,
+    "sigmoid": _sigmoid,
+    "softplus": _softplus,
+    "softsign": lambda x, out: np.divide(x, 1 + np.abs(x), out=out),
+    "tanh": lambda x, out: np.tanh(x, out=out),
+    "softmax": _softmax,
+    "log_softmax": _log_softmax,
+    "swish": _swish,
+    "mish": _mish,
+}
+
+
+def activation(name: str, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Apply the TF.js activation ``name`` to ``x`` (into ``out``, which may be ``x``)."""
+    fn = _ACTIVATIONS[name]
+    if fn is None:
+        if out is None or out is x:
+            return x
+        np.copyto(out, x)
+        return out
+    return fn(x, x if out is None else out)
+
+
+# -- one op per step; each keeps its buffers per batch size ---------------------------------------
+
+
+class _Op:
+    def __init__(self, step: Step) -> None:
+        self.step = step
+        self._buffers: OrderedDict[int, Any] = OrderedDict()
+
+    def buffers(self, n: int) -> Any:
+        got = self._buffers.get(n)
+        if got is None:
+            got = self.allocate(n)
+            self._buffers[n] = got
+            if len(self._buffers) > _KEEP:
+                self._buffers.popitem(last=False)
+        return got
+
+    def allocate(self, n: int) -> Any:
+        return np.empty((n, *self.step.output_shape), np.float32)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+def _padded_input(n: int, step: Step, fill: float) -> np.ndarray | None:
+    top, bottom, left, right = step.pads
+    if not any(step.pads):
+        return None
+    h, w, c = step.input_shape
+    buf = np.full((n, h + top + bottom, w + left + right, c), fill, np.float32)
+    return buf
+
+
+def _pad(x: np.ndarray, buf: np.ndarray | None, step: Step) -> np.ndarray:
+    if buf is None:
+        return x
+    top, _, left, _ = step.pads
+    h, w = x.shape[1:3]
+    buf[:, top : top + h, left : left + w, :] = x  # the border keeps its fill value
+    return buf
+
+
+def _windows(x: np.ndarray, step: Step, out_hw: tuple[int, int]) -> np.ndarray:
+    """(n, out_h, out_w, kh, kw, c) view of ``x``'s sliding windows (no copy)."""
+    n, _, _, c = x.shape
+    s0, s1, s2, s3 = x.strides
+    (sh, sw), (dh, dw) = step.strides, step.dilation
+    kh, kw = step.window
+    shape = (n, out_hw[0], out_hw[1], kh, kw, c)
+    return as_strided(x, shape, (s0, s1 * sh, s2 * sw, s1 * dh, s2 * dw, s3), writeable=False)
+
+
+class _Conv(_Op):
+    def __init__(self, step: Step) -> None:
+        super().__init__(step)
+        kh, kw, cin, cout = step.kernel.shape
+        self.matrix = np.ascontiguousarray(step.kernel.reshape(kh * kw * cin, cout))
+        self.bias = step.bias
+        self.act = step.activation
+        self.out_hw = step.output_shape[:2]
+        self.pointwise = (kh, kw) == (1, 1) and step.strides == (1, 1) and not any(step.pads)
+
+    def allocate(self, n: int) -> Any:
+        oh, ow, cout = self.step.output_shape
+        out = np.empty((n * oh * ow, cout), np.float32)
+        cols = None
+        if not self.pointwise:
+            kh, kw = self.step.window
+            cols = np.empty((n, oh, ow, kh, kw, self.step.input_shape[2]), np.float32)
+        return out, cols, _padded_input(n, self.step, 0.0)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        n = x.shape[0]
+        out, cols, padded = self.buffers(n)
+        if cols is None:
+            rows = x.reshape(n * x.shape[1] * x.shape[2], x.shape[3])
+        else:
+            np.copyto(cols, _windows(_pad(x, padded, self.step), self.step, self.out_hw))
+            rows = cols.reshape(out.shape[0], self.matrix.shape[0])
+        np.matmul(rows, self.matrix, out=out)
+        if self.bias is not None:
+            out += self.bias
+        activation(self.act, out, out)
+        return out.reshape(n, *self.step.output_shape)
+
+
+class _Dense(_Op):
+    def __init__(self, step: Step) -> None:
+        super().__init__(step)
+        self.kernel = np.ascontiguousarray(step.kernel)
+        self.bias = step.bias
+        self.act = step.activation
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        out = self.buffers(x.shape[0])
+        np.matmul(x, self.kernel, out=out)  # on the last axis, like Keras for any rank
+        if self.bias is not None:
+            out += self.bias
+        return activation(self.act, out, out)
+
+
+class _Pool(_Op):
+    def __init__(self, step: Step) -> None:
+        super().__init__(step)
+        self.max = step.kind == "maxpool"
+        kh, kw = step.window
+        h, w, _ = step.input_shape
+        oh, ow, _ = step.output_shape
+        # The common 2x2/2 "valid" case: a reshape instead of strided windows (several x faster).
+        self.blocks = step.strides == step.window and not any(step.pads)
+        self.crop = (oh * kh, ow * kw)
+        self.counts = None
+        if not self.max and any(step.pads):
+            # TF excludes the padding from the average: divide by the real pixels per window
+            ones = np.ones((1, h, w, 1), np.float32)
+            padded = _pad(ones, _padded_input(1, step, 0.0)[..., :1], step)
+            self.counts = _windows(padded, step, (oh, ow)).sum(axis=(3, 4))
+
+    def allocate(self, n: int) -> Any:
+        fill = -np.inf if self.max else 0.0
+        return super().allocate(n), _padded_input(n, self.step, fill)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        n = x.shape[0]
+        out, padded = self.buffers(n)
+        kh, kw = self.step.window
+        oh, ow, c = self.step.output_shape
+        if self.blocks:
+            view = x[:, : self.crop[0], : self.crop[1], :].reshape(n, oh, kh, ow, kw, c)
+            axes: tuple[int, ...] = (2, 4)
+        else:
+            view = _windows(_pad(x, padded, self.step), self.step, (oh, ow))
+            axes = (3, 4)
+        if self.max:
+            np.max(view, axis=axes, out=out)
+        else:
+            np.sum(view, axis=axes, out=out)
+            if self.counts is None:
+                out *= np.float32(1.0 / (kh * kw))
+            else:
+                out /= self.counts
+        return out
+
+
+class _Affine(_Op):
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        out = self.buffers(x.shape[0])
+        np.multiply(x, self.step.scale, out=out)
+        out += self.step.shift
+        return out
+
+
+class _Activation(_Op):
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return activation(self.step.activation, x, self.buffers(x.shape[0]))
+
+
+class _Reshape(_Op):
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        # NHWC tensors flatten in TF.js's own order: a plain C-order reshape
+        return x.reshape(x.shape[0], *self.step.output_shape)
+
+
+class _Identity(_Op):
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return x
+
+
+_OPS: dict[str, type[_Op]] = {
+    "conv": _Conv,
+    "dense": _Dense,
+    "maxpool": _Pool,
+    "avgpool": _Pool,
+    "affine": _Affine,
+    "activation": _Activation,
+    "flatten": _Reshape,
+    "reshape": _Reshape,
+    "identity": _Identity,
+}
+
+
+class NumpyEngine:
+    """Run a :class:`~._plan.Plan` with NumPy; ``engine(batch)`` -> float32 outputs (a new array).
+
+    Parameters
+    ----------
+    plan
+        From :func:`mnist_widgets.engines._plan.plan` (checked: every step is runnable).
+    """
+
+    backend = "numpy"
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self._ops = [(_OPS[s.kind](s), s.input, s.name) for s in plan.steps]
+        self._lock = threading.Lock()
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        x = check_batch(self.plan, batch)
+        n = x.shape[0]
+        out = np.empty((n, *self.plan.output_shape), np.float32)
+        with self._lock:
+            for start in range(0, n, CHUNK):
+                out[start : start + CHUNK] = self._forward(x[start : start + CHUNK])
+        return out
+
+    def _forward(self, x: np.ndarray) -> np.ndarray:
+        values = {self.plan.input: x}
+        for op, src, name in self._ops:
+            values[name] = op(values[src])
+        return values[self.plan.output]
+
+    def __repr__(self) -> str:
+        return f"NumpyEngine(model={self.plan.name!r}, steps={len(self._ops)})"

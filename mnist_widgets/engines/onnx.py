@@ -1,0 +1,269 @@
+"""The ``"onnxruntime"`` engine and ONNX export: a TF.js layers model as an ONNX graph.
+
+The graph is built with the ``onnx`` package's helper API from the same checked
+:class:`~._plan.Plan` the NumPy engine runs (no tf2onnx, which needs TensorFlow). Layouts: TF.js
+tensors are NHWC and its kernels ``(kh, kw, in, out)``; ONNX Conv and pooling want NCHW and
+``(out, in, kh, kw)``. Kernels are transposed once here; activations are transposed to NCHW where a
+convolution or pooling needs them and back to NHWC only where the order matters (Flatten,
+Reshape, Dense, softmax, the output), so a chain of convolutions stays NCHW and Flatten still
+produces TF.js's row order for the Dense kernel that follows.
+
+The model's input and output keep TF.js's shapes (``(n, 28, 28, 1)`` -> ``(n, 10)``), so a
+``model.onnx`` written by :func:`to_onnx` is a drop-in for the TF.js model in any ONNX runtime.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import onnxruntime as ort
+from onnx import TensorProto, checker, helper, numpy_helper
+
+from ..errors import ModelFormatError
+from ._plan import Plan, Step, check_batch, plan_artifacts
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..tfjs.artifacts import ModelArtifacts
+
+__all__ = ["OPSET", "OnnxEngine", "build_onnx", "session_options", "to_onnx"]
+
+OPSET = 18  # Mish and the axis-attribute Softmax; onnxruntime 1.16+ runs it
+INPUT, OUTPUT = "input", "output"
+
+_NHWC_TO_NCHW = (0, 3, 1, 2)
+_NCHW_TO_NHWC = (0, 2, 3, 1)
+_SIMPLE = {
+    "relu": "Relu",
+    "elu": "Elu",
+    "selu": "Selu",
+    "sigmoid": "Sigmoid",
+    "softplus": "Softplus",
+    "softsign": "Softsign",
+    "tanh": "Tanh",
+    "mish": "Mish",
+}
+
+
+class _Builder:
+    """Accumulates nodes and initializers; tracks each tensor's layout ("NHWC" or "NCHW")."""
+
+    def __init__(self) -> None:
+        self.nodes: list[Any] = []
+        self.inits: list[Any] = []
+        self.layout: dict[str, str] = {}
+        self.rank: dict[str, int] = {}
+        self._names: set[str] = set()
+        self._transposed: dict[tuple[str, str], str] = {}
+
+    def name(self, base: str) -> str:
+        candidate, i = base, 1
+        while candidate in self._names:
+            candidate, i = f"{base}_{i}", i + 1
+        self._names.add(candidate)
+        return candidate
+
+    def const(self, base: str, value: np.ndarray) -> str:
+        name = self.name(base)
+        self.inits.append(numpy_helper.from_array(np.ascontiguousarray(value), name))
+        return name
+
+    def node(self, op: str, inputs: list[str], base: str, **attrs: Any) -> str:
+        out = self.name(base)
+        self.nodes.append(helper.make_node(op, inputs, [out], name=out, **attrs))
+        return out
+
+    def as_layout(self, tensor: str, layout: str) -> str:
+        """``tensor`` in ``layout``; 4-D tensors are transposed (once per tensor and layout)."""
+        if self.rank.get(tensor) != 4 or self.layout[tensor] == layout:
+            return tensor
+        key = (tensor, layout)
+        if key not in self._transposed:
+            perm = _NHWC_TO_NCHW if layout == "NCHW" else _NCHW_TO_NHWC
+            out = self.node("Transpose", [tensor], f"{tensor}_{layout.lower()}", perm=list(perm))
+            self.layout[out], self.rank[out] = layout, 4
+            self._transposed[key] = out
+        return self._transposed[key]
+
+    def mark(self, tensor: str, layout: str, rank: int) -> str:
+        self.layout[tensor], self.rank[tensor] = layout, rank
+        return tensor
+
+    def activation(self, x: str, name: str, base: str) -> str:
+        """Apply a TF.js activation; softmax and log_softmax act on the NHWC last axis."""
+        layout, rank = self.layout[x], self.rank[x]
+        if name == "linear":
+            return x
+        if name in _SIMPLE:
+            return self.mark(self.node(_SIMPLE[name], [x], base), layout, rank)
+        if name == "relu6":
+            lo = self.const(f"{base}_lo", np.array(0, np.float32))
+            hi = self.const(f"{base}_hi", np.array(6, np.float32))
+            return self.mark(self.node("Clip", [x, lo, hi], base), layout, rank)
+        if name == "swish":
+            sig = self.node("Sigmoid", [x], f"{base}_sigmoid")
+            return self.mark(self.node("Mul", [x, sig], base), layout, rank)
+        if name in ("softmax", "log_softmax"):
+            x = self.as_layout(x, "NHWC")
+            op = "Softmax" if name == "softmax" else "LogSoftmax"
+            return self.mark(self.node(op, [x], base, axis=-1), "NHWC", rank)
+        msg = f"activation {name!r} has no ONNX translation"  # _plan refuses these earlier
+        raise ModelFormatError(msg)
+
+
+def _conv(b: _Builder, step: Step, x: str) -> str:
+    x = b.as_layout(x, "NCHW")
+    top, bottom, left, right = step.pads
+    kernel = b.const(f"{step.name}_kernel", step.kernel.transpose(3, 2, 0, 1))  # (out, in, kh, kw)
+    inputs = [x, kernel]
+    if step.bias is not None:
+        inputs.append(b.const(f"{step.name}_bias", step.bias))
+    y = b.node(
+        "Conv",
+        inputs,
+        step.name,
+        kernel_shape=list(step.window),
+        strides=list(step.strides),
+        dilations=list(step.dilation),
+        pads=[top, left, bottom, right],
+    )
+    return b.activation(b.mark(y, "NCHW", 4), step.activation, f"{step.name}_act")
+
+
+def _pool(b: _Builder, step: Step, x: str) -> str:
+    x = b.as_layout(x, "NCHW")
+    top, bottom, left, right = step.pads
+    attrs: dict[str, Any] = {
+        "kernel_shape": list(step.window),
+        "strides": list(step.strides),
+        "pads": [top, left, bottom, right],
+    }
+    if step.kind == "avgpool":
+        attrs["count_include_pad"] = 0  # TF averages over the real pixels only
+    op = "MaxPool" if step.kind == "maxpool" else "AveragePool"
+    return b.mark(b.node(op, [x], step.name, **attrs), "NCHW", 4)
+
+
+def _dense(b: _Builder, step: Step, x: str) -> str:
+    x = b.as_layout(x, "NHWC")
+    rank = b.rank[x]
+    y = b.node("MatMul", [x, b.const(f"{step.name}_kernel", step.kernel)], f"{step.name}_matmul")
+    if step.bias is not None:
+        y = b.node("Add", [y, b.const(f"{step.name}_bias", step.bias)], step.name)
+    return b.activation(b.mark(y, "NHWC", rank), step.activation, f"{step.name}_act")
+
+
+def _affine(b: _Builder, step: Step, x: str) -> str:
+    scale, shift = step.scale, step.shift
+    if scale.ndim == 1 and b.rank[x] == 4 and b.layout[x] == "NCHW":
+        # per-channel values broadcast over H and W
+        scale, shift = scale.reshape(-1, 1, 1), shift.reshape(-1, 1, 1)
+    elif scale.ndim > 0:  # along another axis: in TF.js's NHWC order, as _plan shaped it
+        x = b.as_layout(x, "NHWC")
+    layout, rank = b.layout[x], b.rank[x]
+    y = b.node("Mul", [x, b.const(f"{step.name}_scale", scale)], f"{step.name}_mul")
+    y = b.node("Add", [y, b.const(f"{step.name}_shift", shift)], step.name)
+    return b.mark(y, layout, rank)
+
+
+def _reshape(b: _Builder, step: Step, x: str) -> str:
+    x = b.as_layout(x, "NHWC")  # TF.js's element order
+    shape = b.const(f"{step.name}_shape", np.array([-1, *step.output_shape], np.int64))
+    return b.mark(b.node("Reshape", [x, shape], step.name), "NHWC", len(step.output_shape) + 1)
+
+
+def build_onnx(plan: Plan, *, producer: str = "mnist-widgets") -> Any:
+    """The ONNX ``ModelProto`` of ``plan`` (input ``"input"``, output ``"output"``, batch ``n``)."""
+    b = _Builder()
+    b.mark(INPUT, "NHWC", len(plan.input_shape) + 1)
+    b._names.add(INPUT)
+    tensors = {plan.input: INPUT}
+    for step in plan.steps:
+        x = tensors[step.input]
+        if step.kind == "conv":
+            y = _conv(b, step, x)
+        elif step.kind in ("maxpool", "avgpool"):
+            y = _pool(b, step, x)
+        elif step.kind == "dense":
+            y = _dense(b, step, x)
+        elif step.kind == "affine":
+            y = _affine(b, step, x)
+        elif step.kind == "activation":
+            y = b.activation(x, step.activation, step.name)
+        elif step.kind in ("flatten", "reshape"):
+            y = _reshape(b, step, x)
+        else:  # identity (Dropout)
+            y = x
+        tensors[step.name] = y
+    result = b.as_layout(tensors[plan.output], "NHWC")
+    b.nodes.append(helper.make_node("Identity", [result], [OUTPUT], name=OUTPUT))
+    graph = helper.make_graph(
+        b.nodes,
+        plan.name or "model",
+        [helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, ["n", *plan.input_shape])],
+        [helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, ["n", *plan.output_shape])],
+        initializer=b.inits,
+    )
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name=producer
+    )
+    model.ir_version = 8  # what onnxruntime >= 1.14 and onnxruntime-web read
+    checker.check_model(model)
+    return model
+
+
+def to_onnx(artifacts: ModelArtifacts, *, source: str = "model.json") -> bytes:
+    """The TF.js model in ``artifacts`` as ``model.onnx`` bytes (opset :data:`OPSET`).
+
+    Input ``"input"`` and output ``"output"`` keep TF.js's NHWC shapes with a free batch axis
+    ``n``: feed ``(n, 28, 28, 1)`` float32 in [0, 1] and read ``(n, 10)`` probabilities, in
+    onnxruntime (Python, web, C#, mobile) or any other ONNX runtime. No TensorFlow is needed.
+
+    Raises
+    ------
+    ModelFormatError
+        A layer or option with no exact ONNX translation.
+    """
+    return build_onnx(plan_artifacts(artifacts, source=source)).SerializeToString()
+
+
+def session_options(intra_op_threads: int = 1) -> Any:
+    """onnxruntime options used for predictions: one intra-op thread, one inter-op, full graph
+    optimisation (one image is ~20 MFLOP: waking more threads costs more than they save)."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = intra_op_threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3  # errors only
+    return options
+
+
+class OnnxEngine:
+    """Run a plan in onnxruntime (CPU); ``engine(batch)`` -> float32 outputs.
+
+    Parameters
+    ----------
+    plan
+        From :func:`mnist_widgets.engines._plan.plan`.
+    intra_op_threads
+        onnxruntime's intra-op thread count (default 1).
+    """
+
+    backend = "onnxruntime"
+
+    def __init__(self, plan: Plan, *, intra_op_threads: int = 1) -> None:
+        self.plan = plan
+        model = build_onnx(plan)
+        self._session = ort.InferenceSession(
+            model.SerializeToString(),
+            sess_options=session_options(intra_op_threads),
+            providers=["CPUExecutionProvider"],
+        )
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        (out,) = self._session.run([OUTPUT], {INPUT: check_batch(self.plan, batch)})
+        return out
+
+    def __repr__(self) -> str:
+        return f"OnnxEngine(model={self.plan.name!r})"

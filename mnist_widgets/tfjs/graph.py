@@ -1,0 +1,882 @@
+"""A TF.js layers model as a typed graph: every layer checked, every shape inferred (no TensorFlow).
+
+:func:`parse_graph` turns any accepted ``modelTopology`` (converter output, TF.js ``model.save``
+output without an InputLayer, tfjs-layers <= 1.2's bare list; Sequential or functional) into a
+:class:`ModelGraph` of :class:`Layer` records whose configs are normalised and typed, with the
+NHWC input and output shape of each layer and the weights it owns (:class:`WeightSpec`), derived
+from its config alone. :func:`check_manifest` compares those derived weights with the manifest and
+a parameter cap before a single weight is allocated, so a few hundred bytes of ``model.json``
+declaring a 40000x40000 Dense fail at once. :func:`load_weights` decodes the weight bytes exactly
+as TF.js 4.22 does. :func:`check_artifacts` is all of it: "these files decode into a model".
+
+Engines (NumPy, ONNX, Keras) build from a :class:`ModelGraph`; none re-reads the JSON.
+
+Examples
+--------
+>>> from mnist_widgets.tfjs.graph import parse_graph
+>>> dense = {"class_name": "Dense", "config": {"name": "d", "units": 3,
+...          "batch_input_shape": [None, 4]}}
+>>> topology = {"class_name": "Sequential", "config": {"name": "m", "layers": [dense]}}
+>>> graph = parse_graph({"modelTopology": topology}, source="m.json")
+>>> [(layer.name, layer.output_shape) for layer in graph.layers]
+[('d_input', (None, 4)), ('d', (None, 3))]
+>>> graph.layers[1].weights
+(WeightSpec(name='d/kernel', shape=(4, 3)), WeightSpec(name='d/bias', shape=(3,)))
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..errors import ModelFormatError
+from .artifacts import normal_path, weight_nbytes
+from .layers import _CONSTRAINTS, _INITIALIZERS, ACTIVATIONS, LAYER_KEYS, unsupported_layer
+from .topology import Topology, parse_topology
+from .weights import _STORED, dequantize
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .artifacts import ModelArtifacts
+
+#: Default cap on the parameters a model may declare (float32: 4 bytes each, so 200 MB). The MNIST
+#: CNN has 0.6 M; the cap exists so that a hostile model.json cannot make us allocate gigabytes.
+DEFAULT_MAX_PARAMETERS = 50_000_000
+#: Cap on the values one layer may output per sample (2**26 float32 = 256 MB per image).
+MAX_ACTIVATION_VALUES = 2**26
+
+Shape = tuple[int | None, ...]
+
+
+@dataclass(frozen=True)
+class WeightSpec:
+    """One weight a layer owns: its TF.js name (``"<layer>/<weight>"``) and derived shape."""
+
+    name: str
+    shape: tuple[int, ...]
+
+    @property
+    def size(self) -> int:
+        """Number of values."""
+        return math.prod(self.shape)
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One layer, checked and normalised.
+
+    ``config`` holds typed values (ints, tuples of ints, TF.js activation names, ``padding``
+    ``"valid"``/``"same"``, ``data_format`` ``"channels_last"``); ``input_shape`` and
+    ``output_shape`` are NHWC with the batch dimension ``None``; ``weights`` are in Keras variable
+    order (kernel, bias; BatchNormalization gamma, beta, moving_mean, moving_variance).
+    """
+
+    name: str
+    class_name: str
+    config: Mapping[str, Any]
+    inputs: tuple[str, ...]
+    input_shape: Shape
+    output_shape: Shape
+    weights: tuple[WeightSpec, ...] = ()
+
+
+@dataclass(frozen=True)
+class ModelGraph:
+    """A model: layers in topological order (InputLayers included) and its endpoints.
+
+    ``kind`` is ``"sequential"`` or ``"functional"``: how the file described it (a Keras engine
+    rebuilds the same kind of model; the others need only ``layers``).
+    """
+
+    name: str
+    layers: tuple[Layer, ...]
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    kind: str = "functional"
+    _by_name: Mapping[str, Layer] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_name", {layer.name: layer for layer in self.layers})
+
+    def layer(self, name: str) -> Layer:
+        """The layer called ``name``."""
+        return self._by_name[name]
+
+    @property
+    def weights(self) -> tuple[WeightSpec, ...]:
+        """Every weight of every layer, in layer order."""
+        return tuple(spec for layer in self.layers for spec in layer.weights)
+
+    @property
+    def parameters(self) -> int:
+        """Number of weight values the layers declare."""
+        return sum(spec.size for spec in self.weights)
+
+
+# -- checking values -------------------------------------------------------------------------------
+
+
+class _Where:
+    """Error context: the file and the layer being checked."""
+
+    def __init__(self, source: str, name: str | None = None, class_name: str | None = None):
+        self.source, self.name, self.class_name = source, name, class_name
+
+    def __str__(self) -> str:
+        if self.name is None:
+            return self.source
+        return f"{self.source}: layer {self.name!r} ({self.class_name})"
+
+    def error(self, problem: str) -> ModelFormatError:
+        return ModelFormatError(f"{self}: {problem}")
+
+    def bad(self, key: str, value: Any, expected: str) -> ModelFormatError:
+        return self.error(f"field {key!r} must be {expected}, got {_short(value)}")
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _int(config: Mapping[str, Any], key: str, where: _Where, default: Any = ...) -> int:
+    value = config.get(key, default)
+    if value is ...:
+        raise where.error(f"field {key!r} is required")
+    if not _is_int(value) or value < 1:
+        raise where.bad(key, value, "a positive integer")
+    return value
+
+
+def _number(
+    config: Mapping[str, Any], key: str, where: _Where, default: float, *, positive: bool = False
+) -> float:
+    value = config.get(key, default)
+    if value is None:
+        value = default
+    if not _is_number(value) or (positive and value <= 0):
+        raise where.bad(key, value, "a positive number" if positive else "a finite number")
+    return float(value)
+
+
+def _bool(config: Mapping[str, Any], key: str, where: _Where, default: bool) -> bool:
+    value = config.get(key, default)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise where.bad(key, value, "true or false")
+    return value
+
+
+def _pair(config: Mapping[str, Any], key: str, where: _Where, default: Any) -> tuple[int, int]:
+    value = config.get(key, default)
+    if value is None:
+        value = default
+    if _is_int(value):
+        value = [value, value]
+    if (
+        not isinstance(value, list | tuple)
+        or len(value) != 2
+        or not all(_is_int(v) and v >= 1 for v in value)
+    ):
+        raise where.bad(key, value, "a positive integer or a list of 2 positive integers")
+    return int(value[0]), int(value[1])
+
+
+def _choice(config: Mapping[str, Any], key: str, where: _Where, choices: tuple, default: Any):
+    value = config.get(key, default)
+    if value is None:
+        value = default
+    if value not in choices:
+        raise where.bad(key, value, "one of " + ", ".join(map(repr, choices)))
+    return value
+
+
+def _activation(config: Mapping[str, Any], where: _Where, *, required: bool = False) -> str:
+    value = config.get("activation")
+    if value is None and not required:
+        return "linear"
+    if not isinstance(value, str) or value not in ACTIVATIONS:
+        msg = f"activation {value!r} is not supported; use one of {', '.join(ACTIVATIONS)}"
+        raise where.error(f"field 'activation': {msg}")
+    return value
+
+
+def _dtype(config: Mapping[str, Any], where: _Where) -> str:
+    dtype = config.get("dtype")
+    name = dtype.get("config", {}).get("name") if isinstance(dtype, dict) else dtype
+    if name in (None, "float32"):
+        return "float32"
+    raise where.bad("dtype", name, "'float32' (the only dtype TF.js layers models here use)")
+
+
+def _data_format(config: Mapping[str, Any], where: _Where) -> str:
+    return _choice(config, "data_format", where, ("channels_last",), "channels_last")
+
+
+def _class_config(value: Any, key: str, what: str, where: _Where) -> tuple[str, dict[str, Any]]:
+    if not isinstance(value, dict) or not isinstance(value.get("class_name"), str):
+        raise where.bad(key, value, f"a {what} {{'class_name': ..., 'config': {{...}}}} or null")
+    config = value.get("config")
+    if config is None:
+        config = {}
+    if not isinstance(config, dict):
+        raise where.bad(f"{key}.config", config, "an object")
+    return value["class_name"], config
+
+
+_INIT_NUMBERS = {"value", "minval", "maxval", "mean", "stddev", "gain"}
+
+
+def _initializer(value: Any, key: str, where: _Where) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    name, config = _class_config(value, key, "initializer", where)
+    if name not in _INITIALIZERS:
+        msg = f"initializer {name!r} is not supported; use one of {', '.join(_INITIALIZERS)}"
+        raise where.error(f"field {key!r}: {msg}")
+    out: dict[str, Any] = {}
+    for k in _INITIALIZERS[name][1]:
+        v = config.get(k)
+        if v is None:
+            continue
+        sub = _Where(where.source, where.name, where.class_name)
+        if k == "seed" and not _is_int(v):
+            raise sub.bad(f"{key}.seed", v, "an integer or null")
+        if k in _INIT_NUMBERS and not _is_number(v):
+            raise sub.bad(f"{key}.{k}", v, "a finite number")
+        if k == "scale" and not (_is_number(v) and v > 0):
+            raise sub.bad(f"{key}.scale", v, "a positive number")
+        if k == "mode" and v not in ("fan_in", "fan_out", "fan_avg"):
+            raise sub.bad(f"{key}.mode", v, "one of 'fan_in', 'fan_out', 'fan_avg'")
+        if k == "distribution" and v not in ("normal", "uniform", "truncated_normal"):
+            raise sub.bad(
+                f"{key}.distribution", v, "one of 'normal', 'uniform', 'truncated_normal'"
+            )
+        out[k] = v
+    return {"class_name": name, "config": out}
+
+
+def _regularizer(value: Any, key: str, where: _Where) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    name, config = _class_config(value, key, "regularizer", where)
+    if name not in ("L1L2", "L1", "L2"):
+        raise where.error(f"field {key!r}: regularizer {name!r} is not supported (use L1L2)")
+    factors = {}
+    for k in ("l1", "l2"):
+        v = config.get(k, 0.0)
+        if v is None:
+            v = 0.0
+        if not _is_number(v) or v < 0:
+            raise where.bad(f"{key}.{k}", v, "a finite number >= 0")
+        factors[k] = float(v)
+    return {"class_name": "L1L2", "config": factors}
+
+
+def _constraint(value: Any, key: str, where: _Where) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    name, config = _class_config(value, key, "constraint", where)
+    if name not in _CONSTRAINTS:
+        msg = f"constraint {name!r} is not supported; use one of {', '.join(_CONSTRAINTS)}"
+        raise where.error(f"field {key!r}: {msg}")
+    out = {}
+    for k in _CONSTRAINTS[name]:
+        v = config.get(k)
+        if v is None:
+            continue
+        if k == "axis":
+            axes = v if isinstance(v, list) else [v]
+            if not axes or not all(_is_int(a) for a in axes):
+                raise where.bad(f"{key}.axis", v, "an integer or a list of integers")
+        elif not _is_number(v):
+            raise where.bad(f"{key}.{k}", v, "a finite number")
+        out[k] = v
+    return {"class_name": name, "config": out}
+
+
+def _dense_like(config: Mapping[str, Any], where: _Where) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "activation": _activation(config, where),
+        "use_bias": _bool(config, "use_bias", where, True),
+    }
+    for key in ("kernel_initializer", "bias_initializer"):
+        out[key] = _initializer(config.get(key), key, where)
+    for key in ("kernel_regularizer", "bias_regularizer", "activity_regularizer"):
+        out[key] = _regularizer(config.get(key), key, where)
+    for key in ("kernel_constraint", "bias_constraint"):
+        out[key] = _constraint(config.get(key), key, where)
+    return out
+
+
+# -- shapes ----------------------------------------------------------------------------------------
+
+
+def _need_rank(shape: Shape, rank: int, producer: str, where: _Where, what: str) -> None:
+    if len(shape) != rank:
+        msg = (
+            f"its input from layer {producer!r} has shape {_fmt(shape)} (rank {len(shape)}); "
+            f"{where.class_name} needs rank {rank} ({what})"
+        )
+        raise where.error(msg)
+
+
+def _fmt(shape: Shape) -> str:
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
+
+
+def _window(size: int, window: int, stride: int, dilation: int, padding: str, where: _Where) -> int:
+    if padding == "same":
+        return -(-size // stride)
+    span = dilation * (window - 1) + 1
+    if size < span:
+        msg = (
+            f"a window of {span} (kernel/pool size with dilation) does not fit an input of size "
+            f"{size} with padding 'valid'"
+        )
+        raise where.error(msg)
+    return (size - span) // stride + 1
+
+
+def _input_layer(config: Mapping[str, Any], where: _Where, *, first: bool = False) -> Shape:
+    """The batch input shape ``(batch, *dims)`` an InputLayer (or a first layer) declares."""
+    if "batch_input_shape" in config and config["batch_input_shape"] is not None:
+        key, shape = "batch_input_shape", config["batch_input_shape"]
+    elif config.get("batch_shape") is not None:  # Keras 3 spelling, if someone hand-wrote it
+        key, shape = "batch_shape", config["batch_shape"]
+    elif config.get("input_shape") is not None:
+        key, shape = "input_shape", config["input_shape"]
+        if not isinstance(shape, list):
+            raise where.bad(key, shape, "a list of positive integers")
+        shape = [config.get("batch_size"), *shape]
+    elif first and config.get("input_dim") is not None:  # Dense(input_dim=...) as a first layer
+        key, shape = "input_dim", [None, config["input_dim"]]
+    else:
+        return ()
+    if (
+        not isinstance(shape, list | tuple)
+        or len(shape) < 2
+        or not (shape[0] is None or (_is_int(shape[0]) and shape[0] >= 1))
+        or not all(_is_int(d) and d >= 1 for d in shape[1:])
+    ):
+        msg = "a list [batch or null, dim, ...] whose dimensions are positive integers"
+        raise where.bad(key, shape, msg)
+    return tuple(shape)
+
+
+def _check_size(shape: Shape, where: _Where) -> None:
+    values = math.prod(d for d in shape[1:] if d is not None)
+    if values > MAX_ACTIVATION_VALUES:
+        msg = (
+            f"its output shape {_fmt(shape)} holds {values:,} values per sample, more than the "
+            f"{MAX_ACTIVATION_VALUES:,} this reader allows"
+        )
+        raise where.error(msg)
+
+
+def _infer(
+    class_name: str, raw: Mapping[str, Any], shape: Shape, producer: str, where: _Where
+) -> tuple[dict[str, Any], Shape, tuple[tuple[str, tuple[int, ...]], ...]]:
+    """Normalise one (non-input) layer's config; return it, its output shape and its weights."""
+    if class_name == "Conv2D":
+        _need_rank(shape, 4, producer, where, "batch, height, width, channels")
+        cfg = {
+            "filters": _int(raw, "filters", where),
+            "kernel_size": _pair(raw, "kernel_size", where, ...),
+            "strides": _pair(raw, "strides", where, 1),
+            "padding": _choice(raw, "padding", where, ("valid", "same"), "valid"),
+            "data_format": _data_format(raw, where),
+            "dilation_rate": _pair(raw, "dilation_rate", where, 1),
+            **_dense_like(raw, where),
+        }
+        if max(cfg["strides"]) > 1 and max(cfg["dilation_rate"]) > 1:
+            msg = "strides > 1 together with dilation_rate > 1 is not supported (TF.js refuses it)"
+            raise where.error(f"fields 'strides' and 'dilation_rate': {msg}")
+        (kh, kw), (sh, sw), (dh, dw) = cfg["kernel_size"], cfg["strides"], cfg["dilation_rate"]
+        pad = cfg["padding"]
+        out = (
+            None,
+            _window(shape[1], kh, sh, dh, pad, where),
+            _window(shape[2], kw, sw, dw, pad, where),
+            cfg["filters"],
+        )
+        weights = [("kernel", (kh, kw, shape[3], cfg["filters"]))]
+        if cfg["use_bias"]:
+            weights.append(("bias", (cfg["filters"],)))
+        return cfg, out, tuple(weights)
+    if class_name == "Dense":
+        if len(shape) < 2:
+            raise where.error(f"its input from layer {producer!r} has no feature axis")
+        cfg = {"units": _int(raw, "units", where), **_dense_like(raw, where)}
+        weights = [("kernel", (shape[-1], cfg["units"]))]
+        if cfg["use_bias"]:
+            weights.append(("bias", (cfg["units"],)))
+        return cfg, (*shape[:-1], cfg["units"]), tuple(weights)
+    if class_name in ("MaxPooling2D", "AveragePooling2D"):
+        _need_rank(shape, 4, producer, where, "batch, height, width, channels")
+        pool = _pair(raw, "pool_size", where, 2)
+        cfg = {
+            "pool_size": pool,
+            "strides": _pair(raw, "strides", where, list(pool)),
+            "padding": _choice(raw, "padding", where, ("valid", "same"), "valid"),
+            "data_format": _data_format(raw, where),
+        }
+        (ph, pw), (sh, sw), pad = pool, cfg["strides"], cfg["padding"]
+        out = (
+            None,
+            _window(shape[1], ph, sh, 1, pad, where),
+            _window(shape[2], pw, sw, 1, pad, where),
+            shape[3],
+        )
+        return cfg, out, ()
+    if class_name == "Flatten":
+        if len(shape) < 2:
+            raise where.error(f"its input from layer {producer!r} has no feature axis")
+        cfg = {"data_format": _data_format(raw, where)}
+        return cfg, (None, math.prod(shape[1:])), ()
+    if class_name == "Dropout":
+        rate = _number(raw, "rate", where, 0.0)
+        if not 0 <= rate < 1:
+            raise where.bad("rate", raw.get("rate"), "a number in [0, 1)")
+        noise = raw.get("noise_shape")
+        if noise is not None and (
+            not isinstance(noise, list) or not all(d is None or _is_int(d) for d in noise)
+        ):
+            raise where.bad("noise_shape", noise, "a list of integers/null, or null")
+        seed = raw.get("seed")
+        if seed is not None and not _is_int(seed):
+            raise where.bad("seed", seed, "an integer or null")
+        cfg = {"rate": rate, "noise_shape": None if noise is None else tuple(noise), "seed": seed}
+        return cfg, shape, ()
+    if class_name == "BatchNormalization":
+        axis = raw.get("axis", -1)
+        if isinstance(axis, list) and len(axis) == 1:
+            axis = axis[0]
+        if not _is_int(axis) or not (-len(shape) < axis < len(shape)) or axis % len(shape) == 0:
+            expected = f"one feature axis of the rank-{len(shape)} input"
+            raise where.bad("axis", raw.get("axis"), expected)
+        axis %= len(shape)
+        cfg = {
+            "axis": axis,
+            "momentum": _number(raw, "momentum", where, 0.99),
+            "epsilon": _number(raw, "epsilon", where, 1e-3, positive=True),
+            "center": _bool(raw, "center", where, True),
+            "scale": _bool(raw, "scale", where, True),
+        }
+        for key in LAYER_KEYS["BatchNormalization"]:
+            if key.endswith("_initializer"):
+                cfg[key] = _initializer(raw.get(key), key, where)
+            elif key.endswith("_regularizer"):
+                cfg[key] = _regularizer(raw.get(key), key, where)
+            elif key.endswith("_constraint"):
+                cfg[key] = _constraint(raw.get(key), key, where)
+        n = (shape[axis],)
+        names = [
+            *(["gamma"] if cfg["scale"] else []),
+            *(["beta"] if cfg["center"] else []),
+            "moving_mean",
+            "moving_variance",
+        ]
+        return cfg, shape, tuple((w, n) for w in names)
+    if class_name == "Activation":
+        return {"activation": _activation(raw, where, required=True)}, shape, ()
+    if class_name == "Reshape":
+        return _reshape(raw, shape, producer, where)
+    if class_name == "Rescaling":
+        cfg = {
+            "scale": _number(raw, "scale", where, ...),
+            "offset": _number(raw, "offset", where, 0),
+        }
+        return cfg, shape, ()
+    raise unsupported_layer(class_name, str(where))  # pragma: no cover - checked by the caller
+
+
+def _reshape(
+    raw: Mapping[str, Any], shape: Shape, producer: str, where: _Where
+) -> tuple[dict[str, Any], Shape, tuple]:
+    target = raw.get("target_shape")
+    if (
+        not isinstance(target, list | tuple)
+        or not target
+        or not all(_is_int(d) and (d >= 1 or d == -1) for d in target)
+        or list(target).count(-1) > 1
+    ):
+        raise where.bad("target_shape", target, "a list of positive integers (at most one -1)")
+    total = math.prod(shape[1:])
+    known = math.prod(d for d in target if d != -1)
+    out = tuple(total // known if d == -1 else d for d in target)
+    if math.prod(out) != total:
+        msg = (
+            f"field 'target_shape' {list(target)} does not hold the {total:,} values of the input "
+            f"{_fmt(shape)} from layer {producer!r}"
+        )
+        raise where.error(msg)
+    return {"target_shape": tuple(target)}, (None, *out), ()
+
+
+# -- the graph -------------------------------------------------------------------------------------
+
+
+def _common(raw: Mapping[str, Any], name: str, where: _Where) -> dict[str, Any]:
+    return {
+        "name": name,
+        "trainable": _bool(raw, "trainable", where, True),
+        "dtype": _dtype(raw, where),
+    }
+
+
+def _make_layer(entry: dict[str, Any], producer: Layer, source: str) -> Layer:
+    name, class_name, raw = entry["name"], entry["class_name"], entry["config"]
+    where = _Where(source, name, class_name)
+    cfg, out, weights = _infer(class_name, raw, producer.output_shape, producer.name, where)
+    _check_size(out, where)
+    return Layer(
+        name=name,
+        class_name=class_name,
+        config=MappingProxyType({**_common(raw, name, where), **copy.deepcopy(cfg)}),
+        inputs=(producer.name,),
+        input_shape=producer.output_shape,
+        output_shape=out,
+        weights=tuple(WeightSpec(f"{name}/{w}", s) for w, s in weights),
+    )
+
+
+def _make_input(name: str, shape: Shape, raw: Mapping[str, Any], where: _Where) -> Layer:
+    if raw.get("sparse") or raw.get("ragged"):
+        raise where.error("field 'sparse': sparse/ragged inputs are not supported")
+    where = _Where(where.source, name, "InputLayer")
+    out = (None, *shape[1:])
+    _check_size(out, where)
+    config = {
+        "name": name,
+        "batch_input_shape": tuple(shape),
+        "dtype": _dtype(raw, where),
+        "sparse": False,
+    }
+    return Layer(name, "InputLayer", MappingProxyType(config), (), out, out)
+
+
+def _check_classes_and_names(topology: Topology, source: str) -> None:
+    seen: dict[str, int] = {}
+    for i, entry in enumerate(topology.layers):
+        name, class_name = entry["name"], entry["class_name"]
+        if class_name not in LAYER_KEYS:
+            raise unsupported_layer(class_name, f"{source}: layer {name!r}")
+        if name in seen:
+            msg = (
+                f"{source}: layer {name!r} ({class_name}): field 'name' is also used by layer "
+                f"{seen[name]}; layer names must be unique"
+            )
+            raise ModelFormatError(msg)
+        seen[name] = i
+
+
+def _sequential(topology: Topology, source: str) -> ModelGraph:
+    entries = topology.layers
+    first = entries[0]
+    where = _Where(source, first["name"], first["class_name"])
+    if first["class_name"] == "InputLayer":
+        shape = _input_layer(first["config"], where)
+        if not shape:
+            raise where.error("field 'batch_input_shape' is required (the model's input size)")
+        layers = [_make_input(first["name"], shape, first["config"], where)]
+        entries = entries[1:]
+    else:  # TF.js-saved: the first layer carries the shape; TF.js names the input like this
+        shape = _input_layer(first["config"], where, first=True)
+        if not shape:
+            msg = (
+                "the model's first layer has no 'batch_input_shape' or 'input_shape', so its "
+                "input size is unknown"
+            )
+            raise where.error(msg)
+        name = f"{first['name']}_input"
+        if any(e["name"] == name for e in entries):
+            raise where.error(f"field 'name': the implied input layer {name!r} clashes")
+        layers = [_make_input(name, shape, first["config"], where)]
+    for entry in entries:
+        if entry["class_name"] == "InputLayer":
+            where = _Where(source, entry["name"], "InputLayer")
+            raise where.error("an InputLayer may only be the first layer of a Sequential model")
+        layers.append(_make_layer(entry, layers[-1], source))
+    return ModelGraph(
+        topology.name, tuple(layers), (layers[0].name,), (layers[-1].name,), "sequential"
+    )
+
+
+def _ref(ref: Any, names: Mapping[str, dict], where: _Where, what: str) -> str:
+    """Check one ``[layer, node_index, tensor_index, kwargs?]`` reference; return the layer."""
+    if (
+        not isinstance(ref, list | tuple)
+        or len(ref) not in (3, 4)
+        or not isinstance(ref[0], str)
+        or not _is_int(ref[1])
+        or not _is_int(ref[2])
+        or (len(ref) == 4 and not isinstance(ref[3], dict | None))
+    ):
+        raise where.bad(what, ref, "[layer name, node index, tensor index, {kwargs}]")
+    name, node, tensor = ref[0], ref[1], ref[2]
+    if name not in names:
+        raise where.error(f"field {what!r}: {_short(ref)} refers to no layer of this model")
+    if node != 0:
+        msg = (
+            f"field {what!r}: {_short(ref)} asks for node {node} of layer {name!r}, which has only "
+            "node 0 (shared layers are not supported)"
+        )
+        raise where.error(msg)
+    if tensor != 0:
+        msg = (
+            f"field {what!r}: {_short(ref)} asks for output tensor {tensor} of layer {name!r}, "
+            "which has only tensor 0"
+        )
+        raise where.error(msg)
+    return name
+
+
+def _functional(topology: Topology, source: str) -> ModelGraph:
+    model = _Where(source)
+    entries = {e["name"]: e for e in topology.layers}
+    producers: dict[str, str | None] = {}
+    for name, entry in entries.items():
+        where = _Where(source, name, entry["class_name"])
+        nodes = entry["inbound_nodes"]
+        if entry["class_name"] == "InputLayer":
+            if nodes:
+                raise where.bad("inbound_nodes", nodes, "empty for an InputLayer")
+            producers[name] = None
+            continue
+        if len(nodes) != 1:
+            msg = (
+                f"field 'inbound_nodes' has {len(nodes)} nodes; each layer must be called exactly "
+                "once (shared or unused layers are not supported)"
+            )
+            raise where.error(msg)
+        if len(nodes[0]) != 1:
+            n, cls = len(nodes[0]), entry["class_name"]
+            msg = f"field 'inbound_nodes' gives {n} inputs; {cls} takes 1"
+            raise where.error(msg)
+        producers[name] = _ref(nodes[0][0], entries, where, "inbound_nodes")
+    inputs = [_ref(r, entries, model, "input_layers") for r in topology.input_layers]
+    outputs = [_ref(r, entries, model, "output_layers") for r in topology.output_layers]
+    if not inputs or not outputs:
+        raise model.error("a functional model needs 'input_layers' and 'output_layers'")
+    for name in inputs:
+        if producers[name] is not None:
+            raise model.error(f"field 'input_layers': {name!r} is not an InputLayer")
+    for name, producer in producers.items():
+        if producer is None and name not in inputs:
+            msg = f"InputLayer {name!r} is not one of the model's 'input_layers' {inputs}"
+            raise model.error(msg)
+    built: dict[str, Layer] = {}
+    order: list[Layer] = []
+    pending = list(entries)
+    while pending:  # config order need not be topological
+        remaining = []
+        for name in pending:
+            entry, producer = entries[name], producers[name]
+            if producer is None:
+                where = _Where(source, name, "InputLayer")
+                shape = _input_layer(entry["config"], where)
+                if not shape:
+                    raise where.error("field 'batch_input_shape' is required")
+                layer = _make_input(name, shape, entry["config"], where)
+            elif producer in built:
+                layer = _make_layer(entry, built[producer], source)
+            else:
+                remaining.append(name)
+                continue
+            built[name] = layer
+            order.append(layer)
+        if len(remaining) == len(pending):
+            raise model.error(f"the inbound_nodes of layers {remaining} form a cycle")
+        pending = remaining
+    return ModelGraph(topology.name, tuple(order), tuple(inputs), tuple(outputs), "functional")
+
+
+def parse_graph(model_json: Mapping[str, Any], *, source: str) -> ModelGraph:
+    """Check every layer of ``model_json["modelTopology"]``; infer shapes and weights.
+
+    Parameters
+    ----------
+    model_json
+        A parsed ``model.json`` (only ``modelTopology`` is read).
+    source
+        Where it came from, for error messages.
+
+    Raises
+    ------
+    ModelFormatError
+        Naming the layer and the field: an unknown class, a bad or missing value, a shape that
+        does not fit (a Conv2D after a Flatten), duplicate names, bad references, a cycle.
+    """
+    topology_json = model_json.get("modelTopology") if isinstance(model_json, Mapping) else None
+    if not isinstance(topology_json, dict):
+        raise ModelFormatError(f"{source}: 'modelTopology' must be a JSON object")
+    topology = parse_topology(topology_json, source=source)
+    _check_classes_and_names(topology, source)
+    build = _sequential if topology.kind == "sequential" else _functional
+    return build(topology, source)
+
+
+# -- weights ---------------------------------------------------------------------------------------
+
+# TF.js (container.ts isKerasSavedModelFormat): parseInt of the first name's last segment.
+_INDEX_NAME = re.compile(r"^\s*[+-]?\d")
+
+
+def _model_entries(model_json: Mapping[str, Any]) -> list[tuple[int, int, dict[str, Any]]]:
+    """(group, offset in the group's bytes, entry) of every weight, optimizer state included."""
+    out = []
+    for g, group in enumerate(model_json["weightsManifest"]):
+        offset = 0
+        for entry in group["weights"]:
+            out.append((g, offset, entry))
+            offset += weight_nbytes(entry)
+    return out
+
+
+def _match(
+    graph: ModelGraph, model_json: Mapping[str, Any], source: str, max_parameters: int
+) -> list[tuple[int, int, dict[str, Any], WeightSpec]]:
+    """Pair every (non-optimizer) manifest entry with the layer weight it fills, as TF.js does."""
+    total = graph.parameters
+    if total > max_parameters:
+        biggest = max(graph.weights, key=lambda s: s.size)
+        msg = (
+            f"{source}: the model declares {total:,} parameters (the largest, {biggest.name!r}, "
+            f"has shape {list(biggest.shape)}), more than the {max_parameters:,} allowed; "
+            "raise max_parameters if this model is really meant to be that large"
+        )
+        raise ModelFormatError(msg)
+    entries = [e for e in _model_entries(model_json) if e[2].get("group") != "optimizer"]
+    # Like TF.js: if the first manifest name ends in an integer, all are "<layer>/<index>".
+    by_index = bool(entries) and bool(_INDEX_NAME.match(entries[0][2]["name"].split("/")[-1]))
+    targets: dict[str, tuple[Layer, WeightSpec]] = {}
+    for layer in graph.layers:
+        for i, spec in enumerate(layer.weights):
+            targets[f"{layer.name}/{i}" if by_index else spec.name] = (layer, spec)
+    names = [e[2]["name"] for e in entries]
+    matched, extra, seen = [], [], set()
+    for g, offset, entry in entries:
+        name = entry["name"]
+        key = name
+        if key not in targets:  # TF.js's one fallback: drop an RNN cell segment
+            parts = name.split("/")
+            key = "/".join([*parts[:-2], parts[-1]])
+        if key not in targets:
+            extra.append(name)
+            continue
+        if key in seen:
+            raise ModelFormatError(f"{source}: weight {name!r} appears twice in weightsManifest")
+        seen.add(key)
+        layer, spec = targets[key]
+        if tuple(entry["shape"]) != spec.shape:
+            msg = (
+                f"{source}: weight {name!r} has shape {list(entry['shape'])} in the manifest but "
+                f"layer {layer.name!r} ({layer.class_name}) expects {list(spec.shape)}"
+            )
+            raise ModelFormatError(msg)
+        if entry["dtype"] != "float32":
+            msg = (
+                f"{source}: weight {name!r} has dtype {entry['dtype']!r} but layer "
+                f"{layer.name!r} ({layer.class_name}) holds float32 values; TF.js 4.22 refuses "
+                "it too ('dtype of the new value must match')"
+            )
+            raise ModelFormatError(msg)
+        matched.append((g, offset, entry, spec))
+    if extra:
+        msg = (
+            f"{source}: weightsManifest has weights {extra} that match no layer weight; expected "
+            "names '<layer>/<weight>' such as 'dense/kernel' (no model-name prefix)"
+        )
+        raise ModelFormatError(msg)
+    missing = [key for key in targets if key not in seen]
+    if missing:
+        msg = (
+            f"{source}: weights {missing} are missing from weightsManifest (it names "
+            f"{names[:6]}{' ...' if len(names) > 6 else ''}); model.json and the weight files "
+            "do not describe the same model"
+        )
+        raise ModelFormatError(msg)
+    return matched
+
+
+def check_manifest(
+    graph: ModelGraph,
+    model_json: Mapping[str, Any],
+    *,
+    source: str,
+    max_parameters: int = DEFAULT_MAX_PARAMETERS,
+) -> None:
+    """Check the manifest holds exactly the weights the layers derive, within a parameter cap.
+
+    Needs only ``model.json`` (call it before downloading the weight files). Nothing proportional
+    to a declared size is allocated.
+
+    Raises
+    ------
+    ModelFormatError
+        Too many parameters; a weight missing, extra, of another shape, or not float32 (TF.js
+        refuses int32/bool/complex64 values for float32 layer variables).
+    """
+    _match(graph, model_json, source, max_parameters)
+
+
+def load_weights(
+    graph: ModelGraph,
+    artifacts: ModelArtifacts,
+    *,
+    source: str,
+    max_parameters: int = DEFAULT_MAX_PARAMETERS,
+) -> dict[str, np.ndarray]:
+    """Decode the layer weights as float32 arrays keyed by :attr:`WeightSpec.name`.
+
+    Dequantized exactly as TF.js 4.22 does (``q * scale + min`` in double, stored as float32;
+    float16 widened); ``"<layer>/<index>"`` manifests are mapped to the spec names; optimizer
+    state is skipped. Runs :func:`check_manifest` first.
+    """
+    model_json = artifacts.model_json
+    matched = _match(graph, model_json, source, max_parameters)
+    files = artifacts.weight_files
+    # One file: read in place. Several: joined once (a tensor may span two shards).
+    groups = [
+        files[normal_path(group["paths"][0])]
+        if len(group["paths"]) == 1
+        else b"".join(files[normal_path(p)] for p in group["paths"])
+        for group in model_json["weightsManifest"]
+    ]
+    out = {}
+    for g, offset, entry, spec in matched:
+        quant = entry.get("quantization")
+        stored_dtype = _STORED[quant["dtype"]] if quant else _STORED["float32"]
+        stored = np.frombuffer(groups[g], stored_dtype, count=spec.size, offset=offset)
+        values = dequantize(stored, quant, "float32") if quant else stored.astype(np.float32)
+        out[spec.name] = values.reshape(spec.shape)
+    return out
+
+
+def check_artifacts(
+    artifacts: ModelArtifacts, *, source: str, max_parameters: int = DEFAULT_MAX_PARAMETERS
+) -> ModelGraph:
+    """All the checks: these artifacts decode into a model. Returns its graph.
+
+    ``ModelArtifacts`` already guarantees the files are present and hold the manifest's bytes;
+    this adds :func:`parse_graph` and :func:`check_manifest`.
+    """
+    graph = parse_graph(artifacts.model_json, source=source)
+    check_manifest(graph, artifacts.model_json, source=source, max_parameters=max_parameters)
+    return graph
