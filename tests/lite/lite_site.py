@@ -29,9 +29,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "browser"))
-from harness import _KERNEL_READY_JS, CHROMIUM, CHROMIUM_ARGS, REPO_ROOT
+from harness import _KERNEL_READY_JS, CHROMIUM, CHROMIUM_ARGS, REPO_ROOT, artifacts_on_failure
 
 SITE = REPO_ROOT / "build" / "lite"
+# what the tests import from here (artifacts_on_failure: harness.py's, re-exported)
+__all__ = [
+    "SITE", "artifacts_on_failure", "copy_site", "kernel_run", "lite_browser", "open_lite",
+    "run_all", "static_server",
+]  # fmt: skip
 # A persistent profile makes Chromium itself call home (updates, sign-in, autofill): off.
 QUIET_ARGS = [
     "--disable-default-apps",
