@@ -34,8 +34,8 @@ from harness import _KERNEL_READY_JS, CHROMIUM, CHROMIUM_ARGS, REPO_ROOT, artifa
 SITE = REPO_ROOT / "build" / "lite"
 # what the tests import from here (artifacts_on_failure: harness.py's, re-exported)
 __all__ = [
-    "SITE", "artifacts_on_failure", "copy_site", "kernel_run", "lite_browser", "open_lite",
-    "run_all", "static_server",
+    "SITE", "artifacts_on_failure", "copy_site", "kernel_run", "lite_browser", "notebook_outputs",
+    "open_lite", "run_all", "static_server",
 ]  # fmt: skip
 # A persistent profile makes Chromium itself call home (updates, sign-in, autofill): off.
 QUIET_ARGS = [
@@ -260,3 +260,20 @@ def copy_site(dest: Path) -> Path:
     data["jupyter-config-data"]["exposeAppInBrowser"] = "true"
     config.write_text(json.dumps(data))
     return dest
+
+
+_OUTPUTS_JS = """() => {
+  const cells = window.jupyterapp.shell.currentWidget.content.model.cells;
+  const out = [];
+  for (let i = 0; i < cells.length; i++) {
+    const cell = cells.get(i);
+    if (cell.type !== 'code') continue;
+    out.push({count: cell.executionCount, outputs: cell.outputs.toJSON()});
+  }
+  return out;
+}"""
+
+
+def notebook_outputs(page: Any) -> list[dict]:
+    """Each code cell of the open notebook: its execution count and its outputs (nbformat JSON)."""
+    return page.evaluate(_OUTPUTS_JS)
