@@ -259,6 +259,7 @@ def build(out: Path) -> None:
     (CACHE / "jupyter-lite-build.log").write_text(done.stdout + done.stderr)
     if done.returncode:
         sys.exit(f"jupyter lite build failed:\n{(done.stdout + done.stderr)[-4000:]}")
+    trim(out)
     model = site_model()
     (out / "models" / "mnist").mkdir(parents=True)
     for path in model.iterdir():
@@ -266,6 +267,16 @@ def build(out: Path) -> None:
     check(out)
     size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     log(f"built {out} ({size / 1e6:.1f} MB)")
+
+
+def trim(out: Path) -> None:
+    """Drop Font Awesome's legacy formats (eot, svg, ttf, woff: 2.7 MB); its woff2 stays.
+
+    Every browser that can run Pyodide (WebAssembly) reads woff2, the first format the CSS offers.
+    """
+    for path in (out / "build").glob("fa-*"):
+        if path.suffix in {".eot", ".svg", ".ttf", ".woff"} and path.with_suffix(".woff2").exists():
+            path.unlink()
 
 
 URL = re.compile(rb"https?://[^\s\"'`)<>]+")

@@ -35,7 +35,7 @@ SITE = REPO_ROOT / "build" / "lite"
 # what the tests import from here (artifacts_on_failure: harness.py's, re-exported)
 __all__ = [
     "SITE", "artifacts_on_failure", "copy_site", "kernel_run", "lite_browser", "notebook_outputs",
-    "open_lite", "run_all", "static_server",
+    "open_lite", "output_with", "run_all", "static_server",
 ]  # fmt: skip
 # A persistent profile makes Chromium itself call home (updates, sign-in, autofill): off.
 QUIET_ARGS = [
@@ -180,8 +180,14 @@ def _host(request_line: str) -> str:
 
 
 @contextlib.contextmanager
-def lite_browser(profile: Path, *, width: int = 1280, height: int = 900) -> Iterator[Browser]:
-    """Chromium with the persistent profile ``profile``; nothing may leave 127.0.0.1."""
+def lite_browser(
+    profile: Path, *, width: int = 1280, height: int = 900, route: bool = True
+) -> Iterator[Browser]:
+    """Chromium with the persistent profile ``profile``; nothing may leave 127.0.0.1.
+
+    ``route=False`` leaves the blocking to the proxy alone: Playwright's routing turns Chromium's
+    HTTP cache off, so a benchmark of what a second visit downloads must do without it.
+    """
     from playwright.sync_api import sync_playwright
 
     proxy = RefusingProxy()
@@ -206,7 +212,8 @@ def lite_browser(profile: Path, *, width: int = 1280, height: int = 900) -> Iter
             viewport={"width": width, "height": height},
         )
         try:
-            context.route("**/*", guard)
+            if route:
+                context.route("**/*", guard)
             page = context.pages[0] if context.pages else context.new_page()
             yield Browser(context, page, aborted, proxy)
         finally:
@@ -277,3 +284,8 @@ _OUTPUTS_JS = """() => {
 def notebook_outputs(page: Any) -> list[dict]:
     """Each code cell of the open notebook: its execution count and its outputs (nbformat JSON)."""
     return page.evaluate(_OUTPUTS_JS)
+
+
+def output_with(page: Any, text: str) -> Any:
+    """The first cell output containing ``text`` (not the code that prints it)."""
+    return page.locator(".jp-OutputArea-output", has_text=text).first

@@ -29,6 +29,7 @@ from lite_site import (
     lite_browser,
     notebook_outputs,
     open_lite,
+    output_with,
     run_all,
     static_server,
 )
@@ -82,11 +83,11 @@ def _visit(browser, server, *, expect_source: str, draw_zero: bool = True) -> No
     open_lite(page, server, NOTEBOOK)
     run_all(page)
     expect(
-        page.get_by_text(f"model from the {expect_source}, stored as cache://mnist")
+        output_with(page, f"model from the {expect_source}, stored as cache://mnist")
     ).to_be_attached(timeout=240_000)
-    expect(page.get_by_text("and again: from the cache")).to_be_attached(timeout=60_000)
+    expect(output_with(page, "and again: from the cache")).to_be_attached(timeout=60_000)
     # The drawing's comm messages queue behind the running cells: wait for the last one.
-    expect(page.get_by_text("skipped in the browser")).to_be_attached(timeout=120_000)
+    expect(output_with(page, "skipped in the browser")).to_be_attached(timeout=120_000)
     canvas = page.locator(".mnist-widgets-canvas").first
     prediction = page.locator(".mnist-widgets-prediction").first
     canvas.scroll_into_view_if_needed()
@@ -182,7 +183,7 @@ def test_offline_cache_walkthrough_runs_in_the_browser(server, tmp_path):
         page = browser.page
         open_lite(page, server, "03_offline_cache.ipynb")
         run_all(page)
-        expect(page.get_by_text("skipped in the browser: publishing")).to_be_attached(
+        expect(output_with(page, "skipped in the browser: publishing")).to_be_attached(
             timeout=240_000
         )
         page.wait_for_function(
