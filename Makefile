@@ -43,6 +43,7 @@ LITE_VENV := .cache/lite/venv
 LITE_TOOLS := $(LITE_VENV)/.installed-stamp
 LITE_STAMP := build/lite/.built-stamp
 LITE_PORT ?= 8800
+PYODIDE_DIST ?=
 LITE_SOURCES := $(wildcard lite/*) notebooks/03_offline_cache.ipynb notebooks/04_draw.ipynb \
 	$(wildcard models/mnist/*) pyproject.toml $(shell find mnist_widgets -name '*.py')
 
@@ -55,7 +56,7 @@ $(LITE_TOOLS): lite/requirements-build.txt
 
 $(LITE_STAMP): $(STAMP) $(LITE_TOOLS) $(LITE_SOURCES)
 	@command -v npm >/dev/null || bash scripts/system-deps.sh node
-	PROJECT_PYTHON=$(PY) $(PY) lite/build.py --out build/lite
+	PROJECT_PYTHON=$(PY) PYODIDE_DIST=$(PYODIDE_DIST) $(PY) lite/build.py --out build/lite
 	@touch $@
 
 # Open http://127.0.0.1:$(LITE_PORT)/ (any static server will do; see the README)
