@@ -15,6 +15,8 @@ from pathlib import Path
 from ._common import RESULTS_DIR, machine
 
 ORDER = [
+    "engine_latency",
+    "engine_startup",
     "predict_latency",
     "drawn_digits",
     "load_times",
@@ -24,7 +26,9 @@ ORDER = [
     "lite",
 ]
 TITLES = {
-    "predict_latency": "Predict latency (one 280x280 canvas, end to end)",
+    "engine_latency": "Predict latency per backend (one 280x280 canvas, end to end)",
+    "engine_startup": "Start-up per backend: cold process to first prediction, ready predictor",
+    "predict_latency": 'The TensorFlow path in detail (backend="tensorflow")',
     "drawn_digits": "Accuracy on drawn digits (MNIST test digits re-drawn on a 280x280 canvas)",
     "load_times": "Time to a ready model",
     "format_sizes": "Model size and accuracy by weight format",

@@ -12,6 +12,8 @@ import json
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -98,3 +100,19 @@ def markdown_table(header: list[str], rows: list[list[object]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def start_server(model_dir: Path) -> tuple[subprocess.Popen, str]:
+    """``mnist-widgets serve model_dir`` in its own process; return it and the model.json URL."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mnist_widgets", "serve", str(model_dir), "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    line = proc.stdout.readline()
+    if " at http://" not in line:
+        proc.kill()
+        msg = f"server did not start: {line!r}"
+        raise RuntimeError(msg)
+    return proc, line.split(" at ", 1)[1].split()[0] + "model.json"

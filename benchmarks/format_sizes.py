@@ -29,7 +29,7 @@ def _dir_bytes(path: Path) -> int:
 
 def main() -> None:
     from mnist_widgets.data import load_mnist
-    from mnist_widgets.tfjs import load_layers_model, save_layers_model
+    from mnist_widgets.keras_io import load_layers_model, save_layers_model
 
     (_, _), (x_test, y_test) = load_mnist()
     x = (x_test.astype(np.float32) / 255.0)[..., None]

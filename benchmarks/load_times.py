@@ -20,7 +20,7 @@ import tempfile
 import time
 from collections.abc import Callable
 
-from ._common import SEED_MODEL, markdown_table, summarize, write_results
+from ._common import SEED_MODEL, markdown_table, start_server, summarize, write_results
 
 REPEATS = 21
 IMPORT_REPEATS = 5
@@ -40,21 +40,6 @@ def _tf_import_seconds() -> list[float]:
         )
         times.append(float(out.stdout.strip().splitlines()[-1]))
     return sorted(times)
-
-
-def _start_server() -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mnist_widgets", "serve", str(SEED_MODEL), "--port", "0"],
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    line = proc.stdout.readline()
-    if " at http://" not in line:
-        proc.kill()
-        msg = f"server did not start: {line!r}"
-        raise RuntimeError(msg)
-    return proc, line.split(" at ", 1)[1].split()[0] + "model.json"
 
 
 def _interleaved(routes: dict[str, Callable[[], object]]) -> dict[str, dict[str, float]]:
@@ -84,7 +69,7 @@ def main() -> int:
     tf_import = _tf_import_seconds()
 
     load_before = os.getloadavg()[0]
-    server, url = _start_server()
+    server, url = start_server(SEED_MODEL)
     cache_dir = tempfile.mkdtemp(prefix="mnist-widgets-bench-")
     store = ModelStore(cache_dir)
     try:

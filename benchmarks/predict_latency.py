@@ -1,4 +1,6 @@
-"""``Predictor.predict`` on a 280x280 canvas end to end, vs ``model.predict`` and ``model(x)``.
+"""The TensorFlow path: ``Predictor(backend="tensorflow")`` vs ``model.predict`` and ``model(x)``.
+
+(``engine_latency.py`` compares the backends, each in its own process.)
 
 All in one process and one run: the same model, drawn canvases (real MNIST test digits re-drawn by
 ``mnist_widgets.drawn``), warm-up calls excluded. The calls are timed in interleaved rounds so a
@@ -34,7 +36,7 @@ ONE_THREAD = "Predictor.predict (XLA), end to end, TF_NUM_INTRAOP_THREADS=1 (own
 
 
 def _e2e_only(model_dir: Path) -> dict[str, float]:
-    predictor = Predictor(str(model_dir))
+    predictor = Predictor(str(model_dir), backend="tensorflow")
     (_, _), (x_test, y_test) = load_mnist()
     canvases, _, _ = drawn_digits(x_test, y_test, n=N_CANVASES, seed=123)
     cycle = itertools.cycle(canvases)
@@ -53,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     from mnist_widgets._tf import tensorflow
-    from mnist_widgets.tfjs import load_layers_model
+    from mnist_widgets.keras_io import load_layers_model
 
     tf = tensorflow()
     model = load_layers_model(model_dir)
@@ -69,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         "Predictor.predict (XLA), end to end": lambda: xla.predict(next(cycle)),
         "Predictor.predict (no XLA), end to end": lambda: plain.predict(next(cycle)),
         "preprocess only": lambda: preprocess(next(cycle)),
-        "compiled model call only (XLA)": lambda: xla._fn(batch).numpy(),
+        "compiled model call only (XLA)": lambda: xla.engine._fn(batch).numpy(),
         "model(x)": lambda: model(x1, training=False).numpy(),
         "model.predict(x)": lambda: model.predict(x1, verbose=0),
     }

@@ -53,7 +53,7 @@ def main() -> int:
     predictor = Predictor(str(model_dir))
     ours_digits = [p.digit for p in predictor.predict_batch(images, preprocessed=True)]
     if ours_digits != js["digits"]:
-        print("TF.js and Keras disagree on some digits", file=sys.stderr)
+        print(f"TF.js and the {predictor.backend} engine disagree on some digits", file=sys.stderr)
         return 1
     cycle = itertools.cycle(images)  # the same images TF.js saw, in the same order
 
@@ -74,7 +74,7 @@ def main() -> int:
                 f"{ratio:.1f}x slower",
             ],
             [
-                "mnist-widgets `Predictor` (model call only)",
+                f"mnist-widgets `Predictor` ({predictor.backend} engine, preprocessed input)",
                 f"{ours['median_ms']:.3f} ms",
                 f"{ours['p90_ms']:.3f} ms",
                 "1.0x",

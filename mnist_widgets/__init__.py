@@ -23,11 +23,12 @@ _EXPORTS: dict[str, str] = {
     "build_model": "model",
     "train": "training",
     # TF.js layers format
-    "save_layers_model": "tfjs",
-    "load_layers_model": "tfjs",
+    "save_layers_model": "keras_io",
+    "load_layers_model": "keras_io",
     # offline-first loading and the model store
-    "fetch_model": "loader",
+    "fetch_model": "keras_io",
     "FetchResult": "loader",
+    "NetworkOptions": "loader",
     "ModelStore": "store",
     "list_models": "store",
     "remove_model": "store",
@@ -73,12 +74,12 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         ModelFormatError,
         OfflineError,
     )
-    from .loader import FetchResult, fetch_model
+    from .keras_io import fetch_model, load_layers_model, save_layers_model
+    from .loader import FetchResult, NetworkOptions
     from .model import build_model
     from .predictor import Prediction, Predictor
     from .preprocessing import preprocess
     from .serve import serve_directory
     from .store import ModelStore, list_models, remove_model
-    from .tfjs import load_layers_model, save_layers_model
     from .training import train
     from .widget import DigitCanvas

@@ -1,11 +1,18 @@
-"""Durable file writes shared by the model writer (``io``), the model store and ``data``."""
+"""Durable file writes shared by the model writer (``sources``), the model store and ``data``;
+the one SHA-256 helper."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import tempfile
 from pathlib import Path
+
+
+def sha256_hex(data: bytes) -> str:
+    """The SHA-256 of ``data`` as 64 hex digits."""
+    return hashlib.sha256(data).hexdigest()
 
 
 def fsync_dir(path: Path) -> None:

@@ -265,6 +265,12 @@ def find_mnist(data_dir: str | os.PathLike | None = None) -> FoundMnist:
     ------
     DataError
         As :func:`load_mnist`.
+
+    Examples
+    --------
+    >>> found = find_mnist()
+    >>> found.arrays[1][0].shape, Path(found.source).exists()
+    ((10000, 28, 28), True)
     """
     if data_dir is not None:
         directory = Path(data_dir).expanduser()
@@ -350,9 +356,11 @@ def load_mnist(data_dir: str | os.PathLike | None = None) -> MnistArrays:
 
     Examples
     --------
-    >>> (x_train, y_train), (x_test, y_test) = load_mnist()  # doctest: +SKIP
-    >>> x_train.shape, y_test[:3]  # doctest: +SKIP
+    >>> (x_train, y_train), (x_test, y_test) = load_mnist()
+    >>> x_train.shape, y_test[:3]
     ((60000, 28, 28), array([7, 2, 1], dtype=uint8))
+    >>> x_train.flags.writeable  # shared between calls: copy before changing
+    False
     """
     return find_mnist(data_dir).arrays
 

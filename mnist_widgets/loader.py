@@ -1,73 +1,66 @@
 """Load a model by URL through the local model store: the article's ``fetchModel``, made robust.
 
 The article loads ``indexeddb://NAME`` and, when that fails, fetches the model over HTTP and saves
-it. :func:`fetch_model` does the same with the local model store (``cache://NAME``) and lets you
-pick the caching strategy by its web (Workbox) name:
+it. :func:`fetch_artifacts` does the same with the local model store (``cache://NAME``) and lets
+you pick the caching strategy by its web (Workbox) name:
 
 ``cache-first`` (default, the article)
     The cached copy if there is a valid one; otherwise download, store, return.
 ``network-first``
     Download (revalidating the cached copy with conditional requests, so an unchanged model costs
-    one 304 per file and no body bytes); if the network fails, serve the cached copy.
+    one 304 per file and no body bytes); if that fails in any way, serve the cached copy.
 ``stale-while-revalidate``
     Serve the cached copy now and revalidate it in a background thread, so the *next* load gets
     the server's new version. ``FetchResult.revalidation`` is that thread's future.
 ``network-only`` / ``cache-only``
     One source only; failure is an error.
 
-``MNIST_WIDGETS_OFFLINE=1`` turns every strategy into ``cache-only``: no socket is opened.
-A corrupt cached entry is reported (a warning) and treated as a miss; a broken download never
-replaces a good cached model; if the store cannot be written, the network model is still returned
-with a :class:`CacheWriteWarning` naming the cause.
+The rule every strategy keeps, the background revalidation included: **a version becomes current
+only after it validates** (``validate``, by default "it decodes into a model graph";
+:func:`mnist_widgets.keras_io.fetch_model` passes a Keras decode). A broken download never
+replaces a good cached model, and a cached version that does not validate is treated like a
+corrupt one: reported (a :class:`CacheCorruptWarning`) and re-fetched when online.
 
-Examples
---------
->>> from mnist_widgets import fetch_model
->>> result = fetch_model("http://127.0.0.1:8000/model.json")  # doctest: +SKIP
->>> result.source, result.cache_url  # doctest: +SKIP
-('network', 'cache://mnist-3f2a9c01de')
->>> fetch_model("http://127.0.0.1:8000/model.json").source  # server stopped  # doctest: +SKIP
-'cache'
+``MNIST_WIDGETS_OFFLINE=1`` turns every strategy into ``cache-only``: no socket is opened. If the
+store cannot be written, the network model is still returned with a :class:`CacheWriteWarning`.
+An entry records the URL it came from: asking for entry ``NAME`` with another URL re-fetches from
+the new URL with a :class:`CacheSourceWarning` (and fails, rather than serve the other URL's model,
+when that is impossible).
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import re
 import threading
 import warnings
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
-from ._http import (
-    ENV_OFFLINE,
-    MAX_MODEL_JSON_BYTES,
-    MAX_WEIGHTS_BYTES,
-    Download,
-    Validators,
-    check_url,
-    download,
-    offline,
-)
-from .errors import CacheError, DownloadError, ModelFormatError, OfflineError
+from ._fs import sha256_hex
+from ._http import ENV_OFFLINE, Download, NetworkOptions, Validators, check_url, download, offline
+from .errors import CacheError, DownloadError, MnistWidgetsError, ModelFormatError, OfflineError
 from .store import CacheEntry, ModelStore, parse_name
 from .tfjs.artifacts import ModelArtifacts
+from .tfjs.graph import check_artifacts  # the default validate: decodes into a model graph
 
 __all__ = [
     "STRATEGIES",
     "CacheCorruptWarning",
+    "CacheSourceWarning",
     "CacheWriteWarning",
     "FetchResult",
+    "LockWaitWarning",
     "NetworkFallbackWarning",
+    "NetworkOptions",
     "Revalidation",
     "cache_name_for",
-    "download",
+    "check_artifacts",
     "download_artifacts",
     "fetch_artifacts",
-    "fetch_model",
 ]
 
 STRATEGIES = (
@@ -80,9 +73,13 @@ STRATEGIES = (
 Strategy = Literal[
     "cache-first", "network-first", "stale-while-revalidate", "network-only", "cache-only"
 ]
-#: How long to wait for another process that is downloading the same model before downloading
+#: ``validate(artifacts, *, source=...)``: raises if the artifacts are not a usable model; what it
+#: returns becomes ``FetchResult.model``.
+Validate = Callable[..., Any]
+#: The longest wait for another process that is downloading the same model before downloading
 #: anyway (the lock only saves bandwidth; the store stays correct without it).
 LOCK_TIMEOUT = 120.0
+_LOCK_QUIET = 0.5  # a lock held this briefly is not worth a word
 
 
 class CacheWriteWarning(UserWarning):
@@ -90,11 +87,19 @@ class CacheWriteWarning(UserWarning):
 
 
 class CacheCorruptWarning(UserWarning):
-    """A cached entry failed verification and was treated as a miss."""
+    """A cached entry failed verification (hashes, metadata or validation) and was a miss."""
+
+
+class CacheSourceWarning(UserWarning):
+    """The entry asked for holds a model from another URL; it is re-fetched from the new one."""
 
 
 class NetworkFallbackWarning(UserWarning):
-    """``network-first`` could not reach the network and served the cached copy."""
+    """``network-first`` could not get a valid model from the network and served the cache."""
+
+
+class LockWaitWarning(UserWarning):
+    """Another process holds the entry's download lock; this one waits (or stops waiting)."""
 
 
 @dataclass(frozen=True)
@@ -102,8 +107,8 @@ class Revalidation:
     """Outcome of a background revalidation (``stale-while-revalidate``).
 
     ``status`` is ``"not-modified"`` (the server answered 304), ``"updated"`` (the store now holds
-    the server's new version, used by the next load) or ``"failed"`` (``error`` says why; the
-    cached copy is untouched).
+    the server's new, validated version, used by the next load) or ``"failed"`` (``error`` says
+    why; the cached copy is untouched).
     """
 
     status: Literal["not-modified", "updated", "failed"]
@@ -113,12 +118,13 @@ class Revalidation:
 
 @dataclass
 class FetchResult:
-    """What :func:`fetch_model` returns.
+    """What :func:`fetch_artifacts` (and ``fetch_model``) return.
 
     Attributes
     ----------
     model
-        The Keras model (``None`` from :func:`fetch_artifacts`).
+        What ``validate`` returned: the Keras model from ``fetch_model``; the model graph from
+        ``fetch_artifacts``'s default check; ``None`` with ``validate=None``.
     source
         ``"cache"`` or ``"network"``: where the returned model's bytes came from.
     entry
@@ -129,7 +135,7 @@ class FetchResult:
     cache_url
         ``cache://NAME`` of the entry used or written (``None`` for ``network-only``).
     artifacts
-        The verified model files the model was decoded from.
+        The verified model files.
     revalidation
         ``stale-while-revalidate`` served from the cache: a future resolving to a
         :class:`Revalidation` (call ``.result()`` to wait for it). Otherwise ``None``.
@@ -151,125 +157,114 @@ def cache_name_for(url: str) -> str:
     --------
     >>> cache_name_for("http://127.0.0.1:8000/models/mnist/model.json")[:6]
     'mnist-'
+    >>> cache_name_for("http://h/v1..2/model.json")[:5]
+    'v1.2-'
     """
     parts = urlsplit(url)
     folders = [p for p in parts.path.split("/")[:-1] if p]
-    readable = folders[-1] if folders else (parts.hostname or "model")
-    readable = re.sub(r"[^A-Za-z0-9._-]+", "-", readable).strip("-._")[:40] or "model"
-    return f"{readable}-{hashlib.sha256(url.encode()).hexdigest()[:10]}"
+    readable = unquote(folders[-1]) if folders else (parts.hostname or "model")
+    readable = re.sub(r"[^A-Za-z0-9._-]+", "-", readable)
+    readable = re.sub(r"\.{2,}", ".", readable).strip("-._")[:40] or "model"
+    return f"{readable}-{sha256_hex(url.encode())[:10]}"
 
 
-def download_artifacts(
-    url: str,
-    *,
-    timeout: float = 10.0,
-    retries: int = 3,
-    progress: bool | None = None,
-    max_model_json_bytes: int = MAX_MODEL_JSON_BYTES,
-    max_weights_bytes: int = MAX_WEIGHTS_BYTES,
-    headers: dict[str, str] | None = None,
-) -> ModelArtifacts:
-    """Download ``model.json`` and its weight files, checked, without touching the store.
-
-    Parameters
-    ----------
-    url : str
-        ``http(s)://.../model.json``.
-    timeout : float
-        Seconds to wait to connect and between bytes received.
-    retries : int
-        Extra attempts, with exponential back-off, after connection errors, timeouts, HTTP 5xx
-        and 429. Other HTTP errors fail at once.
-    progress : bool, optional
-        Show a progress bar (a widget in Jupyter, tqdm in a terminal). Default: only for an
-        interactive session and downloads of 1 MiB or more.
-    max_model_json_bytes, max_weights_bytes : int
-        Size caps, enforced while streaming.
-    headers : dict, optional
-        Extra request headers (e.g. authorization).
-
-    Raises
-    ------
-    DownloadError
-        Unreachable server, HTTP error, timeout, a response above a cap, a truncated transfer.
-    OfflineError
-        ``MNIST_WIDGETS_OFFLINE=1`` is set (no socket is opened).
-    ModelFormatError
-        Malformed model.json, a hostile weight path, or files not matching the manifest.
-    """
-    return download(
-        url,
-        timeout=timeout,
-        retries=retries,
-        progress=progress,
-        max_model_json_bytes=max_model_json_bytes,
-        max_weights_bytes=max_weights_bytes,
-        headers=headers,
-    ).artifacts
+@dataclass(frozen=True)
+class _Hit:
+    artifacts: ModelArtifacts
+    entry: CacheEntry
+    model: Any
 
 
-def _validators(entry: CacheEntry) -> dict[str, Validators]:
-    return {
-        rel: Validators(info.get("etag"), info.get("last_modified"))
-        for rel, info in entry.files.items()
-    }
+@dataclass
+class _Job:
+    """One call of :func:`fetch_artifacts`: the URL, its entry, and the steps strategies share."""
 
+    url: str
+    name: str
+    store: ModelStore
+    options: NetworkOptions
+    validate: Validate | None
 
-def _load_cached(
-    store: ModelStore, name: str, *, report: bool
-) -> tuple[ModelArtifacts, CacheEntry] | None:
-    """The verified entry, or None on a miss; a corrupt entry is a miss (with a warning)."""
-    try:
-        return store.load(name)
-    except CacheError as exc:
-        if report and store.exists(name):
-            warnings.warn(CacheCorruptWarning(str(exc)), stacklevel=4)
-        return None
+    @property
+    def cache_url(self) -> str:
+        return f"cache://{self.name}"
 
+    def result(self, hit: _Hit, future: Future | None = None) -> FetchResult:
+        return FetchResult(
+            hit.model, "cache", hit.entry, self.url, self.cache_url, hit.artifacts, future
+        )
 
-def _write(store: ModelStore, name: str, url: str, got: Download) -> CacheEntry:
-    """Store a download with its validators; raises CacheError if the store cannot be written."""
-    return store.write(
-        name,
-        got.artifacts,
-        source_url=url,
-        etag=got.etag,
-        last_modified=got.last_modified,
-        file_headers={rel: v.as_dict() for rel, v in got.validators.items()},
-    )
+    def check(self, artifacts: ModelArtifacts, source: str) -> Any:
+        """Run ``validate``; every way it can refuse becomes a ModelFormatError."""
+        if self.validate is None:
+            return None
+        try:
+            return self.validate(artifacts, source=source)
+        except MnistWidgetsError:
+            raise
+        except (ValueError, TypeError, KeyError, IndexError, RecursionError) as exc:
+            msg = f"{source} does not decode into a model: {type(exc).__name__}: {exc}"
+            raise ModelFormatError(msg) from exc
 
+    def cached(self, *, report: bool = True) -> _Hit | None:
+        """The valid entry for this URL, or None: a miss, a corrupt entry (reported) or an
+        entry that holds another URL's model (reported, unless offline where it is an error)."""
+        try:
+            artifacts, entry = self.store.load(self.name)
+            if entry.source_url != self.url:
+                self._other_source(entry, report)
+                return None
+            return _Hit(artifacts, entry, self.check(artifacts, self.cache_url))
+        except (CacheError, ModelFormatError) as exc:
+            if report and self.store.exists(self.name):
+                msg = f"{exc}; treating {self.cache_url} as a miss"
+                warnings.warn(CacheCorruptWarning(msg), stacklevel=5)
+            return None
 
-def _save(store: ModelStore, name: str, url: str, got: Download) -> CacheEntry | None:
-    try:
-        return _write(store, name, url, got)
-    except CacheError as exc:
-        msg = f"the model from {url} is loaded but was not saved for offline use: {exc}"
-        warnings.warn(CacheWriteWarning(msg), stacklevel=4)
-        return None
+    def _other_source(self, entry: CacheEntry, report: bool) -> None:
+        held = entry.source_url or "an unknown source"
+        if offline():
+            msg = (
+                f"offline mode is on ({ENV_OFFLINE}=1) and {self.cache_url} holds the model from "
+                f"{held}, not {self.url}; use another cache= name, or unset {ENV_OFFLINE}"
+            )
+            raise OfflineError(msg)
+        if report:
+            msg = f"{self.cache_url} holds the model from {held}, not {self.url}: not using it"
+            warnings.warn(CacheSourceWarning(msg), stacklevel=5)
 
+    def download(self, hit: _Hit | None = None, **extra: Any) -> tuple[Download, Any]:
+        """Download (revalidating ``hit``), then validate: nothing is stored before this."""
+        options = NetworkOptions.merge(self.options, **extra)
+        if hit is None:
+            got = download(self.url, options)
+        else:
+            validators = {
+                rel: Validators(f.etag, f.last_modified) for rel, f in hit.entry.files.items()
+            }
+            got = download(self.url, options, cached=hit.artifacts, cached_validators=validators)
+        if got.not_modified:
+            assert hit is not None
+            return got, hit.model
+        return got, self.check(got.artifacts, self.url)
 
-def _lock(store: ModelStore, name: str):
-    """The entry's lock, or a no-op if it cannot be taken (read-only store, NFS, timeout)."""
-    import filelock
+    def write(self, got: Download) -> CacheEntry:
+        """Publish a validated download; CacheError if the store cannot be written."""
+        return self.store.write(
+            self.name,
+            got.artifacts,
+            source_url=self.url,
+            file_headers={rel: v.as_dict() for rel, v in got.validators.items()},
+        )
 
-    try:
-        lock = store.lock(name, timeout=LOCK_TIMEOUT)
-        lock.acquire()
-    except (OSError, filelock.Timeout):
-        return contextlib.nullcontext()
-    return _Release(lock)
-
-
-class _Release:
-    def __init__(self, lock: Any) -> None:
-        self._lock = lock
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        with contextlib.suppress(OSError):
-            self._lock.release()
+    def save(self, got: Download, model: Any) -> FetchResult:
+        try:
+            entry = self.write(got)
+        except CacheError as exc:
+            msg = f"the model from {self.url} is loaded but was not saved for offline use: {exc}"
+            warnings.warn(CacheWriteWarning(msg), stacklevel=5)
+            entry = None
+        return FetchResult(model, "network", entry, self.url, self.cache_url, got.artifacts)
 
 
 def fetch_artifacts(
@@ -278,127 +273,11 @@ def fetch_artifacts(
     cache: str | None = None,
     strategy: Strategy = "cache-first",
     store: ModelStore | None = None,
-    timeout: float = 10.0,
-    retries: int = 3,
-    progress: bool | None = None,
-    max_model_json_bytes: int = MAX_MODEL_JSON_BYTES,
-    max_weights_bytes: int = MAX_WEIGHTS_BYTES,
-    headers: dict[str, str] | None = None,
+    options: NetworkOptions | None = None,
+    validate: Validate | None = check_artifacts,
+    **network: Any,
 ) -> FetchResult:
-    """:func:`fetch_model` without decoding (no TensorFlow): ``result.artifacts`` holds the files.
-
-    Used by ``mnist-widgets cache fetch`` to populate the store.
-    """
-    if strategy not in STRATEGIES:
-        msg = f"unknown strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}"
-        raise ValueError(msg)
-    check_url(url)
-    store = store if store is not None else ModelStore()
-    name = parse_name(cache) if cache else cache_name_for(url)
-    cache_url = f"cache://{name}"
-    http = {
-        "timeout": timeout,
-        "retries": retries,
-        "progress": progress,
-        "max_model_json_bytes": max_model_json_bytes,
-        "max_weights_bytes": max_weights_bytes,
-        "headers": headers,
-    }
-
-    def from_cache(hit: tuple[ModelArtifacts, CacheEntry], future: Future | None = None):
-        return FetchResult(None, "cache", hit[1], url, cache_url, hit[0], future)
-
-    if strategy == "network-only" and not offline():
-        got = download(url, **http)
-        return FetchResult(None, "network", None, url, None, got.artifacts)
-    if offline() or strategy == "cache-only":
-        hit = _load_cached(store, name, report=True)
-        if hit is not None:
-            return from_cache(hit)
-        raise _cache_only_miss(url, name, store)
-
-    hit = _load_cached(store, name, report=True)
-    if strategy == "cache-first" and hit is not None:
-        return from_cache(hit)
-    if strategy == "stale-while-revalidate" and hit is not None:
-        return from_cache(hit, _start_revalidation(store, name, url, hit, http))
-    if strategy == "network-first" and hit is not None:
-        try:
-            got = download(url, cached=hit[0], cached_validators=_validators(hit[1]), **http)
-        except (DownloadError, ModelFormatError) as exc:
-            msg = f"could not refresh {url} ({exc}); using the cached copy {cache_url}"
-            warnings.warn(NetworkFallbackWarning(msg), stacklevel=2)
-            return from_cache(hit)
-        if got.not_modified:
-            return from_cache(hit)
-        entry = _save(store, name, url, got)
-        return FetchResult(None, "network", entry, url, cache_url, got.artifacts)
-
-    # A miss: download once, even when several processes start together.
-    with _lock(store, name):
-        hit = _load_cached(store, name, report=False)  # someone may have stored it meanwhile
-        if hit is not None:
-            return from_cache(hit)
-        got = download(url, **http)
-        entry = _save(store, name, url, got)
-    return FetchResult(None, "network", entry, url, cache_url, got.artifacts)
-
-
-def _cache_only_miss(url: str, name: str, store: ModelStore) -> CacheError:
-    how = (
-        f"load it once with the network allowed (fetch_model({url!r}, cache={name!r})) or run "
-        f"`mnist-widgets cache fetch {url} --name {name}`"
-    )
-    if offline():
-        msg = (
-            f"offline mode is on ({ENV_OFFLINE}=1) and the model store at {str(store.root)!r} has "
-            f"no valid copy of {url} (cache://{name}); unset {ENV_OFFLINE} and {how}"
-        )
-        return OfflineError(msg)
-    msg = f"cache-only: no valid copy of {url} in the model store (cache://{name}); {how}"
-    return CacheError(msg)
-
-
-def _start_revalidation(
-    store: ModelStore,
-    name: str,
-    url: str,
-    hit: tuple[ModelArtifacts, CacheEntry],
-    http: dict[str, Any],
-) -> Future:
-    future: Future = Future()
-    future.set_running_or_notify_cancel()
-
-    def run() -> None:
-        try:
-            options = {**http, "progress": False}
-            got = download(url, cached=hit[0], cached_validators=_validators(hit[1]), **options)
-            if got.not_modified:
-                future.set_result(Revalidation("not-modified", hit[1]))
-                return
-            future.set_result(Revalidation("updated", _write(store, name, url, got)))
-        except Exception as exc:  # reported through the future; the cached copy stays
-            future.set_result(Revalidation("failed", hit[1], exc))
-
-    # Daemon: an interpreter exiting mid-write leaves the old complete entry, never a partial one.
-    threading.Thread(target=run, name=f"revalidate-{name}", daemon=True).start()
-    return future
-
-
-def fetch_model(
-    url: str,
-    *,
-    cache: str | None = None,
-    strategy: Strategy = "cache-first",
-    store: ModelStore | None = None,
-    timeout: float = 10.0,
-    retries: int = 3,
-    progress: bool | None = None,
-    max_model_json_bytes: int = MAX_MODEL_JSON_BYTES,
-    max_weights_bytes: int = MAX_WEIGHTS_BYTES,
-    headers: dict[str, str] | None = None,
-) -> FetchResult:
-    """Load the TF.js model at ``url`` as a Keras model, through the local model store.
+    """Fetch the TF.js model at ``url`` through the model store, validated, without TensorFlow.
 
     Parameters
     ----------
@@ -412,46 +291,166 @@ def fetch_model(
         ``"network-only"`` or ``"cache-only"`` (see the module docstring).
     store : ModelStore, optional
         Default: ``ModelStore()`` (``$MNIST_WIDGETS_CACHE`` or the user cache directory).
-    timeout, retries, progress, max_model_json_bytes, max_weights_bytes, headers
-        Network options, see :func:`download_artifacts`.
-
-    Returns
-    -------
-    FetchResult
-        ``.model``, ``.source`` (``"cache"`` or ``"network"``), ``.entry``, ``.url``,
-        ``.cache_url``, ``.revalidation``.
+    options : NetworkOptions, optional
+        Timeouts, deadline, retries, size caps, headers, redirects, transport.
+    validate : callable, optional
+        ``validate(artifacts, *, source)``, run before a version is stored and on every cached
+        copy used; raising means "not a usable model". Default :func:`check_artifacts`.
+    **network
+        Single :class:`NetworkOptions` fields (``timeout=5``), applied over ``options``.
 
     Raises
     ------
     DownloadError
-        The network was needed and failed (and no cached copy could stand in).
+        The network was needed and failed (and no valid cached copy could stand in).
     CacheError
         ``cache-only`` and no valid cached copy (:class:`OfflineError` in offline mode).
     ModelFormatError
-        The server's model is malformed or hostile.
-
-    Examples
-    --------
-    >>> result = fetch_model(url, strategy="stale-while-revalidate")  # doctest: +SKIP
-    >>> result.model.predict(x)  # the cached model, now  # doctest: +SKIP
-    >>> result.revalidation.result().status  # doctest: +SKIP
-    'updated'
+        The server's model is malformed, hostile, or does not validate.
     """
-    result = fetch_artifacts(
-        url,
-        cache=cache,
-        strategy=strategy,
-        store=store,
-        timeout=timeout,
-        retries=retries,
-        progress=progress,
-        max_model_json_bytes=max_model_json_bytes,
-        max_weights_bytes=max_weights_bytes,
-        headers=headers,
-    )
-    from .tfjs import decode_model
+    if strategy not in STRATEGIES:
+        msg = f"unknown strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}"
+        raise ValueError(msg)
+    check_url(url)
+    name = parse_name(cache) if cache else cache_name_for(url)
+    job = _Job(url, name, store or ModelStore(), NetworkOptions.merge(options, **network), validate)
+    if offline():
+        return _cache_only(job)
+    return _STRATEGY[strategy](job)
 
-    assert result.artifacts is not None
-    source = result.cache_url if result.source == "cache" else url
-    result.model = decode_model(result.artifacts, source=source or url)
-    return result
+
+def _cache_first(job: _Job) -> FetchResult:
+    hit = job.cached()
+    return job.result(hit) if hit is not None else _on_miss(job)
+
+
+def _on_miss(job: _Job) -> FetchResult:
+    """Download once, even when several processes start together."""
+    with _lock(job):
+        hit = job.cached(report=False)  # someone may have stored it meanwhile
+        if hit is not None:
+            return job.result(hit)
+        return job.save(*job.download())
+
+
+def _network_first(job: _Job) -> FetchResult:
+    hit = job.cached()
+    if hit is None:
+        return _on_miss(job)
+    try:
+        got, model = job.download(hit)
+    except (DownloadError, ModelFormatError) as exc:
+        msg = f"could not refresh {job.url} ({exc}); using the cached copy {job.cache_url}"
+        warnings.warn(NetworkFallbackWarning(msg), stacklevel=3)
+        return job.result(hit)
+    if got.not_modified:
+        return job.result(hit)
+    return job.save(got, model)
+
+
+def _stale_while_revalidate(job: _Job) -> FetchResult:
+    hit = job.cached()
+    if hit is None:
+        return _on_miss(job)
+    return job.result(hit, _start_revalidation(job, hit))
+
+
+def _network_only(job: _Job) -> FetchResult:
+    got, model = job.download()
+    return FetchResult(model, "network", None, job.url, None, got.artifacts)
+
+
+def download_artifacts(
+    url: str, *, options: NetworkOptions | None = None, validate: Validate | None = check_artifacts
+) -> ModelArtifacts:
+    """Download and validate the model at ``url`` without the store (not even offline: then
+    it raises :class:`OfflineError`). ``sources.read_artifacts(url, cache=False)`` is this."""
+    check_url(url)
+    job = _Job(url, cache_name_for(url), ModelStore(), options or NetworkOptions(), validate)
+    return job.download()[0].artifacts
+
+
+def _cache_only(job: _Job) -> FetchResult:
+    hit = job.cached()
+    if hit is not None:
+        return job.result(hit)
+    how = (
+        f"load it once with the network allowed (fetch_model({job.url!r}, cache={job.name!r})) "
+        f"or run `mnist-widgets cache fetch {job.url} --name {job.name}`"
+    )
+    if offline():
+        msg = (
+            f"offline mode is on ({ENV_OFFLINE}=1) and the model store at {str(job.store.root)!r} "
+            f"has no valid copy of {job.url} ({job.cache_url}); unset {ENV_OFFLINE} and {how}"
+        )
+        raise OfflineError(msg)
+    raise CacheError(
+        f"cache-only: no valid copy of {job.url} in the model store ({job.cache_url}); {how}"
+    )
+
+
+_STRATEGY: Mapping[str, Callable[[_Job], FetchResult]] = {
+    "cache-first": _cache_first,
+    "network-first": _network_first,
+    "stale-while-revalidate": _stale_while_revalidate,
+    "network-only": _network_only,
+    "cache-only": _cache_only,
+}
+
+
+def _start_revalidation(job: _Job, hit: _Hit) -> Future:
+    future: Future = Future()
+    future.set_running_or_notify_cancel()
+
+    def run() -> None:
+        try:
+            got, _ = job.download(hit, progress=False)  # validated before it is written
+            if got.not_modified:
+                future.set_result(Revalidation("not-modified", hit.entry))
+            else:
+                future.set_result(Revalidation("updated", job.write(got)))
+        except Exception as exc:  # reported through the future; the cached copy stays
+            future.set_result(Revalidation("failed", hit.entry, exc))
+
+    # Daemon: an interpreter exiting mid-write leaves the old complete entry, never a partial one.
+    threading.Thread(target=run, name=f"revalidate-{job.name}", daemon=True).start()
+    return future
+
+
+@contextlib.contextmanager
+def _lock(job: _Job):
+    """The entry's download lock; a wait is reported, and bounded by the download deadline.
+
+    Without the lock (read-only store, NFS, a wait that ran out) the download goes ahead: the
+    lock saves bandwidth, the store's atomic publishing keeps entries whole.
+    """
+    lock = _acquire(job)
+    try:
+        yield
+    finally:
+        if lock is not None:
+            with contextlib.suppress(OSError):
+                lock.release()
+
+
+def _acquire(job: _Job) -> Any:
+    """The acquired lock, or None when it cannot be had (said with a LockWaitWarning if the
+    wait ran out)."""
+    import filelock  # deferred: only a download needs it
+
+    wait = min(LOCK_TIMEOUT, job.options.total_seconds)
+    try:
+        lock = job.store.lock(job.name, timeout=wait)
+        try:
+            lock.acquire(timeout=_LOCK_QUIET)
+        except filelock.Timeout:
+            msg = f"another process is downloading {job.cache_url}; waiting up to {wait:g} s for it"
+            warnings.warn(LockWaitWarning(msg), stacklevel=6)
+            lock.acquire(timeout=wait)
+    except filelock.Timeout:
+        msg = f"gave up waiting {wait:g} s for the lock on {job.cache_url}; downloading anyway"
+        warnings.warn(LockWaitWarning(msg), stacklevel=6)
+        return None
+    except (OSError, CacheError, NotImplementedError):  # some filelocks: no flock (Emscripten)
+        return None
+    return lock

@@ -135,14 +135,13 @@ class Predictor:
         self.model: Any = None
         if model is None or isinstance(model, str | os.PathLike | ModelArtifacts):
             artifacts, source = self._artifacts(model)
-            resolved = engines.resolve_backend(backend)
-            if resolved == "tensorflow":
-                from .tfjs.codec import decode_model  # deferred: imports TensorFlow
-
-                self.model = decode_model(artifacts, source=source)
-                self.engine = engines.keras_engine(self.model, jit_compile=jit_compile)
+            if engines.resolve_backend(backend) == "tensorflow":
+                self.engine = engines.load_engine(
+                    artifacts, "tensorflow", source=source, jit_compile=jit_compile
+                )
+                self.model = self.engine.model  # type: ignore[attr-defined]
             else:
-                self.engine = engines.load_engine(artifacts, resolved, source=source)
+                self.engine = engines.load_engine(artifacts, backend, source=source)
         else:  # a keras.Model
             resolved = "tensorflow" if backend == "auto" else engines.resolve_backend(backend)
             self.model = model
@@ -158,22 +157,18 @@ class Predictor:
             from ._shipped import shipped_model_dir
 
             model = shipped_model_dir()
-        source = os.fspath(model)
-        if source.lower().startswith(("http://", "https://")):
-            from .loader import fetch_artifacts
+        from .sources import open_artifacts  # deferred: it imports httpx, a local model needs none
 
-            self.fetch_result = fetch_artifacts(source)
-            return self.fetch_result.artifacts, self.fetch_result.cache_url or source
-        from .io import read_artifacts
-
-        return read_artifacts(model), source
+        opened = open_artifacts(model)
+        self.fetch_result = opened.fetch_result
+        return opened.artifacts, opened.source
 
     @staticmethod
     def _keras_engine(model: Any, backend: str, jit_compile: bool) -> engines.Engine:
         _check_keras_input(model)
         if backend == "tensorflow":
             return engines.keras_engine(model, jit_compile=jit_compile)
-        from .tfjs.codec import encode_model  # the Keras model's own TF.js artifacts
+        from .tfjs.codec import encode_model  # deferred (TensorFlow); the model's own artifacts
 
         name = getattr(model, "name", "keras.Model")
         return engines.load_engine(encode_model(model), backend, source=f"keras model {name!r}")
@@ -186,7 +181,7 @@ class Predictor:
         :class:`~mnist_widgets.FetchResult` is kept as ``predictor.fetch_result`` (its ``model``
         is the Keras model on the tensorflow backend, else ``None``: no Keras model is built).
         """
-        from .loader import fetch_artifacts
+        from .loader import fetch_artifacts  # deferred: HTTP and the store only for a URL
 
         result = fetch_artifacts(url, **fetch_options)
         predictor = cls(result.artifacts, backend=backend)

@@ -10,7 +10,8 @@ Accepted canvases
 - grayscale ink ``(H, W)`` or ``(H, W, 1)``: ``uint8`` (0-255), other integer types in 0-255,
   ``bool``, or floats in [0, 1];
 - RGBA ``(H, W, 4)`` as a browser canvas gives it: the ink is the **alpha** channel when alpha
-  varies; a fully opaque image (constant alpha) is read from its RGB luminance instead;
+  varies; a fully transparent canvas (alpha 0 everywhere) is empty, whatever its invisible RGB
+  holds; an image of one constant, non-zero alpha (opaque) is read from its RGB luminance;
 - RGB ``(H, W, 3)``: luminance.
 
 Conventions (documented decisions)
@@ -84,6 +85,18 @@ def preprocess(canvas: np.ndarray) -> np.ndarray:
     >>> x = preprocess(canvas)
     >>> x.shape, x.dtype, float(x.max())
     ((28, 28), dtype('float32'), 1.0)
+
+    A browser canvas is RGBA: the alpha channel is the ink, and a transparent one is empty.
+
+    >>> rgba = np.zeros((280, 280, 4), np.uint8)
+    >>> rgba[..., :3] = 255  # white paint nobody can see: alpha is 0 everywhere
+    >>> preprocess(rgba)
+    Traceback (most recent call last):
+    ...
+    mnist_widgets.errors.EmptyCanvasError: the canvas is empty: 0 ink pixels ...
+    >>> rgba[..., 3] = canvas  # now the "1" is visible
+    >>> bool(np.array_equal(preprocess(rgba), x))
+    True
     """
     crop = _crop_to_ink(canvas)
     patch = _fit_box(crop)
@@ -91,7 +104,11 @@ def preprocess(canvas: np.ndarray) -> np.ndarray:
 
 
 def preprocess_or_none(canvas: np.ndarray) -> np.ndarray | None:
-    """Like :func:`preprocess`, but return ``None`` for an empty canvas (other errors raise)."""
+    """Like :func:`preprocess`, but return ``None`` for an empty canvas (other errors raise).
+
+    >>> preprocess_or_none(np.zeros((280, 280), np.uint8)) is None
+    True
+    """
     try:
         return preprocess(canvas)
     except EmptyCanvasError:
@@ -102,6 +119,13 @@ def ink(canvas: np.ndarray) -> np.ndarray:
     """Return the canvas as float32 ink ``(H, W)`` in [0, 1] (light on dark), before cropping.
 
     Applies the channel choice, inversion and background rules of the module docstring.
+
+    >>> paper = np.full((3, 3), 255, np.uint8)  # dark ink on white paper is inverted
+    >>> paper[1, 1] = 0
+    >>> ink(paper)
+    array([[0., 0., 0.],
+           [0., 1., 0.],
+           [0., 0., 0.]], dtype=float32)
     """
     return _float_ink(*_as_gray(canvas))
 
@@ -111,6 +135,12 @@ def pool_like_article(canvas: np.ndarray) -> np.ndarray:
 
     Kept for comparison (``benchmarks/drawn_digits.py``, the drawing notebook). Canvas sides must
     be multiples of 28 (the article's canvas is 280x280: 10x10 pooling).
+
+    >>> canvas = np.zeros((280, 280), np.uint8)
+    >>> canvas[:10, :10] = 255  # one 10x10 block is one output pixel
+    >>> pooled = pool_like_article(canvas)
+    >>> pooled.shape, float(pooled[0, 0]), float(pooled[0, 1])
+    ((28, 28), 1.0, 0.0)
     """
     x = ink(canvas)
     h, w = x.shape
@@ -150,7 +180,9 @@ def _as_gray(canvas: object) -> tuple[np.ndarray, bool]:
         return (a if a.ndim == 2 else a[:, :, 0]), False
     if channels == 4:
         alpha = a[:, :, 3]
-        if alpha.min() != alpha.max():  # a drawing on a transparent canvas: alpha is the ink
+        # A drawing on a transparent canvas: alpha is the ink. Alpha 0 everywhere shows nothing,
+        # so it is an empty canvas too (its RGB is invisible and must not be read as ink).
+        if alpha.min() != alpha.max() or not alpha.any():
             return alpha, True
     rgb = a[:, :, :3].astype(np.float32)
     gray = rgb @ _LUMA

@@ -60,6 +60,18 @@ class RequestRecord:
     headers: dict[str, str] = field(default_factory=dict)
     time: float = 0.0
 
+    @classmethod
+    def of(cls, handler: RequestHandler) -> RequestRecord:
+        """The request ``handler`` answers, with the status it has set."""
+        request = handler.request
+        return cls(
+            method=request.method or "",
+            path=request.path,
+            status=handler.get_status(),
+            headers=dict(request.headers.items()),
+            time=time.time(),
+        )
+
 
 RequestCallback = Callable[[RequestRecord], None]
 
@@ -151,26 +163,14 @@ class ModelFileHandler(_CorsMixin, StaticFileHandler):
         if not self._reported:
             self._reported = True
             if self._on_request is not None:
-                request = self.request
-                self._on_request(
-                    RequestRecord(
-                        method=request.method or "",
-                        path=request.path,
-                        status=self.get_status(),
-                        headers=dict(request.headers.items()),
-                        time=time.time(),
-                    )
-                )
+                self._on_request(RequestRecord.of(self))
         return super().flush(include_footers)
 
 
 def make_app(
-    directory: str | os.PathLike,
-    handlers: list | None = None,
-    *,
-    on_request: RequestCallback | None = None,
+    directory: str | os.PathLike, *, on_request: RequestCallback | None = None
 ) -> Application:
-    """A tornado application serving ``directory``; ``handlers`` are routed before the files.
+    """A tornado application serving ``directory`` (for :class:`ModelServer` or your own server).
 
     Raises
     ------
@@ -182,7 +182,7 @@ def make_app(
         msg = f"cannot serve {str(directory)!r}: not a directory (pass the folder with model.json)"
         raise NotADirectoryError(msg)
     files = {"path": str(root), "etags": _EtagCache(), "on_request": on_request}
-    return Application([*(handlers or []), (r"/(.*)", ModelFileHandler, files)])
+    return Application([(r"/(.*)", ModelFileHandler, files)])
 
 
 class ModelServer:

@@ -19,6 +19,8 @@ import traitlets
 from ipycanvas import Canvas, hold_canvas
 from PIL import Image, ImageDraw
 
+from .errors import CanvasError
+
 __all__ = ["DigitCanvas"]
 
 SIZE = 280  # drawing canvas side, as in the article's app
@@ -47,6 +49,9 @@ class DigitCanvas(widgets.VBox):
     backend : str
         With ``predictor=None``: the engine of that Predictor (``"auto"``, ``"onnxruntime"``,
         ``"numpy"`` or ``"tensorflow"``; see :class:`~mnist_widgets.Predictor`).
+    clock : callable, optional
+        Returns the time in seconds (default :func:`time.monotonic`); while a stroke is drawn, a
+        prediction runs at most once per ``THROTTLE`` seconds of it. Tests pass a fake clock.
 
     Attributes
     ----------
@@ -56,15 +61,24 @@ class DigitCanvas(widgets.VBox):
 
     Examples
     --------
+    In a notebook cell (draw with the mouse, a pen or a finger):
+
     >>> canvas = DigitCanvas()  # doctest: +SKIP
-    >>> canvas  # doctest: +SKIP  (in a notebook cell: draw with the mouse, a pen or a finger)
+    >>> canvas  # doctest: +SKIP
     >>> canvas.draw_stroke([(140, 40), (140, 240)]).digit  # doctest: +SKIP
     1
     """
 
     prediction = traitlets.Any(None, allow_none=True)
 
-    def __init__(self, predictor: Any = None, *, backend: str = "auto", **kwargs: Any) -> None:
+    def __init__(
+        self,
+        predictor: Any = None,
+        *,
+        backend: str = "auto",
+        clock: Callable[[], float] = time.monotonic,
+        **kwargs: Any,
+    ) -> None:
         if predictor is None:
             from .predictor import Predictor
 
@@ -72,7 +86,8 @@ class DigitCanvas(widgets.VBox):
         self.predictor = predictor
         self._strokes: list[list[Point]] = []
         self._current: list[Point] | None = None
-        self._last_predict = 0.0
+        self._clock = clock
+        self._last_predict = -math.inf  # the first prediction of a stroke is never held back
         self._base = _blank()  # finished strokes, rasterised once; the open stroke is added on top
 
         self.canvas = Canvas(
@@ -151,7 +166,11 @@ class DigitCanvas(widgets.VBox):
         return np.asarray(img)
 
     def draw_stroke(self, points: Iterable[Sequence[float]]) -> Any:
-        """Add a stroke through ``points`` (canvas pixels, 0-280) and return the new prediction."""
+        """Add a stroke through ``points`` (canvas pixels, 0-280) and return the new prediction.
+
+        Raises :class:`~mnist_widgets.CanvasError` (a ``ValueError``) for points that are not a
+        non-empty sequence of finite ``(x, y)`` pairs.
+        """
         stroke = _validate_points(points)
         self._end_stroke()
         self._strokes.append(stroke)
@@ -242,7 +261,7 @@ class DigitCanvas(widgets.VBox):
         self._predict()
 
     def _predict(self, *, throttled: bool = False) -> None:
-        now = time.monotonic()
+        now = self._clock()
         if throttled and now - self._last_predict < THROTTLE:
             return
         self._last_predict = now
@@ -331,13 +350,13 @@ def _validate_points(points: Iterable[Sequence[float]]) -> list[Point]:
         arr = np.asarray(list(points), dtype=float)
     except (TypeError, ValueError) as exc:
         msg = "a stroke is a sequence of (x, y) points, e.g. [(140, 40), (140, 240)]"
-        raise ValueError(msg) from exc
+        raise CanvasError(msg) from exc
     if arr.ndim != 2 or arr.shape[1] != 2 or len(arr) == 0:
         msg = (
             f"a stroke is a non-empty sequence of (x, y) points, got an array of shape {arr.shape}"
         )
-        raise ValueError(msg)
+        raise CanvasError(msg)
     if not np.isfinite(arr).all():
         msg = "stroke points must be finite numbers (got NaN or inf)"
-        raise ValueError(msg)
+        raise CanvasError(msg)
     return [(float(x), float(y)) for x, y in arr]

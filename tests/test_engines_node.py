@@ -15,7 +15,7 @@ import pytest
 from conftest import read_json_lines
 
 from mnist_widgets.engines import load_engine
-from mnist_widgets.io import read_artifacts
+from mnist_widgets.sources import read_artifacts
 
 pytestmark = pytest.mark.node
 
@@ -58,3 +58,18 @@ def test_engine_reproduces_tfjs(tfjs_runs, name, backend):
     got = engine(x)
     assert np.abs(got - probs[name]).max() <= TOL
     assert probs[name].std() > 0.01  # trained, not uniform
+
+
+@pytest.mark.parametrize("backend", ENGINES)
+def test_engine_reproduces_a_model_saved_by_tfjs_in_a_browser(tmp_path, mnist, node_tfjs, backend):
+    """``model.save("downloads://my-model")``: paths ["./my-model.weights.bin"], strided conv."""
+    (_, _), (x_test, _) = mnist
+    x = (x_test[:20].astype(np.float32) / 255.0).reshape(20, 28, 28, 1)
+    x.tofile(tmp_path / "inputs.f32")
+    out = node_tfjs("browser_save.js", tmp_path / "saved", "my-model", tmp_path / "inputs.f32", 20)
+    (line,) = read_json_lines(out)
+    assert line["paths"] == ["./my-model.weights.bin"]
+    tfjs = np.asarray(line["probs"], np.float32).reshape(line["shape"])
+    artifacts = read_artifacts(tmp_path / "saved" / "my-model.json")
+    got = load_engine(artifacts, backend, source="my-model.json")(x)
+    assert np.abs(got - tfjs).max() <= TOL

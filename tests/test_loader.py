@@ -15,16 +15,24 @@ import pytest
 from _models import write_tiny_model
 from _serving import serve_directory
 
+from mnist_widgets._http import ENV_TRANSPORT
 from mnist_widgets.errors import CacheError, DownloadError, OfflineError
-from mnist_widgets.io import read_artifacts
+from mnist_widgets.keras_io import fetch_model
 from mnist_widgets.loader import (
     CacheWriteWarning,
+    NetworkOptions,
     cache_name_for,
-    download_artifacts,
     fetch_artifacts,
-    fetch_model,
 )
+from mnist_widgets.sources import read_artifacts
 from mnist_widgets.store import ModelStore
+
+
+@pytest.fixture(params=["httpx", "urllib3"], autouse=True)
+def transport(request, monkeypatch) -> str:
+    """Every case over httpx's transport and over the urllib3 one Pyodide uses."""
+    monkeypatch.setenv(ENV_TRANSPORT, request.param)
+    return request.param
 
 
 @pytest.fixture
@@ -57,9 +65,7 @@ def test_cold_load_stores_then_loads_from_cache_with_the_server_stopped(seed_mod
         assert cold.entry.etag == httpx.get(url).headers["etag"]
     warm = fetch_model(url, cache="seed")  # server gone: only the store can answer
     assert warm.source == "cache"
-    assert (
-        warm.entry.files["weights.bin"]["size"] == (seed_model_dir / "weights.bin").stat().st_size
-    )
+    assert warm.entry.files["weights.bin"].size == (seed_model_dir / "weights.bin").stat().st_size
     expected = cold.model.predict(digits, verbose=0)
     np.testing.assert_array_equal(warm.model.predict(digits, verbose=0), expected)
     assert expected.shape == (5, 10)
@@ -69,7 +75,7 @@ def test_first_load_records_validators_and_a_second_makes_no_request(server):
     first = fetch_artifacts(_url(server))
     assert first.source == "network"
     assert first.entry.etag and first.entry.last_modified
-    assert all(f["etag"] for f in first.entry.files.values())
+    assert all(f.etag for f in first.entry.files.values())
     server.clear_requests()
     second = fetch_artifacts(_url(server))
     assert second.source == "cache"
@@ -123,7 +129,7 @@ def test_network_first_picks_up_a_new_model_json(server, model_dir):
     write_tiny_model(model_dir, seed=4, units=5)
     result = fetch_artifacts(_url(server), strategy="network-first")
     assert result.source == "network"
-    assert result.entry.files["group1-shard1of1.bin"]["size"] == (4 * 5 + 5) * 4
+    assert result.entry.files["group1-shard1of1.bin"].size == (4 * 5 + 5) * 4
 
 
 def test_stale_while_revalidate_serves_the_cache_now_and_the_new_model_next(server, model_dir):
@@ -205,9 +211,7 @@ def test_offline_switch_makes_every_strategy_cache_only_with_no_request(server, 
     with pytest.raises(OfflineError, match="MNIST_WIDGETS_OFFLINE=1"):
         fetch_artifacts(server.url + "elsewhere/model.json")
     with pytest.raises(OfflineError):
-        download_artifacts(url)
-    with pytest.raises(OfflineError):
-        read_artifacts(url)
+        read_artifacts(url, cache=False)
     assert attempts == []
     assert server.requests == []  # the server saw nothing either
 
@@ -228,7 +232,7 @@ def test_cache_names_are_readable_short_and_distinct():
     b = cache_name_for("http://127.0.0.1:8001/models/mnist/model.json")
     assert a.startswith("mnist-") and b.startswith("mnist-") and a != b
     assert cache_name_for("https://example.org/model.json").startswith("example.org-")
-    assert cache_name_for("http://h/we ird%20name!/model.json").startswith("we-ird-20name-")
+    assert cache_name_for("http://h/we ird%20name!/model.json").startswith("we-ird-name-")
 
 
 def test_explicit_cache_names_accept_the_scheme_and_reject_paths(server):
@@ -253,10 +257,17 @@ def test_progress_bar_on_request_and_off_by_default_for_small_models(server, cap
     assert capsys.readouterr().err == ""
 
 
-def test_io_routes_http_urls_to_the_checked_downloader(server, model_dir):
-    got = read_artifacts(_url(server), timeout=5, retries=0)
+def test_sources_route_http_urls_through_the_store_unless_told_not_to(server, model_dir):
+    options = NetworkOptions(timeout=5, retries=0)
+    got = read_artifacts(_url(server), options=options, cache=False)
     assert got.weight_files == read_artifacts(model_dir).weight_files
-    assert ModelStore().list_models() == []  # reading a URL does not populate the store
+    assert ModelStore().list_models() == []  # cache=False: the store is not touched
+    stored = read_artifacts(_url(server), options=options)
+    assert stored.weight_files == got.weight_files
+    assert [e.source_url for e in ModelStore().list_models()] == [_url(server)]
+    server.clear_requests()
+    assert read_artifacts(_url(server)).weight_files == got.weight_files
+    assert server.requests == []  # the second read came from the store
 
 
 def test_cli_cache_fetch_populates_the_store_without_tensorflow(server, capsys):
@@ -280,3 +291,13 @@ def test_cli_cache_fetch_populates_the_store_without_tensorflow(server, capsys):
 def test_non_http_urls_point_to_load_layers_model(bad):
     with pytest.raises(DownloadError, match="load_layers_model"):
         fetch_artifacts(bad)
+
+
+def test_load_layers_model_over_http_goes_through_the_store_unless_told_not_to(server):
+    from mnist_widgets.keras_io import load_layers_model
+
+    model = load_layers_model(_url(server), cache=False)
+    assert ModelStore().list_models() == []
+    assert model.output_shape == (None, 3)
+    load_layers_model(_url(server), options=NetworkOptions(retries=0))
+    assert [e.source_url for e in ModelStore().list_models()] == [_url(server)]

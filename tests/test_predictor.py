@@ -15,16 +15,16 @@ from mnist_widgets import _shipped
 from mnist_widgets.drawn import drawn_digits
 from mnist_widgets.engines import BACKENDS
 from mnist_widgets.errors import CanvasError, MnistWidgetsError, ModelFormatError
-from mnist_widgets.io import read_artifacts
 from mnist_widgets.predictor import Prediction, Predictor
 from mnist_widgets.preprocessing import pool_like_article, preprocess
 from mnist_widgets.serve import serve_directory
+from mnist_widgets.sources import read_artifacts
 from mnist_widgets.tfjs.codec import encode_model
 
 
 @pytest.fixture(scope="module")
 def seed_model(seed_model_dir):
-    from mnist_widgets.tfjs import load_layers_model
+    from mnist_widgets.keras_io import load_layers_model
 
     return load_layers_model(seed_model_dir)
 
@@ -349,3 +349,26 @@ def test_predict_command_and_widget_take_a_backend(tmp_path, seed_model_dir, bac
     widget = DigitCanvas(backend=backend)
     assert widget.predictor.backend == backend
     assert widget.draw_stroke([(140, 40), (140, 240)]).digit == 1
+
+
+def test_without_onnxruntime_the_numpy_engine_runs(tmp_path):
+    # What Pyodide (JupyterLite) has: NumPy, no onnx/onnxruntime, no TensorFlow.
+    code = textwrap.dedent(
+        """
+        import sys, json
+        for name in ("onnx", "onnxruntime", "tensorflow", "keras"):
+            sys.modules[name] = None  # importing it raises ImportError
+        import numpy as np
+        import mnist_widgets as mw
+        canvas = np.zeros((280, 280), np.uint8)
+        canvas[40:240, 132:150] = 255
+        p = mw.Predictor()
+        print(json.dumps({"backend": p.backend, "digit": p.predict(canvas).digit}))
+        """
+    )
+    env = {**os.environ, "MNIST_WIDGETS_CACHE": str(tmp_path)}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"backend": "numpy", "digit": 1}

@@ -169,3 +169,22 @@ def test_pool_like_article_is_plain_10x10_average():
     assert pooled[0, 0] == 0.0  # no crop, no centring: the ink stays where it was drawn
     with pytest.raises(CanvasError, match="multiples of 28"):
         pool_like_article(np.zeros((100, 100), np.uint8))
+
+
+@pytest.mark.parametrize("rgb", [(255, 255, 255), (0, 0, 0), "one"])
+def test_fully_transparent_rgba_is_empty_whatever_its_invisible_rgb(rgb):
+    rgba = np.zeros((280, 280, 4), np.uint8)
+    if rgb == "one":  # a digit painted in the colour channels only: nobody can see it
+        rgba[40:240, 130:150, :3] = 255
+    else:
+        rgba[..., :3] = rgb
+    with pytest.raises(EmptyCanvasError, match="the canvas is empty"):
+        preprocess(rgba)
+    assert preprocess_or_none(rgba) is None
+
+
+def test_a_constant_non_zero_alpha_is_opaque_and_read_from_rgb():
+    rgba = np.zeros((280, 280, 4), np.uint8)
+    rgba[40:240, 130:150, :3] = 255
+    rgba[..., 3] = 1  # barely opaque, but opaque everywhere: what shows is the RGB
+    assert preprocess(rgba).max() == 1.0

@@ -15,13 +15,13 @@ from _models import write_tiny_model
 from mnist_widgets import store as store_module
 from mnist_widgets.cli import main
 from mnist_widgets.errors import CacheError
-from mnist_widgets.io import read_artifacts, write_artifacts
+from mnist_widgets.sources import read_artifacts, write_artifacts
 from mnist_widgets.store import ModelStore, parse_name
 
 
 @pytest.fixture
 def tiny(tmp_path):
-    return read_artifacts(write_tiny_model(tmp_path / "tiny", shards=2))
+    return read_artifacts(write_tiny_model(tmp_path / "model", shards=2))
 
 
 @pytest.mark.parametrize(
@@ -62,7 +62,7 @@ def test_write_then_read_round_trips_bytes_and_records_metadata(tmp_path, tiny):
 
 
 def test_a_corrupted_file_is_detected_by_hash_and_named(tmp_path, tiny):
-    store = ModelStore(tmp_path)
+    store = ModelStore(tmp_path / "store")
     entry = store.write("tiny", tiny)
     shard = entry.path / "group1-shard2of2.bin"
     data = bytearray(shard.read_bytes())
@@ -75,7 +75,7 @@ def test_a_corrupted_file_is_detected_by_hash_and_named(tmp_path, tiny):
 
 
 def test_a_deleted_file_makes_the_entry_unusable_not_half_loaded(tmp_path, tiny):
-    store = ModelStore(tmp_path)
+    store = ModelStore(tmp_path / "store")
     (store.write("tiny", tiny).path / "group1-shard1of2.bin").unlink()
     with pytest.raises(CacheError, match="incomplete"):
         store.read("tiny")
@@ -83,26 +83,26 @@ def test_a_deleted_file_makes_the_entry_unusable_not_half_loaded(tmp_path, tiny)
 
 
 def test_a_new_version_replaces_the_old_and_leaves_one_version_on_disk(tmp_path, tiny):
-    store = ModelStore(tmp_path)
+    store = ModelStore(tmp_path / "store")
     first = store.write("tiny", tiny)
     other = read_artifacts(write_tiny_model(tmp_path / "other", seed=7))
     second = store.write("tiny", other)
     assert store.read("tiny").weight_files == other.weight_files
     assert not first.path.exists()
-    assert [p.name for p in (tmp_path / "tiny").iterdir() if p.name.startswith("v-")] == [
+    assert [p.name for p in (store.root / "tiny").iterdir() if p.name.startswith("v-")] == [
         second.path.name
     ]
 
 
 def test_list_info_remove_clear(tmp_path, tiny):
-    store = ModelStore(tmp_path)
+    store = ModelStore(tmp_path / "store")
     assert store.list_models() == []
     store.write("b", tiny)
     store.write("a", tiny, source_url="http://x/model.json")
     assert [e.name for e in store.list_models()] == ["a", "b"]
     assert store.info("a").source_url == "http://x/model.json"
     removed = store.remove_model("cache://a")
-    assert removed.name == "a" and not (tmp_path / "a").exists()
+    assert removed.name == "a" and not (store.root / "a").exists()
     with pytest.raises(CacheError, match=r"no model named .a.*mnist-widgets cache fetch"):
         store.info("a")
     with pytest.raises(CacheError):
@@ -119,18 +119,24 @@ def test_module_functions_use_the_default_store(tiny, _isolated_model_store):
     assert store_module.list_models() == []
 
 
-def test_leftovers_of_killed_writers_are_cleaned_up(tmp_path, tiny):
-    store = ModelStore(tmp_path)
-    store.write("tiny", tiny)
-    dead = subprocess.run(
+def _dead_pid() -> str:
+    """The pid of a process that has exited (a writer killed long ago)."""
+    child = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"],
         capture_output=True,
         text=True,
         check=True,
     )
-    stale_tmp = tmp_path / ".tmp" / f"{dead.stdout.strip()}-abc"
-    live_tmp = tmp_path / ".tmp" / "1-live"  # pid 1 is alive: a writer still at work
-    orphan = tmp_path / "tiny" / "v-1-orphan"  # renamed in, never published, an hour old
+    return child.stdout.strip()
+
+
+def test_leftovers_of_killed_writers_are_cleaned_up(tmp_path, tiny):
+    store = ModelStore(tmp_path / "store")
+    store.write("tiny", tiny)
+    dead = _dead_pid()
+    stale_tmp = store.root / ".tmp" / f"{dead}-0123456789ab"
+    live_tmp = store.root / ".tmp" / "1-0123456789ab"  # pid 1 is alive: a writer still at work
+    orphan = store.root / "tiny" / "v-1-0badc0de"  # renamed in, never published, an hour old
     for path in (stale_tmp, live_tmp, orphan):
         path.mkdir(parents=True)
         (path / "model.json").write_text("{}")
@@ -157,7 +163,7 @@ def test_an_unwritable_store_raises_a_cache_error_naming_the_cause(tmp_path, tin
 _WRITER = textwrap.dedent(
     """
     import sys
-    from mnist_widgets.io import read_artifacts
+    from mnist_widgets.sources import read_artifacts
     from mnist_widgets.store import ModelStore
     store = ModelStore(sys.argv[1])
     versions = [read_artifacts(p) for p in sys.argv[2:]]
@@ -229,7 +235,7 @@ def test_cli_cache_list_info_verify_rm_clear(tmp_path, tiny, capsys):
 _RACER = textwrap.dedent(
     """
     import sys
-    from mnist_widgets.io import read_artifacts
+    from mnist_widgets.sources import read_artifacts
     from mnist_widgets.store import ModelStore
     store, model = ModelStore(sys.argv[1]), read_artifacts(sys.argv[2])
     for _ in range(15):
@@ -251,3 +257,85 @@ def test_concurrent_writers_without_a_lock_leave_one_complete_version(tmp_path):
     store = ModelStore(root)
     assert store.read("shared").weight_files in [read_artifacts(m).weight_files for m in models]
     assert [(r.name, r.ok) for r in store.verify()] == [("shared", True)]
+
+
+# -- issue 10.2: the store deletes only what it can prove it made ------------------------------
+
+
+def test_a_store_is_marked_and_a_non_empty_folder_that_is_not_one_is_refused(tmp_path, tiny):
+    folder = tmp_path / "documents"
+    (folder / ".tmp").mkdir(parents=True)
+    (folder / ".tmp" / "draft.txt").write_text("mine")
+    (folder / "releases" / "v-2.3").mkdir(parents=True)
+    (folder / "releases" / "v-2.3" / "notes").write_text("mine too")
+    store = ModelStore(folder)
+    with pytest.raises(CacheError, match="not a mnist-widgets store"):
+        store.write("tiny", tiny)
+    with pytest.raises(CacheError, match="not a mnist-widgets model store"):
+        store.clear()
+    assert store.cleanup() == [] and store.list_models() == []
+    assert (folder / ".tmp" / "draft.txt").read_text() == "mine"
+    assert (folder / "releases" / "v-2.3" / "notes").read_text() == "mine too"
+    fresh = ModelStore(tmp_path / "new")
+    fresh.write("tiny", tiny)
+    assert (fresh.root / ".mnist-widgets-store").is_file()
+
+
+def test_a_store_of_the_previous_layout_is_adopted(tmp_path, tiny):
+    store = ModelStore(tmp_path / "store")
+    store.write("tiny", tiny)
+    (store.root / ".mnist-widgets-store").unlink()  # as written before the marker existed
+    assert store.read("tiny").weight_files == tiny.weight_files
+    store.write("again", tiny)
+    assert (store.root / ".mnist-widgets-store").is_file()
+
+
+def test_symlinks_in_the_store_are_never_followed_out(tmp_path, tiny):
+    outside = tmp_path / "outside"
+    (outside / "v-1700000000000000000-0badc0de").mkdir(parents=True)
+    (outside / "CURRENT").write_text("v-1700000000000000000-0badc0de")
+    (outside / "precious.txt").write_text("keep me")
+    store = ModelStore(tmp_path / "store")
+    store.write("tiny", tiny)
+    (store.root / "linked").symlink_to(outside, target_is_directory=True)
+    (store.root / ".tmp" / "999999-0123456789ab").symlink_to(outside, target_is_directory=True)
+    assert [e.name for e in store.list_models()] == ["tiny"]
+    with pytest.raises(CacheError, match="no model named 'linked'"):
+        store.remove_model("linked")
+    store.cleanup(everything=True)
+    assert store.clear() == 1
+    assert (outside / "precious.txt").read_text() == "keep me"
+    assert (outside / "v-1700000000000000000-0badc0de").is_dir()
+
+
+def test_removing_an_entry_keeps_files_the_store_did_not_make(tmp_path, tiny):
+    store = ModelStore(tmp_path / "store")
+    entry = store.write("tiny", tiny)
+    (entry.path.parent / "my-notes.txt").write_text("notes")
+    (entry.path.parent / "v-2.3").mkdir()
+    store.remove_model("tiny")
+    assert not store.exists("tiny")
+    assert sorted(p.name for p in entry.path.parent.iterdir()) == ["my-notes.txt", "v-2.3"]
+
+
+def test_clean_up_does_not_run_on_every_write(tmp_path, tiny):
+    store = ModelStore(tmp_path / "store")
+    store.write("tiny", tiny)
+    dead = _dead_pid()
+    leftover = store.root / ".tmp" / f"{dead}-0123456789ab"
+    leftover.mkdir()
+    store.write("tiny", tiny)  # within ten minutes of the last clean-up: not again
+    assert leftover.exists()
+    assert store.cleanup() == [leftover]
+
+
+def test_a_symlinked_file_in_a_version_is_corrupt_not_read(tmp_path, tiny):
+    store = ModelStore(tmp_path / "store")
+    entry = store.write("tiny", tiny)
+    secret = tmp_path / "secret.bin"
+    shard = entry.path / "group1-shard1of2.bin"
+    secret.write_bytes(shard.read_bytes())
+    shard.unlink()
+    shard.symlink_to(secret)
+    with pytest.raises(CacheError, match="symbolic link"):
+        store.read("tiny")

@@ -11,13 +11,8 @@ from _models import weight_bytes
 from test_tfjs_graph import HOSTILE
 
 from mnist_widgets.errors import ModelFormatError
-from mnist_widgets.tfjs import (
-    ModelArtifacts,
-    decode_model,
-    encode_model,
-    load_layers_model,
-    save_layers_model,
-)
+from mnist_widgets.keras_io import load_layers_model, save_layers_model
+from mnist_widgets.tfjs import ModelArtifacts, decode_model, encode_model
 from mnist_widgets.tfjs.graph import check_artifacts
 from mnist_widgets.tfjs.weights import dequantize, encode_weights, quantize
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -136,3 +137,54 @@ def test_a_weight_whose_bytes_do_not_match_shape_times_dtype():
         ModelFormatError, match=r"hold 32 bytes but weightsManifest\[0\] declares 36"
     ):
         check_weight_files(model_json, {"a.bin": b"x" * 20, "b.bin": b"y" * 12}, source="m")
+
+
+def test_a_leading_dot_slash_names_the_same_file():
+    """TF.js's browser downloads:// writes paths ["./NAME.weights.bin"] (issue 10.15)."""
+    model_json = _model_json()
+    model_json["weightsManifest"][0]["paths"] = ["./a.bin", "b.bin", "./b.bin"]
+    assert weight_paths(model_json, source="m") == ["a.bin", "b.bin"]
+    model_json["weightsManifest"][0]["paths"] = ["./a.bin", "./b.bin"]
+    for files in (
+        {"a.bin": b"x" * 20, "b.bin": b"y" * 12},
+        {"./a.bin": b"x" * 20, "b.bin": b"y" * 12},
+    ):
+        artifacts = ModelArtifacts(model_json, files)
+        assert artifacts.paths == ["a.bin", "b.bin"] and set(artifacts.weight_files) == {
+            "a.bin",
+            "b.bin",
+        }
+
+
+@pytest.mark.parametrize("path", ["./../a.bin", "././a.bin", ".//a.bin", "./", "./sub/../../a.bin"])
+def test_a_dot_slash_does_not_open_a_way_out(path):
+    model_json = _model_json()
+    model_json["weightsManifest"][0]["paths"] = [path]
+    with pytest.raises(ModelFormatError, match=rf"refusing weight path '{re.escape(path)}'"):
+        weight_paths(model_json, source="m")
+
+
+def test_artifacts_are_frozen_and_checked_once_when_made():
+    model_json = parse_model_json(_raw(_model_json()), source="m.json")
+    artifacts = ModelArtifacts.from_json_bytes(
+        _raw(_model_json()), {"a.bin": b"x" * 20, "b.bin": b"y" * 12}, source="m.json"
+    )
+    assert artifacts.model_json == model_json
+    assert artifacts.model_json_bytes() is artifacts.model_json_bytes()  # made once
+    with pytest.raises(AttributeError):
+        artifacts.model_json = {}  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        artifacts.weight_files["a.bin"] = b""  # type: ignore[index]
+    with pytest.raises(ModelFormatError, match=r"site/m\.json: weight file 'b\.bin' .* missing"):
+        ModelArtifacts.from_json_bytes(
+            _raw(_model_json()), {"a.bin": b"x" * 32}, source="site/m.json"
+        )
+
+
+def test_artifacts_keep_their_own_copy_of_model_json():
+    model_json = _model_json()
+    artifacts = ModelArtifacts(model_json, {"a.bin": b"x" * 20, "b.bin": b"y" * 12})
+    model_json["weightsManifest"][0]["paths"].append("../../etc/passwd")  # after the check
+    assert artifacts.paths == ["a.bin", "b.bin"]
+    assert artifacts.model_json["weightsManifest"][0]["paths"] == ["a.bin", "b.bin"]
+    assert json.loads(artifacts.model_json_bytes()) == artifacts.model_json

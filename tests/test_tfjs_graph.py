@@ -432,3 +432,186 @@ def test_weights_of_a_browser_saved_model_are_found_by_dot_slash_path():
     assert artifacts.paths == ["model.weights.bin"]
     weights = load_weights(check_artifacts(artifacts, source="m"), artifacts, source="m")
     assert weights["dense_Dense1/kernel"].shape == (4, 3)
+
+
+# -- every mutation is a clean answer ------------------------------------------------------------
+
+_ODD_VALUES = [
+    None,
+    -1,
+    0,
+    1,
+    2,
+    3.5,
+    "x",
+    "same",
+    "channels_first",
+    [],
+    [1],
+    [2, 2],
+    [-1, 3],
+    [None, 3],
+    {},
+    {"class_name": "Zeros"},
+    {"class_name": "X", "config": 1},
+    True,
+    [[["x", 0, 0, {}]]],
+    [["a"]],
+    10**20,
+    "fan_in",
+    float("inf"),
+]
+
+
+def _paths(obj, path=()):
+    items = (
+        obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, list) else ()
+    )
+    for key, value in items:
+        yield (*path, key)
+        yield from _paths(value, (*path, key))
+
+
+def test_random_mutations_of_real_models_load_or_are_format_errors():
+    """Our own hostile suite: 600 random edits of real model.json files, a fixed seed.
+
+    Each edit replaces, deletes or adds one value anywhere in the file (types included: a list
+    where a number was, a string where a list was, inf, 10**20). The reader either accepts the
+    result (then its weights decode) or raises ModelFormatError: never another exception.
+    """
+    import random
+
+    rng = random.Random(20261201)
+    bases = [
+        json.loads((REPO / d / "model.json").read_text())
+        for d in ("tests/fixtures/seed-model", "models/mnist")
+    ] + [functional_model_json(), tiny_model_json()]
+    bases = [(model_json, weight_bytes(model_json)) for model_json in bases]
+    outcomes = {"loaded": 0, "refused": 0}
+    for _ in range(600):
+        base, files = rng.choice(bases)
+        model_json = copy.deepcopy(base)
+        root = model_json if rng.random() < 0.3 else model_json["modelTopology"]
+        for _ in range(rng.randint(1, 3)):
+            paths = list(_paths(root))
+            if not paths:
+                break
+            *parents, last = rng.choice(paths)
+            parent = root
+            for key in parents:
+                parent = parent[key]
+            roll = rng.random()
+            if roll < 0.7:
+                parent[last] = copy.deepcopy(rng.choice(_ODD_VALUES))
+            elif isinstance(parent, dict) and roll < 0.85:
+                del parent[last]
+            elif isinstance(parent, dict):
+                parent["extra"] = rng.choice(_ODD_VALUES)
+        try:
+            artifacts = ModelArtifacts(model_json, files, "m.json")
+            graph = check_artifacts(artifacts, source="m.json")
+            load_weights(graph, artifacts, source="m.json")
+        except ModelFormatError:
+            outcomes["refused"] += 1
+        else:
+            outcomes["loaded"] += 1
+    assert outcomes["loaded"] > 50 and outcomes["refused"] > 300  # both kinds really happened
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            lambda m: m["weightsManifest"][0]["weights"][0].update(dtype=["float32"]),
+            r"unknown dtype \['float32'\]",
+        ),
+        (
+            lambda m: m["weightsManifest"][0]["weights"][0].update(quantization={"dtype": []}),
+            r"unknown quantization dtype \[\]",
+        ),
+        (
+            lambda m: m["modelTopology"]["config"]["layers"][0]["config"].update(rate=float("nan")),
+            r"model.json cannot be written as JSON \(Out of range float values",
+        ),
+        (
+            lambda m: m["modelTopology"].update(config="layers"),
+            r"the model's 'config' must be an object, got 'layers'",
+        ),
+        (
+            lambda m: m["modelTopology"]["config"]["layers"][0].update(class_name=["Dense"]),
+            r"layer 0 must be an object with 'class_name'",
+        ),
+        (
+            lambda m: m["modelTopology"]["config"]["layers"][0]["config"].update(
+                dtype={"config": 1}
+            ),
+            r"field 'dtype': dtype \{'config': 1\} is not supported",
+        ),
+    ],
+)
+def test_values_of_the_wrong_type_are_format_errors(change, message):
+    model_json = tiny_model_json()
+    files = weight_bytes(model_json)
+    change(model_json)
+    with pytest.raises(ModelFormatError, match=message):
+        check_artifacts(ModelArtifacts(model_json, files), source="m")
+
+
+def test_functional_endpoints_of_the_wrong_type_are_format_errors():
+    model_json = functional_model_json()
+    model_json["modelTopology"]["model_config"]["config"]["input_layers"] = 3.5
+    with pytest.raises(ModelFormatError, match=r"field 'input_layers' must be a list of \[layer"):
+        parse_graph(model_json, source="m")
+
+
+def test_free_spatial_sizes_propagate_and_layers_that_need_them_say_so():
+    conv = _layer("Conv2D", "conv", filters=4, kernel_size=3, padding="same", strides=2)
+    layers = [_input(None, None, 1), conv, _layer("MaxPooling2D", "pool")]
+    graph = parse_graph(_sequential(*layers), source="m")
+    assert [layer.output_shape for layer in graph.layers] == [
+        (None, None, None, 1),
+        (None, None, None, 4),
+        (None, None, None, 4),
+    ]
+    assert graph.layer("conv").weights[0].shape == (3, 3, 1, 4)
+    with pytest.raises(
+        ModelFormatError,
+        match=r"layer 'flat' \(Flatten\): its input from layer "
+        r"'pool' has shape \(None, None, None, 4\), whose axis 1 is unknown",
+    ):
+        parse_graph(_sequential(*layers, _layer("Flatten", "flat")), source="m")
+    with pytest.raises(ModelFormatError, match=r"'conv' \(Conv2D\).*whose channel count"):
+        parse_graph(_sequential(_input(8, 8, None), conv), source="m")
+
+
+def test_a_cycle_is_named_and_a_long_reversed_chain_is_sorted_in_linear_time():
+    model_json = functional_model_json()
+    config = model_json["modelTopology"]["model_config"]["config"]
+    config["layers"][1]["inbound_nodes"] = [[["out", 0, 0, {}]]]  # hidden <- out <- hidden
+    with pytest.raises(ModelFormatError, match=r"layers \['hidden', 'out'\] form a cycle"):
+        parse_graph(model_json, source="m")
+    chain = [config["layers"][0]]
+    for i in range(20_000):
+        layer = {"class_name": "Dropout", "name": f"d{i}", "config": {"name": f"d{i}"}}
+        layer["inbound_nodes"] = [[[f"d{i - 1}" if i else "x", 0, 0, {}]]]
+        chain.append(layer)
+    config["layers"] = chain[::-1]  # every layer listed before its producer
+    config["output_layers"] = [["d19999", 0, 0]]
+    start = time.perf_counter()
+    graph = parse_graph(model_json, source="m")
+    assert time.perf_counter() - start < 5  # the old fixed-point loop needed ~n^2/2 steps
+    assert [layer.name for layer in graph.layers[:3]] == ["x", "d0", "d1"]
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        _layer("MaxPooling2D", "pool", pool_size=[10**9, 10**9], strides=1, padding="same"),
+        _layer("Conv2D", "conv", filters=1, kernel_size=3, dilation_rate=10**6, padding="same"),
+    ],
+)
+def test_a_same_padded_window_far_larger_than_its_input_is_refused(layer):
+    """No weights and a 28x28 output, but an engine would pad the input to 10**18 values."""
+    model_json = _sequential(_input(28, 28, 1), layer)
+    with pytest.raises(ModelFormatError, match=r"with padding 'same' its window .* pads the input"):
+        parse_graph(model_json, source="m")

@@ -1,31 +1,73 @@
+"""DigitCanvas driven as a browser drives it: ipycanvas event messages through the canvas's comm."""
+
 from __future__ import annotations
 
 import math
 import re
-import time
 
 import numpy as np
 import pytest
 
+from mnist_widgets.errors import CanvasError
 from mnist_widgets.predictor import Predictor
 from mnist_widgets.widget import THROTTLE, DigitCanvas
 
 
 @pytest.fixture(scope="module")
 def predictor(seed_model_dir) -> Predictor:
-    from mnist_widgets.tfjs import load_layers_model
+    from mnist_widgets.keras_io import load_layers_model
 
     return Predictor(load_layers_model(seed_model_dir))
 
 
+class FakeClock:
+    """Time that moves only when a test says so (the widget's throttle reads it)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 @pytest.fixture
-def widget(predictor) -> DigitCanvas:
-    return DigitCanvas(predictor)
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def widget(predictor, clock) -> DigitCanvas:
+    return DigitCanvas(predictor, clock=clock)
+
+
+def _send(widget: DigitCanvas, event: str, **content) -> None:
+    """Deliver a frontend event the way the browser does: a custom message on the canvas's comm."""
+    message = {"content": {"data": {"method": "custom", "content": {"event": event, **content}}}}
+    widget.canvas.comm.handle_msg({**message, "buffers": []})
+
+
+def _mouse(widget: DigitCanvas, event: str, x: float, y: float) -> None:
+    _send(widget, f"mouse_{event}", x=x, y=y)
+
+
+def _touch(widget: DigitCanvas, event: str, touches) -> None:
+    _send(widget, f"touch_{event}", touches=[{"x": x, "y": y} for x, y in touches])
+
+
+def _find(widget, css_class: str):
+    """The descendant widget carrying ``css_class`` (the hooks the browser tests use too)."""
+    if css_class in getattr(widget, "_dom_classes", ()):
+        return widget
+    for child in getattr(widget, "children", ()):
+        found = _find(child, css_class)
+        if found is not None:
+            return found
+    return None
 
 
 def _shown(widget: DigitCanvas) -> str:
     """The text of the element carrying the digit (what a browser shows in it)."""
-    return re.sub(r"<[^>]+>", "", widget._digit.value)
+    return re.sub(r"<[^>]+>", "", _find(widget, "mnist-widgets-prediction").value)
 
 
 ONE = [(140.0, 40.0), (142.0, 140.0), (144.0, 240.0)]
@@ -36,18 +78,16 @@ def _oval(cx: float = 140, cy: float = 140, rx: float = 60, ry: float = 95, n: i
 
 
 def _drag(widget: DigitCanvas, points, *, end: str = "up") -> None:
-    widget._on_mouse_down(*points[0])
+    _mouse(widget, "down", *points[0])
     for p in points[1:]:
-        widget._on_mouse_move(*p)
-    if end == "up":
-        widget._on_mouse_up(*points[-1])
-    elif end == "out":
-        widget._on_mouse_out(*points[-1])
+        _mouse(widget, "move", *p)
+    if end in ("up", "out"):
+        _mouse(widget, end, *points[-1])
 
 
 def test_css_classes_and_canvas_size(widget):
     assert "mnist-widgets-canvas" in widget.canvas._dom_classes
-    assert "mnist-widgets-prediction" in widget._digit._dom_classes
+    assert _find(widget, "mnist-widgets-prediction") is not None
     assert (widget.canvas.width, widget.canvas.height) == (280, 280)
     assert widget.canvas.layout.width == "280px"
     assert widget.prediction is None and _shown(widget) == ""
@@ -76,7 +116,6 @@ def predictor_input(widget: DigitCanvas) -> np.ndarray:
 
 def test_mouse_drawing_a_zero(widget):
     _drag(widget, _oval())
-    assert widget._current is None
     assert len(widget.strokes) == 1 and len(widget.strokes[0]) >= 30
     assert widget.prediction.digit == 0
     assert _shown(widget) == "0"
@@ -92,7 +131,8 @@ def test_undo_and_clear(widget):
     widget.undo()
     assert widget.strokes == () and widget.prediction is None and _shown(widget) == ""
     assert not widget.image.any()
-    widget.undo()  # nothing left: still fine
+    widget.undo()  # nothing left: nothing changes
+    assert widget.strokes == () and widget.prediction is None and not widget.image.any()
     widget.draw_stroke(ONE)
     widget.clear()
     assert widget.strokes == () and widget.prediction is None
@@ -102,11 +142,14 @@ def test_undo_and_clear(widget):
 def test_undo_removes_a_stroke_still_being_drawn(widget):
     widget.draw_stroke(ONE)
     before = widget.image.copy()
-    widget._on_mouse_down(50, 50)
-    widget._on_mouse_move(60, 90)
+    _mouse(widget, "down", 50, 50)
+    _mouse(widget, "move", 60, 90)
+    assert widget.image[70, 55] == 255  # the open stroke is part of the image
     widget.undo()
-    assert widget._current is None and widget.strokes == (tuple(ONE),)
+    assert widget.strokes == (tuple(ONE),)
     np.testing.assert_array_equal(widget.image, before)
+    _mouse(widget, "up", 60, 120)  # the undone stroke stays gone
+    assert widget.strokes == (tuple(ONE),)
 
 
 def test_image_is_a_snapshot(widget):
@@ -120,10 +163,10 @@ def test_image_is_a_snapshot(widget):
 
 def test_release_outside_the_canvas_does_not_leave_a_stuck_stroke(widget):
     _drag(widget, [(140, 40), (141, 120), (142, 200), (150, 279)], end="out")
-    assert widget._current is None and len(widget.strokes) == 1
+    assert len(widget.strokes) == 1
     before = widget.image.copy()
-    widget._on_mouse_move(100, 100)  # hovering back in with the button up draws nothing
-    widget._on_mouse_move(60, 200)
+    _mouse(widget, "move", 100, 100)  # hovering back in with the button up draws nothing
+    _mouse(widget, "move", 60, 200)
     np.testing.assert_array_equal(widget.image, before)
     assert len(widget.strokes) == 1
     assert widget.prediction.digit == 1
@@ -131,62 +174,77 @@ def test_release_outside_the_canvas_does_not_leave_a_stuck_stroke(widget):
 
 def test_mouse_out_point_is_clamped_to_the_canvas(widget):
     _drag(widget, [(140, 40), (140, 200)], end="out")
-    widget._on_mouse_down(200, 100)
-    widget._on_mouse_move(260, 100)
-    widget._on_mouse_out(330, 100)
+    _mouse(widget, "down", 200, 100)
+    _mouse(widget, "move", 260, 100)
+    _mouse(widget, "out", 330, 100)
     assert widget.strokes[-1][-1] == (280.0, 100.0)
 
 
 def test_press_outside_then_moving_in_draws_nothing(widget):
-    widget._on_mouse_move(10, 10)
-    widget._on_mouse_move(100, 100)
-    widget._on_mouse_up(120, 120)
+    _mouse(widget, "move", 10, 10)
+    _mouse(widget, "move", 100, 100)
+    _mouse(widget, "up", 120, 120)
     assert widget.strokes == () and widget.prediction is None
 
 
 def test_missed_release_is_closed_by_the_next_press(widget):
-    widget._on_mouse_down(140, 40)
-    widget._on_mouse_move(140, 240)  # the release happened outside the page: never reported
-    widget._on_mouse_down(60, 60)
-    assert len(widget.strokes) == 1 and widget._current == [(60.0, 60.0)]
-    widget._on_mouse_up(60, 60)
-    assert len(widget.strokes) == 2
+    _mouse(widget, "down", 140, 40)
+    _mouse(widget, "move", 140, 240)  # the release happened outside the page: never reported
+    _mouse(widget, "down", 60, 60)
+    assert widget.strokes == (((140.0, 40.0), (140.0, 240.0)),)
+    assert widget.image[60, 60] == 255  # the new stroke is open
+    _mouse(widget, "up", 60, 60)
+    assert widget.strokes[-1] == ((60.0, 60.0),) and len(widget.strokes) == 2
 
 
 def test_touch_draws_like_the_mouse(widget):
     points = _oval()
-    widget._on_touch_start([points[0]])
+    _touch(widget, "start", [points[0]])
     for p in points[1:]:
-        widget._on_touch_move([p, (0.0, 0.0)])  # a second finger is ignored
-    widget._on_touch_end([])
+        _touch(widget, "move", [p, (0.0, 0.0)])  # a second finger is ignored
+    _touch(widget, "end", [])
     assert len(widget.strokes) == 1 and widget.prediction.digit == 0
+    assert (0.0, 0.0) not in widget.strokes[0]
+    _touch(widget, "start", [(30, 30)])
+    _touch(widget, "cancel", [])  # the system took the touch over: the stroke ends there
+    assert len(widget.strokes) == 2
 
 
-def test_predictions_during_a_stroke_are_throttled(widget):
+def test_predictions_during_a_stroke_are_throttled(widget, clock):
     seen = []
     widget.observe(lambda change: seen.append(change["new"]), names="prediction")
-    start = time.monotonic()
-    widget._on_mouse_down(140, 40)
-    for y in range(41, 241, 2):
-        widget._on_mouse_move(140, y)
-    during = len(seen)
-    elapsed = time.monotonic() - start
-    assert 1 <= during <= 1 + math.ceil(elapsed / THROTTLE)
-    widget._on_mouse_up(140, 240)
-    assert len(seen) == during + 1  # the end of a stroke always predicts
+    _mouse(widget, "down", 140, 40)
+    assert len(seen) == 1  # the press predicts at once
+    for y in range(42, 140, 2):  # 49 moves within one throttle period: no prediction
+        _mouse(widget, "move", 140, y)
+        clock.now += THROTTLE / 100
+    assert len(seen) == 1
+    clock.now += THROTTLE  # the period is over: the next move predicts, the one after does not
+    clock.now += 1e-6  # (floating-point sums of THROTTLE / 100 fall a hair short)
+    _mouse(widget, "move", 140, 160)
+    _mouse(widget, "move", 140, 180)
+    assert len(seen) == 2
+    clock.now += THROTTLE * 0.99
+    _mouse(widget, "move", 140, 190)
+    assert len(seen) == 2  # just short of the period: held back
+    clock.now += THROTTLE * 0.02
+    _mouse(widget, "move", 140, 200)
+    assert len(seen) == 3
+    _mouse(widget, "up", 140, 240)
+    assert len(seen) == 4  # the end of a stroke always predicts, throttle or not
     assert seen[-1].digit == 1
 
 
 @pytest.mark.parametrize("end", ["up", "out"])
-def test_ending_a_stroke_at_a_new_point_predicts_once(widget, end):
+def test_ending_a_stroke_at_a_new_point_predicts_once(widget, clock, end):
     # The last point must not also fire a throttled prediction, even when the throttle has expired.
     seen = []
     widget.observe(lambda change: seen.append(change["new"]), names="prediction")
-    widget._on_mouse_down(140, 40)
-    widget._on_mouse_move(140, 140)
+    _mouse(widget, "down", 140, 40)
+    _mouse(widget, "move", 140, 140)
     before = len(seen)
-    widget._last_predict = -math.inf  # as if the user paused longer than THROTTLE
-    getattr(widget, f"_on_mouse_{end}")(140, 240)
+    clock.now += 10 * THROTTLE  # the user paused longer than THROTTLE
+    _mouse(widget, end, 140, 240)
     assert len(seen) == before + 1
     assert widget.strokes == (((140.0, 40.0), (140.0, 140.0), (140.0, 240.0)),)
 
@@ -216,7 +274,7 @@ def test_a_single_point_stroke_is_a_dot(widget):
     ],
 )
 def test_bad_strokes_are_rejected(widget, points, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(CanvasError, match=message):
         widget.draw_stroke(points)
     assert widget.strokes == ()
 

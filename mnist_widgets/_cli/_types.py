@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import argparse
 import math
+from pathlib import Path
+
+from ..errors import ConfigError
 
 
 def _number(text: str, kind: type) -> float:
@@ -60,3 +63,15 @@ def fraction(text: str) -> float:
         msg = f"expected a number from 0 up to (not including) 1, got {text}"
         raise argparse.ArgumentTypeError(msg)
     return value
+
+
+def check_output_dir(path: str | Path, *, flag: str) -> None:
+    """Fail before any work when ``path`` cannot become a directory (a file is in the way)."""
+    target = Path(path)
+    for existing in (target, *target.parents):
+        if existing.exists():
+            if not existing.is_dir():
+                where = "is a file" if existing == target else f"is below the file {existing}"
+                msg = f"{flag} {target} {where}; pass a directory (it will be created)"
+                raise ConfigError(msg)
+            return

@@ -10,6 +10,7 @@ import argparse
 import sys
 
 from ..errors import MnistWidgetsError
+from ._types import positive_float
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -50,7 +51,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="network-first",
         help="caching strategy (default network-first: refresh if the server's copy changed)",
     )
-    fetch.add_argument("--timeout", type=float, default=10.0, help="seconds (default 10)")
+    fetch.add_argument(
+        "--timeout", type=positive_float, default=10.0, help="seconds, > 0 (default 10)"
+    )
     fetch.set_defaults(func=_fetch)
 
 
@@ -73,13 +76,17 @@ def _when(stamp: str | None) -> str:
     return (stamp or "-").replace("T", " ").replace("+00:00", "Z")
 
 
+def _row(entry) -> tuple[str, ...]:
+    if not hasattr(entry, "metadata"):  # a BrokenEntry: listed, with what is wrong
+        return (entry.name, "BROKEN", "-", "-", "-")
+    e = entry
+    return (e.name, e.source_url or "-", _size(e.size_bytes), _when(e.saved_at), _when(e.last_used))
+
+
 def format_table(entries: list) -> str:
-    """The ``cache list`` table: name, source, size, saved, last used."""
+    """The ``cache list`` table: name, source, size, saved, last used (broken entries marked)."""
     header = ("NAME", "SOURCE", "SIZE", "SAVED", "LAST USED")
-    rows = [
-        (e.name, e.source_url or "-", _size(e.size_bytes), _when(e.saved_at), _when(e.last_used))
-        for e in entries
-    ]
+    rows = [_row(e) for e in entries]
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     lines = [
         "  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
@@ -90,14 +97,18 @@ def format_table(entries: list) -> str:
 
 def _list(args: argparse.Namespace) -> int:
     store = _store(args)
-    entries = store.list_models()
+    entries = store.entries()
     if not entries:
         print(f"no models in {store.root}")
         return 0
     print(format_table(entries))
-    total = sum(e.size_bytes for e in entries)
-    print(f"\n{len(entries)} model(s), {_size(total)} in {store.root}")
-    return 0
+    good = [e for e in entries if hasattr(e, "metadata")]
+    total = sum(e.size_bytes for e in good)
+    print(f"\n{len(good)} model(s), {_size(total)} in {store.root}")
+    broken = [e for e in entries if not hasattr(e, "metadata")]
+    for entry in broken:
+        print(f"broken: {entry.name}: {entry.problem}", file=sys.stderr)
+    return 1 if broken else 0
 
 
 def _info(args: argparse.Namespace) -> int:
@@ -112,13 +123,13 @@ def _info(args: argparse.Namespace) -> int:
     print(f"path:          {entry.path}")
     print("files:")
     for rel, meta in entry.files.items():
-        print(f"  {rel}  {int(meta['size']):,} bytes  sha256 {meta['sha256']}")
+        print(f"  {rel}  {meta.size:,} bytes  sha256 {meta.sha256}")
     return 0
 
 
 def _verify(args: argparse.Namespace) -> int:
     store = _store(args)
-    results = store.verify(args.name)
+    results = store.verify(args.name)  # hashes, metadata, and that it decodes into a model
     if not results:
         print(f"no models in {store.root}")
         return 0
@@ -130,8 +141,8 @@ def _verify(args: argparse.Namespace) -> int:
     bad = [r.name for r in results if not r.ok]
     if bad:
         print(
-            f"{len(bad)} corrupt: they are re-downloaded on the next load with the network "
-            f"allowed, or remove them with `mnist-widgets cache rm NAME`",
+            f"{len(bad)} corrupt ({', '.join(bad)}): re-downloaded on the next load with the "
+            "network allowed, or remove them with `mnist-widgets cache rm NAME`",
             file=sys.stderr,
         )
         return 1
@@ -140,7 +151,8 @@ def _verify(args: argparse.Namespace) -> int:
 
 def _rm(args: argparse.Namespace) -> int:
     entry = _store(args).remove_model(args.name)
-    print(f"removed {entry.url} ({_size(entry.size_bytes)})")
+    size = f" ({_size(entry.size_bytes)})" if hasattr(entry, "size_bytes") else " (broken)"
+    print(f"removed {entry.url}{size}")
     return 0
 
 
@@ -162,11 +174,12 @@ def _clear(args: argparse.Namespace) -> int:
 def _fetch(args: argparse.Namespace) -> int:
     import warnings
 
-    from ..loader import STRATEGIES, fetch_artifacts
+    from ..loader import STRATEGIES, NetworkOptions, fetch_artifacts
 
     if args.strategy not in STRATEGIES:
         msg = f"unknown --strategy {args.strategy!r}; expected one of {', '.join(STRATEGIES)}"
         raise MnistWidgetsError(msg)
+    options = NetworkOptions(timeout=args.timeout)  # ConfigError (one line) for -1, nan, inf
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = fetch_artifacts(
@@ -174,7 +187,7 @@ def _fetch(args: argparse.Namespace) -> int:
             cache=args.name,
             strategy=args.strategy,
             store=_store(args),
-            timeout=args.timeout,
+            options=options,
         )
     for warning in caught:
         print(f"warning: {warning.message}", file=sys.stderr)

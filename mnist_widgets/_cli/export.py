@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..errors import ModelFormatError
 from ..tfjs.artifacts import DEFAULT_SHARD_BYTES, QUANTIZE_CHOICES
+from ._types import check_output_dir, positive_int
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -41,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--shard-size",
-        type=int,
+        type=positive_int,
         default=DEFAULT_SHARD_BYTES,
         metavar="BYTES",
         help="maximum bytes per weight file (default: %(default)s, the TF.js converter's)",
@@ -50,7 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _load(src: str):
-    from ..tfjs import load_layers_model
+    from ..keras_io import load_layers_model
 
     if src.endswith(".keras"):
         if not Path(src).is_file():
@@ -70,13 +71,12 @@ def _size(n: int) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..io import write_artifacts
+    from ..sources import write_artifacts
     from ..tfjs import encode_model
 
+    check_output_dir(args.out, flag="--out")
     if args.format == "onnx":
         return _run_onnx(args)
-    if args.shard_size < 1:
-        raise ModelFormatError(f"--shard-size must be a positive byte count, got {args.shard_size}")
     model = _load(args.model)
     artifacts = encode_model(model, quantize=args.quantize, shard_size_bytes=args.shard_size)
     where = write_artifacts(artifacts, args.out)
@@ -90,23 +90,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_onnx(args: argparse.Namespace) -> int:
-    from .._fs import replace_file
-    from ..engines.onnx import OPSET, to_onnx
+    from ..engines.onnx import OPSET, save_onnx
 
     if args.quantize or args.shard_size != DEFAULT_SHARD_BYTES:
         msg = "--quantize and --shard-size apply to --format tfjs (model.onnx holds float32)"
         raise ModelFormatError(msg)
-    if args.model.endswith(".keras"):
-        from ..tfjs import encode_model
-
-        artifacts = encode_model(_load(args.model))
-    else:  # a TF.js model: straight from its files, no TensorFlow
-        from ..io import read_artifacts
-
-        artifacts = read_artifacts(args.model)
-    data = to_onnx(artifacts, source=args.model)
-    dest = Path(args.out) / "model.onnx"
-    replace_file(dest, data)
-    print(f"wrote {dest} (ONNX opset {OPSET}, float32, {_size(len(data))})")
+    # a .keras file through Keras; a TF.js model straight from its files, without TensorFlow
+    model = _load(args.model) if args.model.endswith(".keras") else args.model
+    dest = save_onnx(model, args.out)
+    print(f"wrote {dest} (ONNX opset {OPSET}, float32, {_size(dest.stat().st_size)})")
     print("  input 'input' (n, 28, 28, 1) float32 in [0, 1] -> output 'output' (n, 10)")
     return 0

@@ -1,8 +1,8 @@
 """``mnist-widgets predict IMAGE... [--model URL_OR_PATH] [--backend B]``: read digits from images.
 
-Images are read with Pillow. One with transparency is read like a browser canvas (the alpha channel
-is the ink) when its alpha actually varies; any other image is read as grayscale, and dark ink on a
-light background (a scan or photo) is inverted, as :mod:`mnist_widgets.preprocessing` documents.
+Images are read by :func:`mnist_widgets.images.load_image`: one with transparency like a browser
+canvas (the alpha channel is the ink), any other as grayscale (dark ink on light paper is inverted,
+as :mod:`mnist_widgets.preprocessing` documents); a file declaring too many pixels is refused.
 """
 
 from __future__ import annotations
@@ -11,10 +11,8 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from ..engines import BACKENDS
-from ..errors import CanvasError
+from ._types import positive_int
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -45,13 +43,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="inference engine (default auto: onnxruntime where installed, else numpy; "
         "tensorflow imports TensorFlow and takes seconds to start)",
     )
-    parser.add_argument("--top", type=int, default=3, metavar="K", help="probabilities shown (3)")
+    parser.add_argument(
+        "--top", type=positive_int, default=3, metavar="K", help="probabilities shown (3)"
+    )
     parser.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
+    from ..images import load_image  # Pillow: not needed for --help
+
     # A list, not a dict: a path given twice gets two results. Unreadable files fail fast.
-    images = [(path, _load_image(path)) for path in args.images]
+    images = [(path, load_image(path)) for path in args.images]
     from ..predictor import Predictor
 
     # None: the shipped model; a path, cache://NAME or http(s) URL (through the store)
@@ -71,23 +73,3 @@ def _run(args: argparse.Namespace) -> int:
         for digit, probability in prediction.top(max(1, args.top)):
             print(f"  {digit}  {probability:.4f}")
     return 1 if failed else 0
-
-
-def _load_image(path: Path) -> np.ndarray:
-    """Read an image file as a canvas :func:`~mnist_widgets.preprocessing.preprocess` accepts."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as img:
-            img.load()
-            has_alpha = img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info
-            if img.mode in ("I;16", "I;16B", "I;16L", "I"):  # 16-bit grayscale: keep precision
-                data = np.asarray(img, dtype=np.float32)
-                return np.clip(data / (65535 if data.max() > 255 else 255), 0, 1)
-            return np.asarray(img.convert("RGBA" if has_alpha else "L"))
-    except FileNotFoundError as exc:
-        msg = f"{path}: no such file"
-        raise CanvasError(msg) from exc
-    except (UnidentifiedImageError, OSError) as exc:
-        msg = f"{path}: cannot read it as an image ({exc}); expected PNG, JPEG or another format"
-        raise CanvasError(msg) from exc

@@ -101,7 +101,7 @@ def _save(model: object, args: argparse.Namespace) -> list[str]:
             _save_keras(model, args.keras_file)
             saved.append(f"Keras file:  {args.keras_file}")
         if args.model_save_path is not None:
-            from ..tfjs import save_layers_model
+            from ..keras_io import save_layers_model
 
             where = save_layers_model(model, args.model_save_path)
             saved.append(f"TF.js model: {where}")

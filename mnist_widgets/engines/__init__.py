@@ -48,7 +48,7 @@ def available_backends() -> tuple[str, ...]:
 
 
 def resolve_backend(backend: str) -> str:
-    """``"auto"`` -> ``"onnxruntime"`` where it is installed, else ``"numpy"``; others checked.
+    """``"auto"`` -> ``"onnxruntime"`` where it imports, else ``"numpy"``; other names checked.
 
     Raises
     ------
@@ -56,14 +56,20 @@ def resolve_backend(backend: str) -> str:
         An unknown backend name.
     """
     if backend == AUTO:
-        return "onnxruntime" if _importable("onnxruntime") else "numpy"
+        try:  # imported for real: an installed but broken onnxruntime falls back too
+            import onnxruntime  # noqa: F401
+        except ImportError:
+            return "numpy"
+        return "onnxruntime"
     if backend not in BACKENDS:
         msg = f"unknown backend {backend!r}; expected {AUTO!r} or one of {', '.join(BACKENDS)}"
         raise ValueError(msg)
     return backend
 
 
-def load_engine(artifacts: ModelArtifacts, backend: str = AUTO, *, source: str) -> Engine:
+def load_engine(
+    artifacts: ModelArtifacts, backend: str = AUTO, *, source: str, jit_compile: bool = True
+) -> Engine:
     """An engine running the model in ``artifacts`` on ``backend``.
 
     Parameters
@@ -75,6 +81,9 @@ def load_engine(artifacts: ModelArtifacts, backend: str = AUTO, *, source: str) 
         ``"tensorflow"``.
     source
         Where the model came from, for error messages.
+    jit_compile
+        ``"tensorflow"`` only: compile with XLA (default). That engine's ``.model`` is the Keras
+        model.
 
     Raises
     ------
@@ -87,13 +96,13 @@ def load_engine(artifacts: ModelArtifacts, backend: str = AUTO, *, source: str) 
     """
     backend = resolve_backend(backend)
     if backend == "tensorflow":
-        return keras_engine(_decode(artifacts, source))
+        return keras_engine(_decode(artifacts, source), jit_compile=jit_compile)
     plan = plan_artifacts(artifacts, source=source)
     if backend == "numpy":
-        from .numpy import NumpyEngine
+        from .numpy import NumpyEngine  # deferred, like each engine: load only the one in use
 
         return NumpyEngine(plan)
-    from .onnx import OnnxEngine
+    from .onnx import OnnxEngine  # deferred: onnx and onnxruntime exist not everywhere (Pyodide)
 
     return OnnxEngine(plan)
 

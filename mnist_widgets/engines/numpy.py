@@ -1,17 +1,17 @@
 """The ``"numpy"`` engine: a TF.js layers model's forward pass in pure NumPy (float32).
 
 Runs wherever NumPy does, Pyodide included (no SciPy, no compiled code of ours). Convolutions are
-im2col + one matmul: ``as_strided`` gives the (out_h, out_w, kh, kw, in) windows of the input as a
-view, one copy lays them out as rows, and a single BLAS call multiplies them by the kernel
-reshaped once at load time to (kh * kw * in, out). Every intermediate array is allocated once per
-batch size and reused, so a prediction allocates almost nothing; activations run in place.
+unfolded windows + BLAS matmuls: ``as_strided`` gives the input's sliding windows as a view, one
+copy lays them out as rows, and the kernel, reshaped once at load time, multiplies them (see
+``_Conv``). Every intermediate array is allocated once per batch size and reused, so a prediction
+allocates almost nothing; bias and activations run in place.
 
 A call is serialised by a lock (the buffers are shared); big batches run in chunks of
-:data:`CHUNK` images, which keeps the im2col buffers small (~10 MB for the shipped model).
+:data:`CHUNK` images, which keeps the unfolded buffers small (a few MB for the shipped model).
 
 BLAS threads: NumPy's OpenBLAS may split one image's matmuls over several threads, which helps on
-an idle machine and hurts on a loaded one; ``OPENBLAS_NUM_THREADS=1``, set before NumPy is
-imported, turns that off (``benchmarks/engine_latency.py`` measures both).
+an idle machine and hurts a lot on a loaded one (batches most); ``OPENBLAS_NUM_THREADS=1``, set
+before NumPy is imported, turns that off (``benchmarks/engine_latency.py`` measures both).
 """
 
 from __future__ import annotations
@@ -178,33 +178,70 @@ def _windows(x: np.ndarray, step: Step, out_hw: tuple[int, int]) -> np.ndarray:
 
 
 class _Conv(_Op):
+    """Convolution as matmuls over unfolded windows.
+
+    Stride 1 along the height (the common case): only the kernel's *width* is unfolded, into
+    ``(n, padded_h, out_w, kw * in)``; each kernel row ``ky`` is then one matmul on a row-shifted
+    slice of that buffer, summed. That copies ``kh`` times less than a full im2col (the copy costs
+    about as much as the matmul). Otherwise: full im2col, ``(n, out_h, out_w, kh * kw * in)``, one
+    matmul.
+    """
+
     def __init__(self, step: Step) -> None:
         super().__init__(step)
         kh, kw, cin, cout = step.kernel.shape
-        self.matrix = np.ascontiguousarray(step.kernel.reshape(kh * kw * cin, cout))
+        self.kh = kh
+        self.rows = step.strides[0] == 1 and kh > 1
+        if self.rows:  # one (kw * in, out) matrix per kernel row
+            self.matrices = [
+                np.ascontiguousarray(step.kernel[i].reshape(kw * cin, cout)) for i in range(kh)
+            ]
+        else:
+            self.matrices = [np.ascontiguousarray(step.kernel.reshape(kh * kw * cin, cout))]
         self.bias = step.bias
         self.act = step.activation
-        self.out_hw = step.output_shape[:2]
         self.pointwise = (kh, kw) == (1, 1) and step.strides == (1, 1) and not any(step.pads)
 
     def allocate(self, n: int) -> Any:
         oh, ow, cout = self.step.output_shape
-        out = np.empty((n * oh * ow, cout), np.float32)
-        cols = None
-        if not self.pointwise:
-            kh, kw = self.step.window
-            cols = np.empty((n, oh, ow, kh, kw, self.step.input_shape[2]), np.float32)
-        return out, cols, _padded_input(n, self.step, 0.0)
+        h, _, cin = self.step.input_shape
+        top, bottom, _, _ = self.step.pads
+        kh, kw = self.step.window
+        out = np.empty((n, oh * ow, cout), np.float32)
+        tmp = np.empty_like(out) if self.rows else None
+        if self.pointwise:
+            cols = None
+        elif self.rows:
+            cols = np.empty((n, h + top + bottom, ow, kw, cin), np.float32)
+        else:
+            cols = np.empty((n, oh, ow, kh, kw, cin), np.float32)
+        return out, tmp, cols, _padded_input(n, self.step, 0.0)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         n = x.shape[0]
-        out, cols, padded = self.buffers(n)
+        out, tmp, cols, padded = self.buffers(n)
+        oh, ow, _ = self.step.output_shape
         if cols is None:
-            rows = x.reshape(n * x.shape[1] * x.shape[2], x.shape[3])
+            np.matmul(x.reshape(n, oh * ow, x.shape[3]), self.matrices[0], out=out)
+        elif self.rows:
+            xp = _pad(x, padded, self.step)
+            s0, s1, s2, s3 = xp.strides
+            sw, (dh, dw) = self.step.strides[1], self.step.dilation
+            shape = cols.shape
+            np.copyto(cols, as_strided(xp, shape, (s0, s1, s2 * sw, s2 * dw, s3), writeable=False))
+            flat = cols.reshape(n, shape[1], ow * shape[3] * shape[4])
+            for ky, matrix in enumerate(self.matrices):
+                block = flat[:, ky * dh : ky * dh + oh].reshape(n, oh * ow, matrix.shape[0])
+                if ky == 0:
+                    np.matmul(block, matrix, out=out)
+                else:
+                    np.matmul(block, matrix, out=tmp)
+                    out += tmp
         else:
-            np.copyto(cols, _windows(_pad(x, padded, self.step), self.step, self.out_hw))
-            rows = cols.reshape(out.shape[0], self.matrix.shape[0])
-        np.matmul(rows, self.matrix, out=out)
+            np.copyto(cols, _windows(_pad(x, padded, self.step), self.step, (oh, ow)))
+            np.matmul(
+                cols.reshape(n, oh * ow, self.matrices[0].shape[0]), self.matrices[0], out=out
+            )
         if self.bias is not None:
             out += self.bias
         activation(self.act, out, out)
@@ -227,15 +264,17 @@ class _Dense(_Op):
 
 
 class _Pool(_Op):
+    """Max or average pooling. Non-overlapping windows with no padding (the common 2x2/2 case)
+    reduce pairwise over reshaped views, first along the height, then the width (several times
+    faster than a reduction over strided windows); anything else reduces over as_strided windows."""
+
     def __init__(self, step: Step) -> None:
         super().__init__(step)
         self.max = step.kind == "maxpool"
-        kh, kw = step.window
+        self.reduce = np.maximum if self.max else np.add
         h, w, _ = step.input_shape
         oh, ow, _ = step.output_shape
-        # The common 2x2/2 "valid" case: a reshape instead of strided windows (several x faster).
         self.blocks = step.strides == step.window and not any(step.pads)
-        self.crop = (oh * kh, ow * kw)
         self.counts = None
         if not self.max and any(step.pads):
             # TF excludes the padding from the average: divide by the real pixels per window
@@ -245,28 +284,46 @@ class _Pool(_Op):
 
     def allocate(self, n: int) -> Any:
         fill = -np.inf if self.max else 0.0
-        return super().allocate(n), _padded_input(n, self.step, fill)
+        _, w, c = self.step.input_shape
+        oh = self.step.output_shape[0]
+        rows = np.empty((n, oh, w, c), np.float32) if self.blocks else None
+        return super().allocate(n), rows, _padded_input(n, self.step, fill)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         n = x.shape[0]
-        out, padded = self.buffers(n)
+        out, rows, padded = self.buffers(n)
         kh, kw = self.step.window
         oh, ow, c = self.step.output_shape
         if self.blocks:
-            view = x[:, : self.crop[0], : self.crop[1], :].reshape(n, oh, kh, ow, kw, c)
-            axes: tuple[int, ...] = (2, 4)
+            v = x[:, : oh * kh].reshape(n, oh, kh, x.shape[2], c)
+            self._fold(v, 2, kh, rows)
+            u = rows[:, :, : ow * kw].reshape(n, oh, ow, kw, c)
+            self._fold(u, 3, kw, out)
+        elif self.max:
+            np.max(_windows(_pad(x, padded, self.step), self.step, (oh, ow)), axis=(3, 4), out=out)
         else:
-            view = _windows(_pad(x, padded, self.step), self.step, (oh, ow))
-            axes = (3, 4)
-        if self.max:
-            np.max(view, axis=axes, out=out)
-        else:
-            np.sum(view, axis=axes, out=out)
+            np.sum(_windows(_pad(x, padded, self.step), self.step, (oh, ow)), axis=(3, 4), out=out)
+        if not self.max:
             if self.counts is None:
                 out *= np.float32(1.0 / (kh * kw))
             else:
                 out /= self.counts
         return out
+
+    def _fold(self, v: np.ndarray, axis: int, k: int, out: np.ndarray) -> None:
+        """``out`` = max (or sum) of ``v`` over ``axis`` of length ``k``, pairwise."""
+        take = [slice(None)] * v.ndim
+        take[axis] = 0
+        if k == 1:
+            np.copyto(out, v[tuple(take)])
+            return
+        take[axis] = 0
+        first = v[tuple(take)]
+        take[axis] = 1
+        self.reduce(first, v[tuple(take)], out=out)
+        for i in range(2, k):
+            take[axis] = i
+            self.reduce(out, v[tuple(take)], out=out)
 
 
 class _Affine(_Op):

@@ -14,19 +14,22 @@ The model's input and output keep TF.js's shapes (``(n, 28, 28, 1)`` -> ``(n, 10
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import onnxruntime as ort
 from onnx import TensorProto, checker, helper, numpy_helper
 
+from .._fs import replace_file
 from ..errors import ModelFormatError
 from ._plan import Plan, Step, check_batch, plan_artifacts
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..tfjs.artifacts import ModelArtifacts
 
-__all__ = ["OPSET", "OnnxEngine", "build_onnx", "session_options", "to_onnx"]
+__all__ = ["OPSET", "OnnxEngine", "build_onnx", "save_onnx", "session_options", "to_onnx"]
 
 OPSET = 18  # Mish and the axis-attribute Softmax; onnxruntime 1.16+ runs it
 INPUT, OUTPUT = "input", "output"
@@ -176,7 +179,7 @@ def build_onnx(plan: Plan, *, producer: str = "mnist-widgets") -> Any:
     """The ONNX ``ModelProto`` of ``plan`` (input ``"input"``, output ``"output"``, batch ``n``)."""
     b = _Builder()
     b.mark(INPUT, "NHWC", len(plan.input_shape) + 1)
-    b._names.add(INPUT)
+    b._names.update((INPUT, OUTPUT))  # a layer called "input" or "output" gets another name
     tensors = {plan.input: INPUT}
     for step in plan.steps:
         x = tensors[step.input]
@@ -225,6 +228,42 @@ def to_onnx(artifacts: ModelArtifacts, *, source: str = "model.json") -> bytes:
         A layer or option with no exact ONNX translation.
     """
     return build_onnx(plan_artifacts(artifacts, source=source)).SerializeToString()
+
+
+def save_onnx(model: Any, dest: str | os.PathLike) -> Path:
+    """Write ``model`` as ONNX (:func:`to_onnx`); return the file written, atomically.
+
+    Parameters
+    ----------
+    model
+        :class:`~mnist_widgets.tfjs.artifacts.ModelArtifacts`, a TF.js model location (directory,
+        ``model.json``, ``http(s)://``, ``cache://NAME``: read without TensorFlow) or a
+        ``keras.Model``.
+    dest
+        A directory (``dest/model.onnx`` is written) or a path ending in ``.onnx``.
+
+    Examples
+    --------
+    >>> save_onnx("models/mnist", "site/onnx")  # doctest: +SKIP
+    PosixPath('site/onnx/model.onnx')
+    """
+    from ..tfjs.artifacts import ModelArtifacts
+
+    if isinstance(model, ModelArtifacts):
+        artifacts, source = model, "model.json"
+    elif isinstance(model, str | os.PathLike):
+        from ..sources import read_artifacts  # deferred: the loading layer only for a location
+
+        artifacts, source = read_artifacts(model), os.fspath(model)
+    else:
+        from ..tfjs.codec import encode_model  # deferred: imports TensorFlow
+
+        artifacts, source = encode_model(model), f"keras model {getattr(model, 'name', '?')!r}"
+    path = Path(dest)
+    if path.suffix != ".onnx":
+        path = path / "model.onnx"
+    replace_file(path, to_onnx(artifacts, source=source))
+    return path
 
 
 def session_options(intra_op_threads: int = 1) -> Any:

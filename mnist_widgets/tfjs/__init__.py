@@ -1,40 +1,41 @@
 """The TensorFlow.js layers-model format: our own writer and reader, checked against TF.js 4.22.
 
-* :mod:`.artifacts` - ``model.json`` + weight files in memory, validation (no TensorFlow)
+* :mod:`.artifacts` - ``model.json`` + weight files in memory, validated when made (no TensorFlow)
 * :mod:`.weights` - byte packing, sharding, quantization (NumPy only)
 * :mod:`.topology` - Keras 3 config <-> the Keras-2-style topology TF.js loads (pure dicts)
-* :mod:`.layers` - the allowlist of layer classes the reader builds
-* :mod:`.codec` - ``encode_model`` / ``decode_model``; :mod:`.saving` - save/load by path or URL
+* :mod:`.layers` - the allowlist of layer classes, and their Keras constructors
+* :mod:`.graph` - the checked, typed layer graph with shapes and weights (NumPy only)
+* :mod:`.codec` - ``encode_model`` / ``decode_model`` (Keras model <-> artifacts)
 
-Importing this package does not import TensorFlow.
+The format only: nothing here fetches, caches or runs a model, and this package imports nothing
+of ``mnist_widgets`` but the leaf helpers (``errors``, ``_fs``, ``_tf``). Importing it does not
+import TensorFlow (``codec`` asks ``_tf`` for Keras when a model is encoded or decoded).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from .._lazy import lazy_getattr
-from .artifacts import ModelArtifacts
-
-_EXPORTS = {
-    "save_layers_model": "saving",
-    "load_layers_model": "saving",
-    "encode_model": "codec",
-    "decode_model": "codec",
-}
+from .artifacts import MODEL_JSON, ModelArtifacts
+from .codec import decode_model, encode_model
+from .graph import (
+    Layer,
+    ModelGraph,
+    WeightSpec,
+    check_artifacts,
+    check_manifest,
+    load_weights,
+    parse_graph,
+)
 
 __all__ = [
+    "MODEL_JSON",
+    "Layer",
     "ModelArtifacts",
+    "ModelGraph",
+    "WeightSpec",
+    "check_artifacts",
+    "check_manifest",
     "decode_model",
     "encode_model",
-    "load_layers_model",
-    "save_layers_model",
+    "load_weights",
+    "parse_graph",
 ]
-
-
-__getattr__ = lazy_getattr(__name__, _EXPORTS)
-
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .codec import decode_model, encode_model
-    from .saving import load_layers_model, save_layers_model

@@ -87,10 +87,16 @@ file) again
         object.__setattr__(self, "weight_files", files)
         object.__setattr__(self, "paths", weight_paths(self.model_json, source=self.source))
         check_weight_files(self.model_json, files, source=self.source)
-        text = json.dumps(
-            self.model_json, ensure_ascii=False, separators=(",", ":"), allow_nan=False
-        )
+        try:
+            text = json.dumps(
+                self.model_json, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+            )
+        except (TypeError, ValueError) as exc:  # NaN/inf, or a value JSON has no form for
+            raise _fail(self.source, f"model.json cannot be written as JSON ({exc})") from exc
         object.__setattr__(self, "_json_bytes", text.encode("utf-8"))
+        # Our own copy, equal to what the bytes parse to: a caller mutating its dict afterwards
+        # cannot make a checked ModelArtifacts invalid, or its model_json differ from its bytes.
+        object.__setattr__(self, "model_json", json.loads(text))
 
     @classmethod
     def from_json_bytes(
@@ -186,17 +192,27 @@ def check_model_json(model_json: Any, *, source: str) -> None:
 
 
 def _check_depth(model_json: dict[str, Any], source: str) -> None:
-    """Refuse nesting deeper than :data:`MAX_JSON_DEPTH`, saying where (iterative: no recursion)."""
-    stack: list[tuple[Any, tuple[Any, ...]]] = [(model_json, ())]
+    """Refuse nesting deeper than :data:`MAX_JSON_DEPTH`, saying where.
+
+    A depth-first walk with an explicit stack of iterators: no recursion, and memory in
+    proportion to the depth, not to the size of the file.
+    """
+    path: list[Any] = []
+    stack = [iter(model_json.items())]
     while stack:
-        value, path = stack.pop()
-        if len(path) > MAX_JSON_DEPTH:
-            where = _describe(model_json, path)
-            raise _fail(source, f"{where} nests deeper than {MAX_JSON_DEPTH} levels")
-        if isinstance(value, dict):
-            stack.extend((v, (*path, k)) for k, v in value.items())
-        elif isinstance(value, list):
-            stack.extend((v, (*path, i)) for i, v in enumerate(value))
+        step = next(stack[-1], None)
+        if step is None:
+            stack.pop()
+            if path:
+                path.pop()
+            continue
+        key, value = step
+        if isinstance(value, dict | list):
+            path.append(key)
+            if len(path) > MAX_JSON_DEPTH:
+                where = _describe(model_json, tuple(path))
+                raise _fail(source, f"{where} nests deeper than {MAX_JSON_DEPTH} levels")
+            stack.append(iter(value.items() if isinstance(value, dict) else enumerate(value)))
 
 
 def _describe(model_json: dict[str, Any], path: tuple[Any, ...]) -> str:
@@ -237,7 +253,7 @@ def _check_entry(entry: Any, where: str, source: str) -> None:
             source, f"weight {name!r}: 'shape' must be a list of non-negative ints, got {shape!r}"
         )
     dtype = entry["dtype"]
-    if dtype not in DTYPE_SIZES:
+    if not isinstance(dtype, str) or dtype not in DTYPE_SIZES:
         msg = (
             f"weight {name!r} has unknown dtype {dtype!r}; expected one of "
             f"{', '.join(DTYPE_SIZES)} ({'/'.join(QUANTIZED_SIZES)} only as 'quantization.dtype')"
@@ -246,7 +262,11 @@ def _check_entry(entry: Any, where: str, source: str) -> None:
     quant = entry.get("quantization")
     if quant is None:  # TF.js itself crashes on an explicit null; we read it as "not quantized"
         return
-    if not isinstance(quant, dict) or quant.get("dtype") not in QUANTIZED_SIZES:
+    if (
+        not isinstance(quant, dict)
+        or not isinstance(quant.get("dtype"), str)
+        or (quant["dtype"] not in QUANTIZED_SIZES)
+    ):
         got = quant.get("dtype") if isinstance(quant, dict) else quant
         msg = (
             f"weight {name!r} has unknown quantization dtype {got!r}; expected one of "

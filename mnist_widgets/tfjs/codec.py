@@ -10,7 +10,7 @@ import numpy as np
 from .._tf import keras
 from ..errors import ModelFormatError
 from .artifacts import DEFAULT_SHARD_BYTES, MODEL_JSON, ModelArtifacts
-from .graph import Layer, ModelGraph, check_artifacts, load_weights
+from .graph import ModelGraph, check_artifacts, load_weights
 from .layers import LAYER_KEYS, build_layer, unsupported_layer
 from .topology import encode_topology
 from .weights import encode_weights
@@ -103,31 +103,29 @@ def decode_model(artifacts: ModelArtifacts, *, source: str = MODEL_JSON) -> Any:
     """
     graph = check_artifacts(artifacts, source=source)
     arrays = load_weights(graph, artifacts, source=source)
-    k = keras()
-    model = _build(graph, source, k)
+    model = _build(graph, keras())
     for layer in model.layers:
-        if layer.name not in arrays and not layer.weights:
-            continue
         specs = {spec.name.rsplit("/", 1)[1]: spec for spec in graph.layer(layer.name).weights}
         for var in layer.weights:
             spec = specs.get(var.name)
-            if spec is None or tuple(var.shape) != spec.shape:  # a bug here, not in the file
-                msg = f"{source}: Keras built {layer.name}/{var.name} with shape {var.shape}"
-                raise ModelFormatError(msg + f", expected {spec.shape if spec else 'no weight'}")
+            if spec is None or tuple(var.shape) != spec.shape:  # a bug of ours, not the file's
+                expected = spec.shape if spec else "no such weight"
+                msg = (
+                    f"{source}: Keras built {layer.name}/{var.name} as {var.shape}, not {expected}"
+                )
+                raise ModelFormatError(msg)
             var.assign(arrays[spec.name])
     return model
 
 
-def _build(graph: ModelGraph, source: str, k: Any) -> Any:
-    def where(layer: Layer) -> str:
-        return f"{source}: layer {layer.name!r}"
-
+def _build(graph: ModelGraph, k: Any) -> Any:
+    """The Keras model of ``graph``, unweighted: Sequential if the file said so, else functional."""
     tensors: dict[str, Any] = {}
     if graph.kind == "sequential":
         first, *rest = graph.layers
         stack = [
             k.layers.InputLayer(batch_shape=first.config["batch_input_shape"], name=first.name),
-            *(build_layer(layer.class_name, dict(layer.config), where(layer)) for layer in rest),
+            *(build_layer(layer) for layer in rest),
         ]
         return k.Sequential(stack, name=graph.name)
     for layer in graph.layers:
@@ -135,7 +133,7 @@ def _build(graph: ModelGraph, source: str, k: Any) -> Any:
             shape = layer.config["batch_input_shape"]
             tensors[layer.name] = k.Input(batch_shape=shape, name=layer.name)
         else:
-            obj = build_layer(layer.class_name, dict(layer.config), where(layer))
+            obj = build_layer(layer)
             tensors[layer.name] = obj(tensors[layer.inputs[0]])
     ins = [tensors[name] for name in graph.inputs]
     outs = [tensors[name] for name in graph.outputs]

@@ -27,6 +27,7 @@ Examples
 from __future__ import annotations
 
 import copy
+import heapq
 import math
 import re
 from collections.abc import Mapping
@@ -37,10 +38,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import ModelFormatError
+from . import _checks as check
+from ._checks import Where
 from .artifacts import normal_path, weight_nbytes
-from .layers import _CONSTRAINTS, _INITIALIZERS, ACTIVATIONS, LAYER_KEYS, unsupported_layer
+from .layers import LAYER_KEYS, unsupported_layer
 from .topology import Topology, parse_topology
-from .weights import _STORED, dequantize
+from .weights import STORED_DTYPES, dequantize
 
 if TYPE_CHECKING:  # pragma: no cover
     from .artifacts import ModelArtifacts
@@ -99,7 +102,7 @@ class ModelGraph:
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
     kind: str = "functional"
-    _by_name: Mapping[str, Layer] = field(default_factory=dict, repr=False, compare=False)
+    _by_name: Mapping[str, Layer] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_name", {layer.name: layer for layer in self.layers})
@@ -119,215 +122,10 @@ class ModelGraph:
         return sum(spec.size for spec in self.weights)
 
 
-# -- checking values -------------------------------------------------------------------------------
-
-
-class _Where:
-    """Error context: the file and the layer being checked."""
-
-    def __init__(self, source: str, name: str | None = None, class_name: str | None = None):
-        self.source, self.name, self.class_name = source, name, class_name
-
-    def __str__(self) -> str:
-        if self.name is None:
-            return self.source
-        return f"{self.source}: layer {self.name!r} ({self.class_name})"
-
-    def error(self, problem: str) -> ModelFormatError:
-        return ModelFormatError(f"{self}: {problem}")
-
-    def bad(self, key: str, value: Any, expected: str) -> ModelFormatError:
-        return self.error(f"field {key!r} must be {expected}, got {_short(value)}")
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _int(config: Mapping[str, Any], key: str, where: _Where, default: Any = ...) -> int:
-    value = config.get(key, default)
-    if value is ...:
-        raise where.error(f"field {key!r} is required")
-    if not _is_int(value) or value < 1:
-        raise where.bad(key, value, "a positive integer")
-    return value
-
-
-def _number(
-    config: Mapping[str, Any], key: str, where: _Where, default: float, *, positive: bool = False
-) -> float:
-    value = config.get(key, default)
-    if value is None:
-        value = default
-    if not _is_number(value) or (positive and value <= 0):
-        raise where.bad(key, value, "a positive number" if positive else "a finite number")
-    return float(value)
-
-
-def _bool(config: Mapping[str, Any], key: str, where: _Where, default: bool) -> bool:
-    value = config.get(key, default)
-    if value is None:
-        return default
-    if not isinstance(value, bool):
-        raise where.bad(key, value, "true or false")
-    return value
-
-
-def _pair(config: Mapping[str, Any], key: str, where: _Where, default: Any) -> tuple[int, int]:
-    value = config.get(key, default)
-    if value is None:
-        value = default
-    if _is_int(value):
-        value = [value, value]
-    if (
-        not isinstance(value, list | tuple)
-        or len(value) != 2
-        or not all(_is_int(v) and v >= 1 for v in value)
-    ):
-        raise where.bad(key, value, "a positive integer or a list of 2 positive integers")
-    return int(value[0]), int(value[1])
-
-
-def _choice(config: Mapping[str, Any], key: str, where: _Where, choices: tuple, default: Any):
-    value = config.get(key, default)
-    if value is None:
-        value = default
-    if value not in choices:
-        raise where.bad(key, value, "one of " + ", ".join(map(repr, choices)))
-    return value
-
-
-def _activation(config: Mapping[str, Any], where: _Where, *, required: bool = False) -> str:
-    value = config.get("activation")
-    if value is None and not required:
-        return "linear"
-    if not isinstance(value, str) or value not in ACTIVATIONS:
-        msg = f"activation {value!r} is not supported; use one of {', '.join(ACTIVATIONS)}"
-        raise where.error(f"field 'activation': {msg}")
-    return value
-
-
-def _dtype(config: Mapping[str, Any], where: _Where) -> str:
-    dtype = config.get("dtype")
-    name = dtype.get("config", {}).get("name") if isinstance(dtype, dict) else dtype
-    if name in (None, "float32"):
-        return "float32"
-    raise where.bad("dtype", name, "'float32' (the only dtype TF.js layers models here use)")
-
-
-def _data_format(config: Mapping[str, Any], where: _Where) -> str:
-    return _choice(config, "data_format", where, ("channels_last",), "channels_last")
-
-
-def _class_config(value: Any, key: str, what: str, where: _Where) -> tuple[str, dict[str, Any]]:
-    if not isinstance(value, dict) or not isinstance(value.get("class_name"), str):
-        raise where.bad(key, value, f"a {what} {{'class_name': ..., 'config': {{...}}}} or null")
-    config = value.get("config")
-    if config is None:
-        config = {}
-    if not isinstance(config, dict):
-        raise where.bad(f"{key}.config", config, "an object")
-    return value["class_name"], config
-
-
-_INIT_NUMBERS = {"value", "minval", "maxval", "mean", "stddev", "gain"}
-
-
-def _initializer(value: Any, key: str, where: _Where) -> dict[str, Any] | None:
-    if value is None:
-        return None
-    name, config = _class_config(value, key, "initializer", where)
-    if name not in _INITIALIZERS:
-        msg = f"initializer {name!r} is not supported; use one of {', '.join(_INITIALIZERS)}"
-        raise where.error(f"field {key!r}: {msg}")
-    out: dict[str, Any] = {}
-    for k in _INITIALIZERS[name][1]:
-        v = config.get(k)
-        if v is None:
-            continue
-        sub = _Where(where.source, where.name, where.class_name)
-        if k == "seed" and not _is_int(v):
-            raise sub.bad(f"{key}.seed", v, "an integer or null")
-        if k in _INIT_NUMBERS and not _is_number(v):
-            raise sub.bad(f"{key}.{k}", v, "a finite number")
-        if k == "scale" and not (_is_number(v) and v > 0):
-            raise sub.bad(f"{key}.scale", v, "a positive number")
-        if k == "mode" and v not in ("fan_in", "fan_out", "fan_avg"):
-            raise sub.bad(f"{key}.mode", v, "one of 'fan_in', 'fan_out', 'fan_avg'")
-        if k == "distribution" and v not in ("normal", "uniform", "truncated_normal"):
-            raise sub.bad(
-                f"{key}.distribution", v, "one of 'normal', 'uniform', 'truncated_normal'"
-            )
-        out[k] = v
-    return {"class_name": name, "config": out}
-
-
-def _regularizer(value: Any, key: str, where: _Where) -> dict[str, Any] | None:
-    if value is None:
-        return None
-    name, config = _class_config(value, key, "regularizer", where)
-    if name not in ("L1L2", "L1", "L2"):
-        raise where.error(f"field {key!r}: regularizer {name!r} is not supported (use L1L2)")
-    factors = {}
-    for k in ("l1", "l2"):
-        v = config.get(k, 0.0)
-        if v is None:
-            v = 0.0
-        if not _is_number(v) or v < 0:
-            raise where.bad(f"{key}.{k}", v, "a finite number >= 0")
-        factors[k] = float(v)
-    return {"class_name": "L1L2", "config": factors}
-
-
-def _constraint(value: Any, key: str, where: _Where) -> dict[str, Any] | None:
-    if value is None:
-        return None
-    name, config = _class_config(value, key, "constraint", where)
-    if name not in _CONSTRAINTS:
-        msg = f"constraint {name!r} is not supported; use one of {', '.join(_CONSTRAINTS)}"
-        raise where.error(f"field {key!r}: {msg}")
-    out = {}
-    for k in _CONSTRAINTS[name]:
-        v = config.get(k)
-        if v is None:
-            continue
-        if k == "axis":
-            axes = v if isinstance(v, list) else [v]
-            if not axes or not all(_is_int(a) for a in axes):
-                raise where.bad(f"{key}.axis", v, "an integer or a list of integers")
-        elif not _is_number(v):
-            raise where.bad(f"{key}.{k}", v, "a finite number")
-        out[k] = v
-    return {"class_name": name, "config": out}
-
-
-def _dense_like(config: Mapping[str, Any], where: _Where) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "activation": _activation(config, where),
-        "use_bias": _bool(config, "use_bias", where, True),
-    }
-    for key in ("kernel_initializer", "bias_initializer"):
-        out[key] = _initializer(config.get(key), key, where)
-    for key in ("kernel_regularizer", "bias_regularizer", "activity_regularizer"):
-        out[key] = _regularizer(config.get(key), key, where)
-    for key in ("kernel_constraint", "bias_constraint"):
-        out[key] = _constraint(config.get(key), key, where)
-    return out
-
-
 # -- shapes ----------------------------------------------------------------------------------------
 
 
-def _need_rank(shape: Shape, rank: int, producer: str, where: _Where, what: str) -> None:
+def _need_rank(shape: Shape, rank: int, producer: str, where: Where, what: str) -> None:
     if len(shape) != rank:
         msg = (
             f"its input from layer {producer!r} has shape {_fmt(shape)} (rank {len(shape)}); "
@@ -336,11 +134,24 @@ def _need_rank(shape: Shape, rank: int, producer: str, where: _Where, what: str)
         raise where.error(msg)
 
 
+def _known(shape: Shape, axis: int, producer: str, where: Where, what: str) -> int:
+    """``shape[axis]``, which the layer's weights or output depend on, so it must be known."""
+    size = shape[axis]
+    if size is None:
+        msg = f"its input from layer {producer!r} has shape {_fmt(shape)}, whose {what} is unknown"
+        raise where.error(msg)
+    return size
+
+
 def _fmt(shape: Shape) -> str:
     return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
 
 
-def _window(size: int, window: int, stride: int, dilation: int, padding: str, where: _Where) -> int:
+def _window(
+    size: int | None, window: int, stride: int, dilation: int, padding: str, where: Where
+) -> int | None:
+    if size is None:  # a free spatial size (a fully convolutional model) stays free
+        return None
     if padding == "same":
         return -(-size // stride)
     span = dilation * (window - 1) + 1
@@ -353,7 +164,28 @@ def _window(size: int, window: int, stride: int, dilation: int, padding: str, wh
     return (size - span) // stride + 1
 
 
-def _input_layer(config: Mapping[str, Any], where: _Where, *, first: bool = False) -> Shape:
+def _check_padded(shape: Shape, out: Shape, spans: tuple, strides: tuple, where: Where) -> None:
+    """'same' padding pads the input up to what the window needs: cap that like an output.
+
+    Without this, a pool or kernel size of 10**9 on a 28x28 input is a tiny layer that makes
+    any engine allocate a padded input of 10**9 x 10**9 values.
+    """
+    padded = [
+        size + max((o - 1) * stride + span - size, 0)
+        for size, o, span, stride in zip(shape[1:3], out[1:3], spans, strides, strict=True)
+        if size is not None and o is not None
+    ]
+    values = math.prod(padded) * (shape[3] or 1)
+    if values > MAX_ACTIVATION_VALUES:
+        msg = (
+            f"with padding 'same' its window {list(spans)} pads the input {_fmt(shape)} to "
+            f"{values:,} values per sample, more than the {MAX_ACTIVATION_VALUES:,} this reader "
+            "allows"
+        )
+        raise where.error(msg)
+
+
+def _input_layer(config: Mapping[str, Any], where: Where, *, first: bool = False) -> Shape:
     """The batch input shape ``(batch, *dims)`` an InputLayer (or a first layer) declares."""
     if "batch_input_shape" in config and config["batch_input_shape"] is not None:
         key, shape = "batch_input_shape", config["batch_input_shape"]
@@ -371,15 +203,15 @@ def _input_layer(config: Mapping[str, Any], where: _Where, *, first: bool = Fals
     if (
         not isinstance(shape, list | tuple)
         or len(shape) < 2
-        or not (shape[0] is None or (_is_int(shape[0]) and shape[0] >= 1))
-        or not all(_is_int(d) and d >= 1 for d in shape[1:])
+        or not (shape[0] is None or (check.is_int(shape[0]) and shape[0] >= 1))
+        or not all(d is None or (check.is_int(d) and d >= 1) for d in shape[1:])
     ):
-        msg = "a list [batch or null, dim, ...] whose dimensions are positive integers"
+        msg = "a list [batch or null, dim, ...] whose dimensions are positive integers or null"
         raise where.bad(key, shape, msg)
     return tuple(shape)
 
 
-def _check_size(shape: Shape, where: _Where) -> None:
+def _check_size(shape: Shape, where: Where) -> None:
     values = math.prod(d for d in shape[1:] if d is not None)
     if values > MAX_ACTIVATION_VALUES:
         msg = (
@@ -390,19 +222,19 @@ def _check_size(shape: Shape, where: _Where) -> None:
 
 
 def _infer(
-    class_name: str, raw: Mapping[str, Any], shape: Shape, producer: str, where: _Where
+    class_name: str, raw: Mapping[str, Any], shape: Shape, producer: str, where: Where
 ) -> tuple[dict[str, Any], Shape, tuple[tuple[str, tuple[int, ...]], ...]]:
     """Normalise one (non-input) layer's config; return it, its output shape and its weights."""
     if class_name == "Conv2D":
         _need_rank(shape, 4, producer, where, "batch, height, width, channels")
         cfg = {
-            "filters": _int(raw, "filters", where),
-            "kernel_size": _pair(raw, "kernel_size", where, ...),
-            "strides": _pair(raw, "strides", where, 1),
-            "padding": _choice(raw, "padding", where, ("valid", "same"), "valid"),
-            "data_format": _data_format(raw, where),
-            "dilation_rate": _pair(raw, "dilation_rate", where, 1),
-            **_dense_like(raw, where),
+            "filters": check.positive_int(raw, "filters", where),
+            "kernel_size": check.pair(raw, "kernel_size", where, ...),
+            "strides": check.pair(raw, "strides", where, 1),
+            "padding": check.choice(raw, "padding", where, ("valid", "same"), "valid"),
+            "data_format": check.data_format(raw, where),
+            "dilation_rate": check.pair(raw, "dilation_rate", where, 1),
+            **check.dense_like(raw, where),
         }
         if max(cfg["strides"]) > 1 and max(cfg["dilation_rate"]) > 1:
             msg = "strides > 1 together with dilation_rate > 1 is not supported (TF.js refuses it)"
@@ -415,26 +247,30 @@ def _infer(
             _window(shape[2], kw, sw, dw, pad, where),
             cfg["filters"],
         )
-        weights = [("kernel", (kh, kw, shape[3], cfg["filters"]))]
+        if pad == "same":
+            spans = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
+            _check_padded(shape, out, spans, (sh, sw), where)
+        channels = _known(shape, 3, producer, where, "channel count")
+        weights = [("kernel", (kh, kw, channels, cfg["filters"]))]
         if cfg["use_bias"]:
             weights.append(("bias", (cfg["filters"],)))
         return cfg, out, tuple(weights)
     if class_name == "Dense":
         if len(shape) < 2:
             raise where.error(f"its input from layer {producer!r} has no feature axis")
-        cfg = {"units": _int(raw, "units", where), **_dense_like(raw, where)}
-        weights = [("kernel", (shape[-1], cfg["units"]))]
+        cfg = {"units": check.positive_int(raw, "units", where), **check.dense_like(raw, where)}
+        weights = [("kernel", (_known(shape, -1, producer, where, "last axis"), cfg["units"]))]
         if cfg["use_bias"]:
             weights.append(("bias", (cfg["units"],)))
         return cfg, (*shape[:-1], cfg["units"]), tuple(weights)
     if class_name in ("MaxPooling2D", "AveragePooling2D"):
         _need_rank(shape, 4, producer, where, "batch, height, width, channels")
-        pool = _pair(raw, "pool_size", where, 2)
+        pool = check.pair(raw, "pool_size", where, 2)
         cfg = {
             "pool_size": pool,
-            "strides": _pair(raw, "strides", where, list(pool)),
-            "padding": _choice(raw, "padding", where, ("valid", "same"), "valid"),
-            "data_format": _data_format(raw, where),
+            "strides": check.pair(raw, "strides", where, list(pool)),
+            "padding": check.choice(raw, "padding", where, ("valid", "same"), "valid"),
+            "data_format": check.data_format(raw, where),
         }
         (ph, pw), (sh, sw), pad = pool, cfg["strides"], cfg["padding"]
         out = (
@@ -443,23 +279,26 @@ def _infer(
             _window(shape[2], pw, sw, 1, pad, where),
             shape[3],
         )
+        if pad == "same":
+            _check_padded(shape, out, pool, (sh, sw), where)
         return cfg, out, ()
     if class_name == "Flatten":
         if len(shape) < 2:
             raise where.error(f"its input from layer {producer!r} has no feature axis")
-        cfg = {"data_format": _data_format(raw, where)}
-        return cfg, (None, math.prod(shape[1:])), ()
+        cfg = {"data_format": check.data_format(raw, where)}
+        sizes = [_known(shape, a, producer, where, f"axis {a}") for a in range(1, len(shape))]
+        return cfg, (None, math.prod(sizes)), ()
     if class_name == "Dropout":
-        rate = _number(raw, "rate", where, 0.0)
+        rate = check.number(raw, "rate", where, 0.0)
         if not 0 <= rate < 1:
             raise where.bad("rate", raw.get("rate"), "a number in [0, 1)")
         noise = raw.get("noise_shape")
         if noise is not None and (
-            not isinstance(noise, list) or not all(d is None or _is_int(d) for d in noise)
+            not isinstance(noise, list) or not all(d is None or check.is_int(d) for d in noise)
         ):
             raise where.bad("noise_shape", noise, "a list of integers/null, or null")
         seed = raw.get("seed")
-        if seed is not None and not _is_int(seed):
+        if seed is not None and not check.is_int(seed):
             raise where.bad("seed", seed, "an integer or null")
         cfg = {"rate": rate, "noise_shape": None if noise is None else tuple(noise), "seed": seed}
         return cfg, shape, ()
@@ -467,25 +306,29 @@ def _infer(
         axis = raw.get("axis", -1)
         if isinstance(axis, list) and len(axis) == 1:
             axis = axis[0]
-        if not _is_int(axis) or not (-len(shape) < axis < len(shape)) or axis % len(shape) == 0:
+        if (
+            not check.is_int(axis)
+            or not (-len(shape) < axis < len(shape))
+            or axis % len(shape) == 0
+        ):
             expected = f"one feature axis of the rank-{len(shape)} input"
             raise where.bad("axis", raw.get("axis"), expected)
         axis %= len(shape)
         cfg = {
             "axis": axis,
-            "momentum": _number(raw, "momentum", where, 0.99),
-            "epsilon": _number(raw, "epsilon", where, 1e-3, positive=True),
-            "center": _bool(raw, "center", where, True),
-            "scale": _bool(raw, "scale", where, True),
+            "momentum": check.number(raw, "momentum", where, 0.99),
+            "epsilon": check.number(raw, "epsilon", where, 1e-3, positive=True),
+            "center": check.flag(raw, "center", where, True),
+            "scale": check.flag(raw, "scale", where, True),
         }
         for key in LAYER_KEYS["BatchNormalization"]:
-            if key.endswith("_initializer"):
-                cfg[key] = _initializer(raw.get(key), key, where)
-            elif key.endswith("_regularizer"):
-                cfg[key] = _regularizer(raw.get(key), key, where)
-            elif key.endswith("_constraint"):
-                cfg[key] = _constraint(raw.get(key), key, where)
-        n = (shape[axis],)
+            if key.endswith("initializer"):
+                cfg[key] = check.initializer(raw.get(key), key, where)
+            elif key.endswith("regularizer"):
+                cfg[key] = check.regularizer(raw.get(key), key, where)
+            elif key.endswith("constraint"):
+                cfg[key] = check.constraint(raw.get(key), key, where)
+        n = (_known(shape, axis, producer, where, f"axis {axis}"),)
         names = [
             *(["gamma"] if cfg["scale"] else []),
             *(["beta"] if cfg["center"] else []),
@@ -494,29 +337,35 @@ def _infer(
         ]
         return cfg, shape, tuple((w, n) for w in names)
     if class_name == "Activation":
-        return {"activation": _activation(raw, where, required=True)}, shape, ()
+        return {"activation": check.activation(raw, where, required=True)}, shape, ()
     if class_name == "Reshape":
         return _reshape(raw, shape, producer, where)
     if class_name == "Rescaling":
         cfg = {
-            "scale": _number(raw, "scale", where, ...),
-            "offset": _number(raw, "offset", where, 0),
+            "scale": check.number(raw, "scale", where, ...),
+            "offset": check.number(raw, "offset", where, 0),
         }
         return cfg, shape, ()
     raise unsupported_layer(class_name, str(where))  # pragma: no cover - checked by the caller
 
 
 def _reshape(
-    raw: Mapping[str, Any], shape: Shape, producer: str, where: _Where
+    raw: Mapping[str, Any], shape: Shape, producer: str, where: Where
 ) -> tuple[dict[str, Any], Shape, tuple]:
     target = raw.get("target_shape")
     if (
         not isinstance(target, list | tuple)
         or not target
-        or not all(_is_int(d) and (d >= 1 or d == -1) for d in target)
+        or not all(check.is_int(d) and (d >= 1 or d == -1) for d in target)
         or list(target).count(-1) > 1
     ):
         raise where.bad("target_shape", target, "a list of positive integers (at most one -1)")
+    if None in shape[1:]:  # checked when the sizes are known (Keras and TF.js do the same)
+        return (
+            {"target_shape": tuple(target)},
+            (None, *(None if d == -1 else d for d in target)),
+            (),
+        )
     total = math.prod(shape[1:])
     known = math.prod(d for d in target if d != -1)
     out = tuple(total // known if d == -1 else d for d in target)
@@ -532,17 +381,17 @@ def _reshape(
 # -- the graph -------------------------------------------------------------------------------------
 
 
-def _common(raw: Mapping[str, Any], name: str, where: _Where) -> dict[str, Any]:
+def _common(raw: Mapping[str, Any], name: str, where: Where) -> dict[str, Any]:
     return {
         "name": name,
-        "trainable": _bool(raw, "trainable", where, True),
-        "dtype": _dtype(raw, where),
+        "trainable": check.flag(raw, "trainable", where, True),
+        "dtype": check.dtype(raw, where),
     }
 
 
 def _make_layer(entry: dict[str, Any], producer: Layer, source: str) -> Layer:
     name, class_name, raw = entry["name"], entry["class_name"], entry["config"]
-    where = _Where(source, name, class_name)
+    where = Where(source, name, class_name)
     cfg, out, weights = _infer(class_name, raw, producer.output_shape, producer.name, where)
     _check_size(out, where)
     return Layer(
@@ -556,16 +405,16 @@ def _make_layer(entry: dict[str, Any], producer: Layer, source: str) -> Layer:
     )
 
 
-def _make_input(name: str, shape: Shape, raw: Mapping[str, Any], where: _Where) -> Layer:
+def _make_input(name: str, shape: Shape, raw: Mapping[str, Any], where: Where) -> Layer:
     if raw.get("sparse") or raw.get("ragged"):
         raise where.error("field 'sparse': sparse/ragged inputs are not supported")
-    where = _Where(where.source, name, "InputLayer")
+    where = Where(where.source, name, "InputLayer")
     out = (None, *shape[1:])
     _check_size(out, where)
     config = {
         "name": name,
         "batch_input_shape": tuple(shape),
-        "dtype": _dtype(raw, where),
+        "dtype": check.dtype(raw, where),
         "sparse": False,
     }
     return Layer(name, "InputLayer", MappingProxyType(config), (), out, out)
@@ -589,7 +438,7 @@ def _check_classes_and_names(topology: Topology, source: str) -> None:
 def _sequential(topology: Topology, source: str) -> ModelGraph:
     entries = topology.layers
     first = entries[0]
-    where = _Where(source, first["name"], first["class_name"])
+    where = Where(source, first["name"], first["class_name"])
     if first["class_name"] == "InputLayer":
         shape = _input_layer(first["config"], where)
         if not shape:
@@ -610,7 +459,7 @@ def _sequential(topology: Topology, source: str) -> ModelGraph:
         layers = [_make_input(name, shape, first["config"], where)]
     for entry in entries:
         if entry["class_name"] == "InputLayer":
-            where = _Where(source, entry["name"], "InputLayer")
+            where = Where(source, entry["name"], "InputLayer")
             raise where.error("an InputLayer may only be the first layer of a Sequential model")
         layers.append(_make_layer(entry, layers[-1], source))
     return ModelGraph(
@@ -618,41 +467,41 @@ def _sequential(topology: Topology, source: str) -> ModelGraph:
     )
 
 
-def _ref(ref: Any, names: Mapping[str, dict], where: _Where, what: str) -> str:
+def _ref(ref: Any, names: Mapping[str, dict], where: Where, what: str) -> str:
     """Check one ``[layer, node_index, tensor_index, kwargs?]`` reference; return the layer."""
     if (
         not isinstance(ref, list | tuple)
         or len(ref) not in (3, 4)
         or not isinstance(ref[0], str)
-        or not _is_int(ref[1])
-        or not _is_int(ref[2])
+        or not check.is_int(ref[1])
+        or not check.is_int(ref[2])
         or (len(ref) == 4 and not isinstance(ref[3], dict | None))
     ):
         raise where.bad(what, ref, "[layer name, node index, tensor index, {kwargs}]")
     name, node, tensor = ref[0], ref[1], ref[2]
     if name not in names:
-        raise where.error(f"field {what!r}: {_short(ref)} refers to no layer of this model")
+        raise where.error(f"field {what!r}: {check.short(ref)} refers to no layer of this model")
     if node != 0:
         msg = (
-            f"field {what!r}: {_short(ref)} asks for node {node} of layer {name!r}, which has only "
-            "node 0 (shared layers are not supported)"
+            f"field {what!r}: {check.short(ref)} asks for node {node} of layer {name!r}, which "
+            "has only node 0 (shared layers are not supported)"
         )
         raise where.error(msg)
     if tensor != 0:
         msg = (
-            f"field {what!r}: {_short(ref)} asks for output tensor {tensor} of layer {name!r}, "
-            "which has only tensor 0"
+            f"field {what!r}: {check.short(ref)} asks for output tensor {tensor} of layer "
+            f"{name!r}, which has only tensor 0"
         )
         raise where.error(msg)
     return name
 
 
 def _functional(topology: Topology, source: str) -> ModelGraph:
-    model = _Where(source)
+    model = Where(source)
     entries = {e["name"]: e for e in topology.layers}
     producers: dict[str, str | None] = {}
     for name, entry in entries.items():
-        where = _Where(source, name, entry["class_name"])
+        where = Where(source, name, entry["class_name"])
         nodes = entry["inbound_nodes"]
         if entry["class_name"] == "InputLayer":
             if nodes:
@@ -681,29 +530,33 @@ def _functional(topology: Topology, source: str) -> ModelGraph:
         if producer is None and name not in inputs:
             msg = f"InputLayer {name!r} is not one of the model's 'input_layers' {inputs}"
             raise model.error(msg)
+    # Kahn's algorithm, config order first among the ready layers (the config need not be in
+    # topological order); linear in the layer count, so no file can make this quadratic.
+    index = {name: i for i, name in enumerate(entries)}
+    consumers: dict[str, list[str]] = {name: [] for name in entries}
+    for name, producer in producers.items():
+        if producer is not None:
+            consumers[producer].append(name)
+    ready = [i for i, name in enumerate(entries) if producers[name] is None]
+    names = list(entries)
     built: dict[str, Layer] = {}
-    order: list[Layer] = []
-    pending = list(entries)
-    while pending:  # config order need not be topological
-        remaining = []
-        for name in pending:
-            entry, producer = entries[name], producers[name]
-            if producer is None:
-                where = _Where(source, name, "InputLayer")
-                shape = _input_layer(entry["config"], where)
-                if not shape:
-                    raise where.error("field 'batch_input_shape' is required")
-                layer = _make_input(name, shape, entry["config"], where)
-            elif producer in built:
-                layer = _make_layer(entry, built[producer], source)
-            else:
-                remaining.append(name)
-                continue
-            built[name] = layer
-            order.append(layer)
-        if len(remaining) == len(pending):
-            raise model.error(f"the inbound_nodes of layers {remaining} form a cycle")
-        pending = remaining
+    while ready:
+        name = names[heapq.heappop(ready)]
+        entry, producer = entries[name], producers[name]
+        if producer is None:
+            where = Where(source, name, "InputLayer")
+            shape = _input_layer(entry["config"], where)
+            if not shape:
+                raise where.error("field 'batch_input_shape' is required")
+            built[name] = _make_input(name, shape, entry["config"], where)
+        else:
+            built[name] = _make_layer(entry, built[producer], source)
+        for consumer in consumers[name]:
+            heapq.heappush(ready, index[consumer])
+    if len(built) != len(entries):
+        stuck = [name for name in entries if name not in built]
+        raise model.error(f"the inbound_nodes of layers {stuck[:10]} form a cycle")
+    order = list(built.values())
     return ModelGraph(topology.name, tuple(order), tuple(inputs), tuple(outputs), "functional")
 
 
@@ -824,14 +677,28 @@ def check_manifest(
 ) -> None:
     """Check the manifest holds exactly the weights the layers derive, within a parameter cap.
 
-    Needs only ``model.json`` (call it before downloading the weight files). Nothing proportional
-    to a declared size is allocated.
+    Needs only ``model.json`` as :func:`~.artifacts.parse_model_json` returns it (call it before
+    downloading the weight files). Nothing proportional to a declared size is allocated. A loader
+    that means to accept bigger models passes a larger ``max_parameters``.
 
     Raises
     ------
     ModelFormatError
         Too many parameters; a weight missing, extra, of another shape, or not float32 (TF.js
         refuses int32/bool/complex64 values for float32 layer variables).
+
+    Examples
+    --------
+    >>> huge = {"class_name": "Dense",
+    ...         "config": {"name": "d", "units": 40000, "batch_input_shape": [None, 40000]}}
+    >>> model_json = {"modelTopology": {"class_name": "Sequential", "config": [huge]},
+    ...               "weightsManifest": []}
+    >>> check_manifest(parse_graph(model_json, source="m"), model_json, source="m")
+    Traceback (most recent call last):
+    ...
+    mnist_widgets.errors.ModelFormatError: m: the model declares 1,600,040,000 parameters (the \
+largest, 'd/kernel', has shape [40000, 40000]), more than the 50,000,000 allowed; raise \
+max_parameters if this model is really meant to be that large
     """
     _match(graph, model_json, source, max_parameters)
 
@@ -862,7 +729,7 @@ def load_weights(
     out = {}
     for g, offset, entry, spec in matched:
         quant = entry.get("quantization")
-        stored_dtype = _STORED[quant["dtype"]] if quant else _STORED["float32"]
+        stored_dtype = STORED_DTYPES[quant["dtype"]] if quant else STORED_DTYPES["float32"]
         stored = np.frombuffer(groups[g], stored_dtype, count=spec.size, offset=offset)
         values = dequantize(stored, quant, "float32") if quant else stored.astype(np.float32)
         out[spec.name] = values.reshape(spec.shape)

@@ -91,7 +91,7 @@ ACTIVATIONS = {
 _KERAS_TO_TFJS_ACT = {v: k for k, v in ACTIVATIONS.items()} | {"swish": "swish"}
 
 #: initializer class (TF.js spelling) -> Keras 3 class and the config keys both understand.
-_INITIALIZERS: dict[str, tuple[str, tuple[str, ...]]] = {
+INITIALIZERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "Zeros": ("Zeros", ()),
     "Ones": ("Ones", ()),
     "Constant": ("Constant", ("value",)),
@@ -108,11 +108,12 @@ _INITIALIZERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "LeCunUniform": ("LecunUniform", ("seed",)),
     "LeCunNormal": ("LecunNormal", ("seed",)),
 }
-_KERAS_TO_TFJS_INIT = {k3: tj for tj, (k3, _) in _INITIALIZERS.items()} | {
+_KERAS_TO_TFJS_INIT = {k3: tj for tj, (k3, _) in INITIALIZERS.items()} | {
     "IdentityInitializer": "Identity",
     "OrthogonalInitializer": "Orthogonal",
 }
-_CONSTRAINTS: dict[str, tuple[str, ...]] = {
+#: constraint class -> the config keys both libraries understand.
+CONSTRAINTS: dict[str, tuple[str, ...]] = {
     "MaxNorm": ("max_value", "axis"),
     "UnitNorm": ("axis",),
     "NonNeg": (),
@@ -136,6 +137,18 @@ def to_tfjs_config(class_name: str, config: dict[str, Any], where: str) -> dict[
     """Translate one Keras 3 layer config into the TF.js form (without InputLayer's shape).
 
     The caller (``topology._layer_entry``) has already refused classes outside the allowlist.
+
+    Examples
+    --------
+    >>> regularizer = {"class_name": "L2", "config": {"l2": 0.01}}
+    >>> to_tfjs_config("Dense", {"name": "d", "units": 3, "kernel_regularizer": regularizer}, "m")
+    {'name': 'd', 'trainable': True, 'dtype': 'float32', 'units': 3, 'kernel_regularizer': \
+{'class_name': 'L1L2', 'config': {'l1': 0.0, 'l2': 0.01}}}
+    >>> to_tfjs_config("Conv2D", {"name": "c", "filters": 4, "groups": 2}, "m")
+    Traceback (most recent call last):
+    ...
+    mnist_widgets.errors.ModelFormatError: m: Conv2D(groups=2) is not supported by TF.js 4.22, \
+which would silently treat it as groups=1
     """
     fixed = _KERAS3_ONLY.get(class_name, {})
     known = {"name", "trainable", "dtype", *LAYER_KEYS[class_name], *fixed, *_IGNORED}
@@ -167,9 +180,16 @@ def to_tfjs_config(class_name: str, config: dict[str, Any], where: str) -> dict[
 
 
 def dtype_name(dtype: Any, where: str) -> str:
-    """Keras 3 DTypePolicy dict or plain string -> ``"float32"`` (the only policy supported)."""
-    name = dtype.get("config", {}).get("name") if isinstance(dtype, dict) else dtype
-    if name in (None, "float32"):
+    """Keras 3 DTypePolicy dict or plain string -> ``"float32"`` (the only policy supported).
+
+    >>> dtype_name({"class_name": "DTypePolicy", "config": {"name": "float32"}}, "m")
+    'float32'
+    """
+    name = dtype
+    if isinstance(dtype, dict):  # a DTypePolicy: {"class_name", "config": {"name": ...}}
+        config = dtype.get("config")
+        name = config.get("name", dtype) if isinstance(config, dict) else dtype
+    if name is None or name == "float32":
         return "float32"
     msg = f"{where}: dtype {name!r} is not supported; TF.js layers models here use float32"
     raise ModelFormatError(msg)
@@ -219,7 +239,7 @@ def _initializer_to_tfjs(value: Any, where: str) -> dict[str, Any]:
     tfjs_name = _KERAS_TO_TFJS_INIT.get(name)
     if tfjs_name is None:
         raise ModelFormatError(f"{where}: initializer {name!r} has no TF.js equivalent")
-    keys = _INITIALIZERS[tfjs_name][1]
+    keys = INITIALIZERS[tfjs_name][1]
     out = {k: config[k] for k in keys if k in config}
     if out.get("distribution") == "untruncated_normal":
         out["distribution"] = "normal"  # closest TF.js choice; affects re-initialisation only
@@ -237,74 +257,48 @@ def _regularizer_to_tfjs(value: Any, where: str) -> dict[str, Any]:
 
 def _constraint_to_tfjs(value: Any, where: str) -> dict[str, Any]:
     name, config = _class_config(value, "constraint", where)
-    if name not in _CONSTRAINTS:
+    if name not in CONSTRAINTS:
         raise ModelFormatError(f"{where}: constraint {name!r} has no TF.js equivalent")
-    return {"class_name": name, "config": {k: config[k] for k in _CONSTRAINTS[name] if k in config}}
+    return {"class_name": name, "config": {k: config[k] for k in CONSTRAINTS[name] if k in config}}
 
 
 # -- reading: TF.js config -> Keras 3 layer --------------------------------------------------------
 
 
-def build_layer(class_name: Any, config: dict[str, Any], where: str) -> Any:
-    """Construct one allowlisted Keras layer from a TF.js/Keras 2 config (never InputLayer)."""
-    from .._tf import keras
+def build_layer(layer: Any) -> Any:
+    """Construct the Keras layer for one checked :class:`~.graph.Layer` (never an InputLayer).
 
-    if class_name not in LAYER_KEYS or class_name == "InputLayer":
-        raise unsupported_layer(class_name, where)
+    The config was validated and normalised by :func:`~.graph.parse_graph`; this only converts
+    values to their Keras 3 spelling.
+    """
+    from .._tf import keras  # deferred: importing tfjs must not import TensorFlow
+
     k = keras()
-    kwargs: dict[str, Any] = {"name": config["name"], "trainable": config.get("trainable", True)}
-    kwargs["dtype"] = dtype_name(config.get("dtype"), where)
-    for key in LAYER_KEYS[class_name]:
-        if key in config:
-            kwargs[key] = _value_from_tfjs(key, config[key], where, k)
-    if class_name == "BatchNormalization" and "axis" in kwargs:
-        kwargs["axis"] = _single_axis(kwargs["axis"], where)
-    if class_name in ("MaxPooling2D", "AveragePooling2D"):
-        kwargs.setdefault("pool_size", (2, 2))
-    if class_name == "Reshape" and kwargs.get("target_shape") is not None:
-        # a missing target_shape is left to the constructor, whose error is wrapped below
-        kwargs["target_shape"] = tuple(kwargs["target_shape"])
+    kwargs = {
+        key: _value_from_tfjs(key, value, k)
+        for key, value in layer.config.items()
+        if key in ("name", "trainable", "dtype", *LAYER_KEYS[layer.class_name])
+    }
     try:
-        return getattr(k.layers, class_name)(**kwargs)
-    except (TypeError, ValueError) as exc:
-        msg = f"{where}: cannot build {class_name} from its config ({exc})"
+        return getattr(k.layers, layer.class_name)(**kwargs)
+    except (TypeError, ValueError) as exc:  # pragma: no cover - parse_graph checked every value
+        msg = f"layer {layer.name!r}: cannot build {layer.class_name} from its config ({exc})"
         raise ModelFormatError(msg) from exc
 
 
-def _refused(where: str, what: str, name: Any, choices: Any) -> ModelFormatError:
-    return ModelFormatError(
-        f"{where}: {what} {name!r} is not supported; use one of {', '.join(choices)}"
-    )
-
-
-def _value_from_tfjs(key: str, value: Any, where: str, k: Any) -> Any:
+def _value_from_tfjs(key: str, value: Any, k: Any) -> Any:
     if value is None:
         return None
     if key == "activation":
-        if value not in ACTIVATIONS:
-            raise _refused(where, "activation", value, ACTIVATIONS)
         return ACTIVATIONS[value]
     if key.endswith("_initializer"):
-        name, config = _class_config(value, "initializer", where)
-        if name not in _INITIALIZERS:
-            raise _refused(where, "initializer", name, _INITIALIZERS)
-        keras_name, keys = _INITIALIZERS[name]
-        kwargs = {k_: config[k_] for k_ in keys if k_ in config}
-        if kwargs.get("distribution") == "normal":  # Keras 2/TF.js "normal" is truncated
-            kwargs["distribution"] = "truncated_normal"
-        return getattr(k.initializers, keras_name)(**kwargs)
+        name, config = value["class_name"], dict(value["config"])
+        if config.get("distribution") == "normal":  # Keras 2/TF.js "normal" is truncated
+            config["distribution"] = "truncated_normal"
+        return getattr(k.initializers, INITIALIZERS[name][0])(**config)
     if key.endswith("_regularizer"):
-        name, config = _class_config(value, "regularizer", where)
-        if name not in ("L1L2", "L1", "L2"):
-            raise ModelFormatError(f"{where}: regularizer {name!r} is not supported (use L1L2)")
-        return k.regularizers.L1L2(l1=float(config.get("l1", 0)), l2=float(config.get("l2", 0)))
+        return k.regularizers.L1L2(**value["config"])
     if key.endswith("_constraint"):
-        name, config = _class_config(value, "constraint", where)
-        if name not in _CONSTRAINTS:
-            raise _refused(where, "constraint", name, _CONSTRAINTS)
-        return getattr(k.constraints, name)(
-            **{c: config[c] for c in _CONSTRAINTS[name] if c in config}
-        )
-    if isinstance(value, list):
-        return tuple(value)
+        config = {c: tuple(v) if isinstance(v, list) else v for c, v in value["config"].items()}
+        return getattr(k.constraints, value["class_name"])(**config)
     return value

@@ -76,15 +76,34 @@ def _keras2_nodes(nodes: list[Any], where: str) -> list[list[list[Any]]]:
     return converted
 
 
-def _endpoints(value: Any) -> list[list[Any]]:
+def _endpoints(value: Any, where: str = "model") -> list[list[Any]]:
     """``input_layers``/``output_layers``: Keras 3 flattens a single endpoint to one triple."""
+    if not isinstance(value, list | tuple):
+        msg = f"{where} must be a list of [layer, node, tensor] entries, got {value!r:.80}"
+        raise ModelFormatError(msg)
     if value and not isinstance(value[0], list | tuple):
         value = [value]
+    if not all(isinstance(v, list | tuple) for v in value):
+        msg = f"{where} must be a list of [layer, node, tensor] entries, got {value!r:.80}"
+        raise ModelFormatError(msg)
     return [list(v) for v in value]
 
 
 def encode_topology(keras_config: dict[str, Any], class_name: str) -> dict[str, Any]:
-    """``model.get_config()`` of a Keras 3 Sequential/Functional model -> ``model_config``."""
+    """``model.get_config()`` of a Keras 3 Sequential/Functional model -> ``model_config``.
+
+    Examples
+    --------
+    >>> layers = [
+    ...     {"class_name": "InputLayer", "config": {"name": "x", "batch_shape": [None, 4]}},
+    ...     {"class_name": "Dense", "config": {"name": "d", "units": 2, "activation": "silu"}},
+    ... ]
+    >>> config = encode_topology({"name": "m", "layers": layers}, "Sequential")["config"]
+    >>> config["layers"][0]["config"]["batch_input_shape"]  # the key TF.js reads
+    [None, 4]
+    >>> config["layers"][1]["config"]["activation"]  # Keras 3's silu is TF.js's swish
+    'swish'
+    """
     where = f"model {keras_config.get('name')!r}"
     if class_name == "Sequential":
         layers = [_layer_entry(layer, where) for layer in keras_config["layers"]]
@@ -132,6 +151,13 @@ class Topology:
 def parse_topology(model_topology: dict[str, Any], *, source: str) -> Topology:
     """Normalise any accepted ``modelTopology`` into a :class:`Topology`.
 
+    Examples
+    --------
+    >>> dense = {"class_name": "Dense", "config": {"name": "d", "units": 2}}
+    >>> topology = parse_topology({"class_name": "Sequential", "config": [dense]}, source="m")
+    >>> topology.kind, topology.name, [layer["name"] for layer in topology.layers]
+    ('sequential', 'sequential', ['d'])
+
     Raises
     ------
     ModelFormatError
@@ -145,6 +171,9 @@ def parse_topology(model_topology: dict[str, Any], *, source: str) -> Topology:
         )
         raise ModelFormatError(msg)
     class_name, config = model_config["class_name"], model_config.get("config")
+    if not isinstance(config, dict | list | None):
+        msg = f"{source}: the model's 'config' must be an object, got {config!r:.80}"
+        raise ModelFormatError(msg)
     if class_name in _SEQUENTIAL:
         # tfjs-layers <= 1.2 wrote the Sequential config as a bare list of layers
         raw_layers = config if isinstance(config, list) else (config or {}).get("layers")
@@ -162,8 +191,8 @@ def parse_topology(model_topology: dict[str, Any], *, source: str) -> Topology:
             "functional",
             config.get("name") or "model",
             layers,
-            _endpoints(config["input_layers"]),
-            _endpoints(config["output_layers"]),
+            _endpoints(config["input_layers"], f"{source}: field 'input_layers'"),
+            _endpoints(config["output_layers"], f"{source}: field 'output_layers'"),
         )
     msg = (
         f"{source}: model class {class_name!r} is not supported; expected Sequential or Functional"
@@ -176,7 +205,11 @@ def _check_layers(raw: Any, source: str) -> list[dict[str, Any]]:
         raise ModelFormatError(f"{source}: the model has no layers list")
     layers = []
     for i, layer in enumerate(raw):
-        if not isinstance(layer, dict) or "class_name" not in layer or "config" not in layer:
+        if (
+            not isinstance(layer, dict)
+            or not isinstance(layer.get("class_name"), str)
+            or "config" not in layer
+        ):
             msg = f"{source}: layer {i} must be an object with 'class_name' and 'config'"
             raise ModelFormatError(msg)
         config = layer["config"]

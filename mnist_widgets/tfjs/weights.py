@@ -3,7 +3,8 @@
 NumPy only. Everything is little-endian and packed back to back in manifest order with no
 alignment; a group's byte stream is cut into ``group<g>-shard<i>of<n>.bin`` files at
 ``shard_size_bytes``, so one tensor may span two shards. Quantization follows the official
-converter (``tensorflowjs/quantization.py``) and dequantization follows ``io_utils.ts``.
+converter (``tensorflowjs/quantization.py``) and dequantization follows ``io_utils.ts``; decoding a
+model's weights is :func:`~.graph.load_weights`.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from typing import Any
 import numpy as np
 
 from ..errors import ModelFormatError
-from .artifacts import DEFAULT_SHARD_BYTES, QUANTIZE_CHOICES, weight_nbytes
+from .artifacts import DEFAULT_SHARD_BYTES, QUANTIZE_CHOICES
 
-_STORED = {
+#: How each manifest dtype and quantization dtype is laid out in the weight bytes.
+STORED_DTYPES = {
     "float32": np.dtype("<f4"),
     "int32": np.dtype("<i4"),
     "bool": np.dtype("u1"),
@@ -48,7 +50,7 @@ def quantize(values: np.ndarray, dtype: str) -> tuple[np.ndarray, dict[str, Any]
             f"unknown quantization {dtype!r}; expected None or one of {', '.join(QUANTIZE_CHOICES)}"
         )
         raise ValueError(msg)
-    qtype = _STORED[dtype]
+    qtype = STORED_DTYPES[dtype]
     lo, hi = float(values.min()), float(values.max())
     if lo == hi:
         q = np.zeros(values.shape, qtype)
@@ -100,7 +102,7 @@ def encode_weights(
         if quantize_dtype and dtype == "float32":
             stored, entry["quantization"] = quantize(values.astype(np.float32), quantize_dtype)
         else:
-            stored = values.astype(_STORED[dtype])
+            stored = values.astype(STORED_DTYPES[dtype])
         entries.append(entry)
         chunks.append(np.ascontiguousarray(stored).tobytes())
     data = b"".join(chunks)
@@ -122,37 +124,3 @@ def _manifest_dtype(name: str, values: np.ndarray) -> str:
         return "int32"
     msg = f"weight {name!r} has dtype {kind}; the TF.js format stores float32, int32 or bool"
     raise ModelFormatError(msg)
-
-
-def decode_weights(
-    manifest: list[dict[str, Any]], weight_files: dict[str, bytes], *, source: str
-) -> dict[str, np.ndarray]:
-    """Decode every manifest weight to a NumPy array (dequantized), keyed by manifest name.
-
-    Assumes :func:`~.artifacts.check_weight_files` passed (files present, group sizes match).
-    """
-    out: dict[str, np.ndarray] = {}
-    for group in manifest:
-        data = b"".join(weight_files[p] for p in group["paths"])
-        offset = 0
-        for entry in group["weights"]:
-            name, size = entry["name"], weight_nbytes(entry)
-            if name in out:
-                raise ModelFormatError(
-                    f"{source}: weight {name!r} appears twice in weightsManifest"
-                )
-            chunk = data[offset : offset + size]
-            offset += size
-            out[name] = _decode_one(chunk, entry)
-    return out
-
-
-def _decode_one(chunk: bytes, entry: dict[str, Any]) -> np.ndarray:
-    quant = entry.get("quantization")
-    stored_dtype = quant["dtype"] if quant else entry["dtype"]
-    stored = np.frombuffer(chunk, _STORED[stored_dtype]).reshape(entry["shape"])
-    if quant:
-        return dequantize(stored, quant, entry["dtype"])
-    if entry["dtype"] == "bool":
-        return stored.astype(bool)
-    return stored.astype(stored.dtype.newbyteorder("="))

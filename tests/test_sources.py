@@ -1,15 +1,17 @@
-"""Routing model artifacts by location; atomic local writes (no TensorFlow)."""
+"""Routing model artifacts by location through one table; atomic local writes (no TensorFlow)."""
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 
 import pytest
 
-from mnist_widgets import io
+from mnist_widgets import sources as io
 from mnist_widgets.errors import MnistWidgetsError, ModelFormatError
+from mnist_widgets.loader import NetworkOptions
 from mnist_widgets.tfjs.artifacts import ModelArtifacts
 
 
@@ -143,7 +145,7 @@ def test_http_is_read_only_and_options_are_http_only(tmp_path):
     with pytest.raises(ModelFormatError, match="read-only"):
         io.write_artifacts(_artifacts(), "https://example.invalid/m/")
     with pytest.raises(TypeError, match="apply to http"):
-        io.read_artifacts(tmp_path, timeout=3)
+        io.read_artifacts(tmp_path, options=NetworkOptions(timeout=3))
 
 
 def test_cache_urls_round_trip_through_the_model_store():
@@ -151,5 +153,37 @@ def test_cache_urls_round_trip_through_the_model_store():
     assert io.read_artifacts("cache://tiny").weight_files == _artifacts().weight_files
 
 
-def test_io_does_not_import_tensorflow():
-    assert "tensorflow" not in sys.modules or "mnist_widgets.tfjs.codec" in sys.modules
+def test_sources_does_not_import_tensorflow():
+    # In a fresh interpreter: in this one another test may have imported TensorFlow already.
+    code = (
+        "import sys, mnist_widgets.sources as s; "
+        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, sorted(sys.modules)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_one_table_routes_every_scheme():
+    assert set(io.KNOWN_LOCATIONS) == {"", "file", "http", "https", "cache"}
+    assert io.KNOWN_LOCATIONS["http"] is io.KNOWN_LOCATIONS["https"]
+    assert io.KNOWN_LOCATIONS["http"].write is None  # read only
+
+
+def test_no_scheme_ladders_outside_the_table():
+    # Issue 11: scheme dispatch lives in sources.KNOWN_LOCATIONS (and _http.check_url) only.
+    import re
+    from pathlib import Path
+
+    import mnist_widgets
+
+    ladder = re.compile(
+        r"""if\s+scheme\b|scheme\s+(==|in)\s|startswith\(\(?\s*["'](https?|cache|file):"""
+    )
+    offenders = [
+        f"{path.name}: {line.strip()}"
+        for path in Path(mnist_widgets.__file__).parent.rglob("*.py")
+        # store.parse_name strips the cache:// of its own names; that is no routing
+        if path.name not in ("sources.py", "_http.py", "store.py")
+        for line in path.read_text().splitlines()
+        if not line.lstrip().startswith(">>>") and ladder.search(line)
+    ]
+    assert offenders == []
