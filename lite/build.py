@@ -269,14 +269,30 @@ def build(out: Path) -> None:
     log(f"built {out} ({size / 1e6:.1f} MB)")
 
 
-def trim(out: Path) -> None:
-    """Drop Font Awesome's legacy formats (eot, svg, ttf, woff: 2.7 MB); its woff2 stays.
+# The Pyodide kernel's fallback when jupyter-lite.json names no pyodideUrl: the CDN. Pointed at
+# the site's own copy, a broken config fails here instead of silently loading from another host.
+KERNEL_CDN_DEFAULT = "https://cdn.jsdelivr.net/pyodide/v0.27.6/full/pyodide.js"
+KERNEL_LOCAL = "./static/pyodide/pyodide.js"
 
-    Every browser that can run Pyodide (WebAssembly) reads woff2, the first format the CSS offers.
+
+def trim(out: Path) -> None:
+    """Drop Font Awesome's legacy formats, point the kernel's CDN fallback at the site's Pyodide.
+
+    Font Awesome: eot, svg, ttf and woff go (2.7 MB); its woff2 stays, and every browser that can
+    run Pyodide (WebAssembly) reads woff2, the first format the CSS offers.
     """
     for path in (out / "build").glob("fa-*"):
         if path.suffix in {".eot", ".svg", ".ttf", ".woff"} and path.with_suffix(".woff2").exists():
             path.unlink()
+    kernel = out / "extensions" / "@jupyterlite" / "pyodide-kernel-extension" / "static"
+    patched = 0
+    for path in [*kernel.glob("*.js"), *kernel.glob("schema/*.json")]:
+        text = path.read_text()
+        if KERNEL_CDN_DEFAULT in text:
+            path.write_text(text.replace(KERNEL_CDN_DEFAULT, KERNEL_LOCAL))
+            patched += 1
+    if not patched:
+        sys.exit(f"the kernel extension no longer has the default {KERNEL_CDN_DEFAULT}: check it")
 
 
 URL = re.compile(rb"https?://[^\s\"'`)<>]+")

@@ -18,6 +18,7 @@ import math
 import os
 import re
 import shutil
+from fnmatch import fnmatch
 from pathlib import Path
 
 import pytest
@@ -134,6 +135,42 @@ def test_site_is_self_contained():
     assert {"mnist_widgets", "ipycanvas", "ipywidgets", "comm", "urllib3", "httpx"} <= wheels
     size = sum(p.stat().st_size for p in SITE.rglob("*") if p.is_file())
     print(f"site size: {size / 1e6:.1f} MB (goal {SITE_SIZE_GOAL / 1e6:.0f} MB)")
+
+
+# Other hosts named in the site's text files that are never contacted: Pyodide's own CDN default
+# (set by pyodide.js/.mjs, used only for packages missing from a local lock, under Node) and the
+# PyPI fallback that disablePyPIFallback turns off (in the kernel settings' description); ajv's
+# "$id" of its data schema (a name, not a download) in JupyterLab's bundle.
+KNOWN_UNUSED = {
+    ("build/*.js", "https://raw.githubusercontent.com/ajv-validator/ajv/master/lib/refs/data.json"),
+    ("static/pyodide/pyodide.js", "https://cdn.jsdelivr.net/pyodide/v"),
+    ("static/pyodide/pyodide.mjs", "https://cdn.jsdelivr.net/pyodide/v"),
+    (
+        "extensions/@jupyterlite/pyodide-kernel-extension/static/schema/kernel.v0.schema.json",
+        "https://pypi.org/pypi/",
+    ),
+}
+CDN = re.compile(
+    r"https?://(?:[a-z0-9-]+\.)*(?:jsdelivr\.net|unpkg\.com|cdnjs\.cloudflare\.com|"
+    r"googleapis\.com|gstatic\.com|pypi\.org|pythonhosted\.org|"
+    r"githubusercontent\.com|anaconda\.org)/[^\s\"'`)<>]*"
+)
+
+
+def test_no_cdn_url_in_the_site():
+    """Every text file of the site: no CDN or package index URL but the known unused defaults."""
+    found = set()
+    for path in SITE.rglob("*"):
+        if path.is_file() and path.suffix in {".js", ".mjs", ".json", ".html", ".css", ".ipynb"}:
+            rel = path.relative_to(SITE).as_posix()
+            for url in CDN.findall(path.read_text(errors="replace")):
+                found.add((rel, url))
+    unexpected = {
+        (rel, url)
+        for rel, url in found
+        if not any(fnmatch(rel, k_rel) and url.startswith(k_url) for k_rel, k_url in KNOWN_UNUSED)
+    }
+    assert not unexpected, sorted(unexpected)[:10]
 
 
 def test_first_visit_downloads_stores_and_draws(server, profile):
