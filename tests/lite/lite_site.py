@@ -29,13 +29,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "browser"))
-from harness import _KERNEL_READY_JS, CHROMIUM, CHROMIUM_ARGS, REPO_ROOT, artifacts_on_failure
+from harness import _KERNEL_READY_JS, CHROMIUM, CHROMIUM_ARGS, REPO_ROOT, artifacts_on_failure, drag
 
 SITE = REPO_ROOT / "build" / "lite"
-# what the tests import from here (artifacts_on_failure: harness.py's, re-exported)
+# what the tests import from here (artifacts_on_failure and drag: harness.py's, re-exported)
 __all__ = [
-    "SITE", "artifacts_on_failure", "copy_site", "kernel_run", "lite_browser", "notebook_outputs",
-    "open_lite", "output_with", "run_all", "static_server",
+    "SITE", "artifacts_on_failure", "copy_site", "drag", "kernel_run", "lite_browser",
+    "notebook_outputs", "open_lite", "output_with", "run_all", "static_server",
 ]  # fmt: skip
 # A persistent profile makes Chromium itself call home (updates, sign-in, autofill): off.
 QUIET_ARGS = [

@@ -26,6 +26,7 @@ from lite_site import (
     SITE,
     artifacts_on_failure,
     copy_site,
+    drag,
     kernel_run,
     lite_browser,
     notebook_outputs,
@@ -65,17 +66,6 @@ def profile(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("chromium-profile")
 
 
-def _drag(page, box, points, steps):
-    def at(p):
-        return box["x"] + p[0] * box["width"], box["y"] + p[1] * box["height"]
-
-    page.mouse.move(*at(points[0]))
-    page.mouse.down()
-    for p in points[1:]:
-        page.mouse.move(*at(p), steps=steps)
-    page.mouse.up()
-
-
 def _visit(browser, server, *, expect_source: str, draw_zero: bool = True) -> None:
     """Open the tutorial, run it all, check where the model came from, draw a 1 (and a 0)."""
     from playwright.sync_api import expect
@@ -92,16 +82,13 @@ def _visit(browser, server, *, expect_source: str, draw_zero: bool = True) -> No
     canvas = page.locator(".mnist-widgets-canvas").first
     prediction = page.locator(".mnist-widgets-prediction").first
     canvas.scroll_into_view_if_needed()
-    expect(prediction).to_have_text("", timeout=10_000)
     box = canvas.bounding_box()
     assert box is not None
-    _drag(page, box, ONE, steps=15)
-    expect(prediction).to_have_text("1", timeout=30_000)
-    if draw_zero:
-        page.get_by_role("button", name="Clear").first.click()
+    for points, label, steps in [(ONE, "1", 15), (ZERO, "0", 3)][: 2 if draw_zero else 1]:
+        page.get_by_role("button", name="Clear").first.click()  # each drawing on a blank canvas
         expect(prediction).to_have_text("", timeout=10_000)
-        _drag(page, box, ZERO, steps=3)
-        expect(prediction).to_have_text("0", timeout=30_000)
+        drag(page, box, points, steps=steps)
+        expect(prediction).to_have_text(label, timeout=30_000)
 
 
 def test_site_is_self_contained():
