@@ -79,7 +79,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: setup
+bench: setup lite
 	$(PY) -m benchmarks
 
 clean:
