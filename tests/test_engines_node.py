@@ -57,7 +57,9 @@ def test_engine_reproduces_tfjs(tfjs_runs, name, backend):
     engine = load_engine(read_artifacts(root / name), backend, source=name)
     got = engine(x)
     assert np.abs(got - probs[name]).max() <= TOL
-    assert probs[name].std() > 0.01  # trained, not uniform
+    # The comparison means something: outputs differ from image to image by far more than the
+    # tolerance (a std threshold of 0.01 flaked on TF.js's unseeded two-step training).
+    assert probs[name].std(axis=0).max() > 100 * TOL
 
 
 @pytest.mark.parametrize("backend", ENGINES)
