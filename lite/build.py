@@ -190,7 +190,7 @@ def kernel_wheels() -> list[Path]:
         run(
             PROJECT_PY, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
             "--python-version", "3.12", "--implementation", "py", "--platform", "any",
-            "-r", requirements, "-d", dest,
+            "--require-hashes", "-r", requirements, "-d", dest,
         )  # fmt: skip
         stamp.write_text(want)
     wheels = sorted(dest.glob("*.whl"))
