@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed-stamp
 NODE_STAMP := tests/js/node_modules/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: setup lab test lint format bench data node browser clean
+.PHONY: setup lab test lint format bench data node browser clean lite lite-serve
 
 setup: $(STAMP) data node browser
 
@@ -36,12 +36,39 @@ $(NODE_STAMP): tests/js/package.json tests/js/package-lock.json
 	cd tests/js && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# The tutorials as a static JupyterLite site (Pyodide in the browser, offline): build/lite/.
+# Its build tools live in their own venv (they pin an older JupyterLab line than .venv's);
+# downloads are cached in .cache/lite/, so a re-run is offline and skips what is done.
+LITE_VENV := .cache/lite/venv
+LITE_TOOLS := $(LITE_VENV)/.installed-stamp
+LITE_STAMP := build/lite/.built-stamp
+LITE_PORT ?= 8800
+PYODIDE_DIST ?=
+LITE_SOURCES := $(wildcard lite/*) notebooks/03_offline_cache.ipynb notebooks/04_draw.ipynb \
+	$(wildcard models/mnist/*) pyproject.toml $(shell find mnist_widgets -name '*.py')
+
+lite: $(LITE_STAMP)
+
+$(LITE_TOOLS): lite/requirements-build.txt
+	@test -x $(LITE_VENV)/bin/python || python3 -m venv $(LITE_VENV)
+	$(LITE_VENV)/bin/python -m pip install --quiet -r lite/requirements-build.txt
+	@touch $@
+
+$(LITE_STAMP): $(STAMP) $(LITE_TOOLS) $(LITE_SOURCES)
+	@command -v npm >/dev/null || bash scripts/system-deps.sh node
+	PROJECT_PYTHON=$(PY) PYODIDE_DIST=$(PYODIDE_DIST) $(PY) lite/build.py --out build/lite
+	@touch $@
+
+# Open http://127.0.0.1:$(LITE_PORT)/ (any static server will do; see the README)
+lite-serve: lite
+	$(PY) -m http.server $(LITE_PORT) --bind 127.0.0.1 --directory build/lite
+
 # Jupyter refuses to run as root unless told; fresh machines and containers often are root.
 lab: setup
 	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
 # MNIST_WIDGETS_QUICK=1: notebook 01 trains one epoch on a subset (the committed outputs are full runs)
-test: setup lint
+test: setup lint lite
 	MNIST_WIDGETS_QUICK=1 $(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -52,8 +79,8 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: setup
+bench: setup lite
 	$(PY) -m benchmarks
 
 clean:
-	rm -rf $(VENV) tests/js/node_modules .pytest_cache .ruff_cache test-artifacts
+	rm -rf $(VENV) tests/js/node_modules .pytest_cache .ruff_cache test-artifacts build/lite .cache/lite

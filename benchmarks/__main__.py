@@ -23,6 +23,7 @@ ORDER = [
     "format_sizes",
     "tfjs_latency",
     "train_full",
+    "lite",
 ]
 TITLES = {
     "engine_latency": "Predict latency per backend (one 280x280 canvas, end to end)",
@@ -33,6 +34,7 @@ TITLES = {
     "format_sizes": "Model size and accuracy by weight format",
     "tfjs_latency": "TensorFlow.js under Node (the article's runtime)",
     "train_full": "Training on full MNIST",
+    "lite": "The tutorials in the browser (JupyterLite site, Pyodide, numpy engine)",
 }
 README = Path(__file__).resolve().parents[1] / "README.md"
 START, END = "<!-- benchmarks:start -->", "<!-- benchmarks:end -->"

@@ -321,7 +321,8 @@ class _Urllib3Stream(httpx.SyncByteStream):
         self._request = request
 
     def __iter__(self) -> Iterator[bytes]:
-        read = getattr(self._raw, "read1", None) or self._raw.read  # Emscripten's has no read1
+        # Emscripten's response inherits a read1 that raises NotImplementedError: use its read
+        read = self._raw.read if sys.platform == "emscripten" else self._raw.read1
         while True:
             with _mapped_errors(self._request):
                 chunk = read(_CHUNK, decode_content=False)

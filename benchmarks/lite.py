@@ -1,0 +1,187 @@
+"""The JupyterLite site in headless Chromium: size, bytes downloaded, seconds to a prediction.
+
+Needs ``make lite`` (``build/lite``) and /usr/bin/chromium. Serves a copy of the site on 127.0.0.1
+(every other host blocked, as in tests/lite) and opens ``04_draw.ipynb`` twice with one browser
+profile: the first visit downloads everything, the second finds Pyodide and the wheels in the
+browser's HTTP cache and the model in its storage. Per visit: bytes the server sent, seconds to an
+idle kernel, seconds from opening the page to the notebook's first prediction; then the numpy
+engine's prediction latency inside the browser (``Predictor.predict`` on a 280x280 canvas) and a
+few mouse drawings, mouse-up to label.
+
+Usage: ``python -m benchmarks.lite [--drawings N] [--repeats N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from ._common import markdown_table, write_results
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "lite"))
+
+NOTEBOOK = "04_draw.ipynb"
+ONE = [(0.52, 0.15), (0.51, 0.5), (0.50, 0.85)]
+ZERO = [
+    (0.5 + 0.22 * math.sin(t), 0.5 - 0.33 * math.cos(t))
+    for t in [2 * math.pi * i / 24 for i in range(25)]
+]
+
+_LATENCY = """
+import json, time
+import numpy as np
+from PIL import Image, ImageDraw
+image = Image.new("L", (280, 280))
+ImageDraw.Draw(image).line([(80, 70), (200, 70), (130, 230)], fill=255, width=18)
+canvas_array = np.asarray(image, dtype=np.float32) / 255.0
+predictor.predict(canvas_array)
+times = []
+for _ in range({repeats}):
+    start = time.perf_counter()
+    predictor.predict(canvas_array)
+    times.append(time.perf_counter() - start)
+print(json.dumps({{"times": times, "backend": predictor.backend}}))
+"""
+
+
+def _sizes(site: Path) -> dict[str, int]:
+    def size(path: Path) -> int:
+        if path.is_file():
+            return path.stat().st_size
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+    parts = {
+        "pyodide": site / "static" / "pyodide",
+        "jupyterlab": site / "build",
+        "lab_extensions": site / "extensions",
+        "kernel_wheels": site / "pypi",
+        "model": site / "models",
+    }
+    out = {name: size(path) for name, path in parts.items()}
+    out["total"] = size(site)
+    out["other"] = out["total"] - sum(out[name] for name in parts)
+    return out
+
+
+def _visit(browser, server, *, draw: int) -> dict:
+    from lite_site import open_lite, output_with, run_all
+    from playwright.sync_api import expect
+
+    page = browser.page
+    since = len(server.requests)
+    start = time.monotonic()
+    idle = open_lite(page, server, NOTEBOOK)
+    run_all(page)
+    expect(output_with(page, "predicted: 7")).to_be_attached(timeout=300_000)
+    first_prediction = time.monotonic() - start
+    source = (
+        "network"
+        if page.locator(".jp-OutputArea-output", has_text="model from the network").count()
+        else "cache"
+    )
+    expect(output_with(page, "skipped in the browser")).to_be_attached(timeout=120_000)
+    bytes_sent = server.bytes_served(since)
+    drawings = []
+    canvas = page.locator(".mnist-widgets-canvas").first
+    prediction = page.locator(".mnist-widgets-prediction").first
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    for i in range(draw):
+        points, label = (ONE, "1") if i % 2 == 0 else (ZERO, "0")
+        page.get_by_role("button", name="Clear").first.click()
+        expect(prediction).to_have_text("", timeout=10_000)
+        at = [(box["x"] + x * box["width"], box["y"] + y * box["height"]) for x, y in points]
+        page.mouse.move(*at[0])
+        page.mouse.down()
+        for p in at[1:]:
+            page.mouse.move(*p, steps=3)
+        up = time.monotonic()
+        page.mouse.up()
+        expect(prediction).to_have_text(label, timeout=30_000)
+        drawings.append(time.monotonic() - up)
+    return {
+        "model_source": source,
+        "bytes_downloaded": bytes_sent,
+        "requests": len(server.requests) - since,
+        "seconds_to_idle_kernel": idle,
+        "seconds_open_to_first_prediction": first_prediction,
+        "mouse_up_to_label_ms": [t * 1000 for t in drawings],
+        "outside_requests": browser.outside_requests(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--drawings", type=int, default=6, help="mouse drawings per visit")
+    parser.add_argument("--repeats", type=int, default=50, help="in-kernel predictions timed")
+    args = parser.parse_args(argv)
+
+    from lite_site import copy_site, kernel_run, lite_browser, static_server
+
+    with tempfile.TemporaryDirectory() as tmp:
+        site = copy_site(Path(tmp) / "site")
+        sizes = _sizes(site)
+        visits = []
+        with static_server(site) as server:
+            for visit in (1, 2):
+                # no Playwright route (it disables the HTTP cache): the proxy blocks other hosts
+                with lite_browser(Path(tmp) / "profile", route=False) as browser:
+                    result = _visit(browser, server, draw=args.drawings)
+                    if visit == 2:
+                        out = kernel_run(browser.page, _LATENCY.format(repeats=args.repeats))
+                        latency = json.loads(out.strip().splitlines()[-1])
+                visits.append(result)
+    if any(v["outside_requests"] for v in visits):
+        print(f"requests to other hosts: {[v['outside_requests'] for v in visits]}")
+        return 1
+    times_ms = sorted(t * 1000 for t in latency["times"])
+    predict = {
+        "backend": latency["backend"],
+        "median_ms": statistics.median(times_ms),
+        "p90_ms": times_ms[int(0.9 * (len(times_ms) - 1))],
+        "runs": len(times_ms),
+    }
+    mouse = [t for v in visits for t in v["mouse_up_to_label_ms"]]
+    mb = 1e6
+    rows = [
+        ["site size on disk", f"{sizes['total'] / mb:.1f} MB", (
+            f"Pyodide {sizes['pyodide'] / mb:.1f}, JupyterLab {sizes['jupyterlab'] / mb:.1f}, "
+            f"extensions {sizes['lab_extensions'] / mb:.1f}, wheels "
+            f"{sizes['kernel_wheels'] / mb:.1f}, model {sizes['model'] / mb:.2f}"
+        )],
+    ]  # fmt: skip
+    for n, v in enumerate(visits, 1):
+        rows += [
+            [f"visit {n}: downloaded", f"{v['bytes_downloaded'] / mb:.1f} MB",
+             f"{v['requests']} requests; model from the {v['model_source']}"],
+            [f"visit {n}: idle kernel", f"{v['seconds_to_idle_kernel']:.1f} s", "open -> idle"],
+            [f"visit {n}: first prediction", f"{v['seconds_open_to_first_prediction']:.1f} s",
+             "page open -> run all -> the notebook's first prediction"],
+        ]  # fmt: skip
+    rows += [
+        ["prediction in the browser", f"{predict['median_ms']:.1f} ms",
+         f"median of {predict['runs']} (p90 {predict['p90_ms']:.1f} ms), {predict['backend']} "
+         "engine, Predictor.predict on a 280x280 canvas"],
+        ["mouse-up -> label", f"{statistics.median(mouse):.0f} ms" if mouse else "-",
+         f"median of {len(mouse)} mouse drawings (comm round trip + preprocessing + prediction)"],
+    ]  # fmt: skip
+    table = (
+        markdown_table(["what", "figure", "detail"], rows)
+        + "\n\nHeadless Chromium, one profile for both visits, every other host blocked; the site"
+        " served by Python's http.server on 127.0.0.1 (no compression)."
+    )
+    write_results(
+        "lite", {"sizes": sizes, "visits": visits, "predict": predict, "args": vars(args)}, table
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

