@@ -61,7 +61,8 @@ def main() -> int:
     from mnist_widgets._tf import tensorflow
 
     tensorflow()  # imported once, outside every timing below
-    from mnist_widgets.loader import fetch_artifacts, fetch_model
+    from mnist_widgets.keras_io import fetch_model
+    from mnist_widgets.loader import fetch_artifacts
     from mnist_widgets.store import ModelStore
     from mnist_widgets.tfjs import decode_model
 
