@@ -221,3 +221,19 @@ def weight_bytes(model_json: dict, seed: int = 0) -> dict[str, bytes]:
         values = rng.standard_normal(-(-size // 4)).astype("<f4").tobytes()
         files[group["paths"][0].removeprefix("./")] = values[:size]
     return files
+
+
+#: The writer cases both the TF.js and the engine tests run: (name, which model ("seed": the
+#: article's; "cnn": an untrained mnist-node CNN; "seq"/"fun": every-option Sequential and a
+#: functional model with BatchNormalization), quantize, shard size in bytes).
+WRITER_CASES = [
+    ("seed-f32", "seed", None, 4 * 1024 * 1024),
+    ("seed-uint8", "seed", "uint8", 300_000),
+    ("cnn-f32", "cnn", None, 4 * 1024 * 1024),
+    ("seq-f32", "seq", None, 1000),
+    ("seq-float16", "seq", "float16", 4 * 1024 * 1024),
+    ("seq-uint8", "seq", "uint8", 4 * 1024 * 1024),
+    ("fun-f32", "fun", None, 4 * 1024 * 1024),
+    ("fun-float16", "fun", "float16", 4 * 1024 * 1024),
+    ("fun-uint16", "fun", "uint16", 2048),
+]

@@ -11,6 +11,7 @@ import sys
 
 import numpy as np
 import pytest
+from _models import WRITER_CASES
 
 from mnist_widgets.engines import BACKENDS, available_backends, load_engine, resolve_backend
 from mnist_widgets.errors import ModelFormatError
@@ -104,26 +105,12 @@ def _models(k, seed_model_dir):
     }
 
 
-# (name, model, quantize, shard bytes)
-CASES = [
-    ("seed-f32", "seed", None, 4 * 1024 * 1024),
-    ("seed-uint8", "seed", "uint8", 300_000),
-    ("cnn-f32", "cnn", None, 4 * 1024 * 1024),
-    ("seq-f32", "seq", None, 1000),
-    ("seq-float16", "seq", "float16", 4 * 1024 * 1024),
-    ("seq-uint8", "seq", "uint8", 4 * 1024 * 1024),
-    ("fun-f32", "fun", None, 4 * 1024 * 1024),
-    ("fun-float16", "fun", "float16", 4 * 1024 * 1024),
-    ("fun-uint16", "fun", "uint16", 2048),
-]
-
-
 @pytest.fixture(scope="module")
 def cases(k, seed_model_dir, images):
     """name -> (artifacts, Keras probabilities of the model those artifacts decode into)."""
     models = _models(k, seed_model_dir)
     out = {}
-    for name, which, quantize, shard in CASES:
+    for name, which, quantize, shard in WRITER_CASES:
         artifacts = encode_model(models[which], quantize=quantize, shard_size_bytes=shard)
         # the reference holds the same (dequantized) weights the engines read
         out[name] = (artifacts, decode_model(artifacts).predict(images, verbose=0))
@@ -133,7 +120,7 @@ def cases(k, seed_model_dir, images):
 
 
 @pytest.mark.parametrize("backend", ENGINES)
-@pytest.mark.parametrize("name", ["seed-original", *(c[0] for c in CASES)])
+@pytest.mark.parametrize("name", ["seed-original", *(c[0] for c in WRITER_CASES)])
 def test_engine_matches_keras(cases, images, name, backend):
     artifacts, expected = cases[name]
     engine = load_engine(artifacts, backend, source=name)

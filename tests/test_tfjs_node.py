@@ -12,6 +12,7 @@ import shutil
 
 import numpy as np
 import pytest
+from _models import WRITER_CASES
 from conftest import read_json_lines
 
 from mnist_widgets.keras_io import load_layers_model, save_layers_model
@@ -69,20 +70,6 @@ def _small_models():
                 layer.gamma.assign(rng.uniform(0.5, 1.5, n).astype(np.float32))
                 layer.beta.assign(rng.normal(0, 0.2, n).astype(np.float32))
     return seq, fun
-
-
-# (name, which model, quantize, shard size)
-WRITER_CASES = [
-    ("seed-f32", "seed", None, 4 * 1024 * 1024),
-    ("seed-uint8", "seed", "uint8", 300_000),
-    ("cnn-f32", "cnn", None, 4 * 1024 * 1024),
-    ("seq-f32", "seq", None, 1000),
-    ("seq-float16", "seq", "float16", 4 * 1024 * 1024),
-    ("seq-uint8", "seq", "uint8", 4 * 1024 * 1024),
-    ("fun-f32", "fun", None, 4 * 1024 * 1024),
-    ("fun-float16", "fun", "float16", 4 * 1024 * 1024),
-    ("fun-uint16", "fun", "uint16", 2048),
-]
 
 
 @pytest.fixture(scope="module")
