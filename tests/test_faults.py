@@ -359,7 +359,7 @@ _AS_NOBODY = textwrap.dedent(
     """
     import os, sys, warnings
     # Import first: the interpreter may live under a directory `nobody` cannot read.
-    import encodings.idna, filelock, tqdm.auto, urllib3
+    import encodings.idna, filelock, httpcore, tqdm.auto, urllib3
     from mnist_widgets.loader import fetch_artifacts
     from mnist_widgets.store import ModelStore
     os.setgid(65534)
