@@ -111,8 +111,8 @@ class Predictor:
     ModelFormatError
         The model does not take 28x28x1 images or give 10 scores, or it has a layer the backend
         cannot run.
-    ValueError
-        An unknown backend.
+    ConfigError
+        An unknown backend (a ``ValueError`` too).
 
     Notes
     -----

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from ..errors import ConfigError
 from ..tfjs.codec import decode_model
 from ._plan import plan_artifacts
 
@@ -44,8 +45,7 @@ def _importable(module: str) -> bool:
 
 def available_backends() -> tuple[str, ...]:
     """The backends whose runtime is installed here (checked without importing it)."""
-    runtime = {"onnxruntime": "onnxruntime", "numpy": "numpy", "tensorflow": "tensorflow"}
-    return tuple(b for b in BACKENDS if _importable(runtime[b]))
+    return tuple(b for b in BACKENDS if _importable(b))  # each backend is named after its module
 
 
 def resolve_backend(backend: str) -> str:
@@ -53,8 +53,8 @@ def resolve_backend(backend: str) -> str:
 
     Raises
     ------
-    ValueError
-        An unknown backend name.
+    ConfigError
+        An unknown backend name (a ``ValueError`` too).
     """
     if backend == AUTO:
         try:  # imported for real: an installed but broken onnxruntime falls back too
@@ -64,7 +64,7 @@ def resolve_backend(backend: str) -> str:
         return "onnxruntime"
     if backend not in BACKENDS:
         msg = f"unknown backend {backend!r}; expected {AUTO!r} or one of {', '.join(BACKENDS)}"
-        raise ValueError(msg)
+        raise ConfigError(msg)
     return backend
 
 
@@ -90,8 +90,8 @@ def load_engine(
     ------
     ModelFormatError
         The model has a layer or option the backend cannot run.
-    ValueError
-        An unknown backend.
+    ConfigError
+        An unknown backend (a ``ValueError`` too).
     ImportError
         ``backend`` names a runtime that is not installed.
     """
