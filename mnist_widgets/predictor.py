@@ -136,13 +136,10 @@ class Predictor:
         self.model: Any = None
         if model is None or isinstance(model, str | os.PathLike | ModelArtifacts):
             artifacts, source = self._artifacts(model)
-            if engines.resolve_backend(backend) == "tensorflow":
-                self.engine = engines.load_engine(
-                    artifacts, "tensorflow", source=source, jit_compile=jit_compile
-                )
-                self.model = self.engine.model  # type: ignore[attr-defined]
-            else:
-                self.engine = engines.load_engine(artifacts, backend, source=source)
+            self.engine = engines.load_engine(
+                artifacts, backend, source=source, jit_compile=jit_compile
+            )
+            self.model = getattr(self.engine, "model", None)  # only the tensorflow engine has one
         else:  # a keras.Model
             resolved = "tensorflow" if backend == "auto" else engines.resolve_backend(backend)
             self.model = model
