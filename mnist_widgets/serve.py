@@ -9,12 +9,12 @@ starts with a dot (``.env``, ``.git/config``) is ever served: those answer 404.
 
 Example
 -------
->>> import httpx
+>>> import urllib.request
 >>> from mnist_widgets import shipped_model_dir
 >>> seen = []
 >>> with serve_directory(shipped_model_dir(), on_request=seen.append) as server:
-...     response = httpx.get(server.url + "model.json")
->>> response.status_code, response.headers["Access-Control-Allow-Origin"]
+...     response = urllib.request.urlopen(server.url + "model.json")
+>>> response.status, response.headers["Access-Control-Allow-Origin"]
 (200, '*')
 >>> [(r.method, r.path, r.status) for r in seen]
 [('GET', '/model.json', 200)]

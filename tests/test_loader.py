@@ -9,13 +9,12 @@ import sys
 import warnings
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pytest
+import urllib3
 from _models import write_tiny_model
 from _serving import serve_directory
 
-from mnist_widgets._http import ENV_TRANSPORT
 from mnist_widgets.errors import CacheError, DownloadError, OfflineError
 from mnist_widgets.keras_io import fetch_model
 from mnist_widgets.loader import (
@@ -26,13 +25,6 @@ from mnist_widgets.loader import (
 )
 from mnist_widgets.sources import read_artifacts
 from mnist_widgets.store import ModelStore
-
-
-@pytest.fixture(params=["httpx", "urllib3"], autouse=True)
-def transport(request, monkeypatch) -> str:
-    """Every case over httpx's transport and over the urllib3 one Pyodide uses."""
-    monkeypatch.setenv(ENV_TRANSPORT, request.param)
-    return request.param
 
 
 @pytest.fixture
@@ -62,7 +54,7 @@ def test_cold_load_stores_then_loads_from_cache_with_the_server_stopped(seed_mod
         cold = fetch_model(url, cache="seed")
         assert (cold.source, cold.cache_url) == ("network", "cache://seed")
         assert cold.entry.source_url == url
-        assert cold.entry.etag == httpx.get(url).headers["etag"]
+        assert cold.entry.etag == urllib3.request("GET", url).headers["etag"]
     warm = fetch_model(url, cache="seed")  # server gone: only the store can answer
     assert warm.source == "cache"
     assert warm.entry.files["weights.bin"].size == (seed_model_dir / "weights.bin").stat().st_size
