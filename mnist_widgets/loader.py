@@ -21,7 +21,10 @@ only after it validates** (``validate``, by default "it decodes into a model gra
 replaces a good cached model, and a cached version that does not validate is treated like a
 corrupt one: reported (a :class:`CacheCorruptWarning`) and re-fetched when online.
 
-``MNIST_WIDGETS_OFFLINE=1`` turns every strategy into ``cache-only``: no socket is opened. If the
+``MNIST_WIDGETS_OFFLINE=1`` (also ``true``, ``yes``, ``on``; ``0``, ``false``, ``no``, ``off`` or
+empty mean online, anything else is a :class:`ConfigError`) opens no socket, with one rule, like
+``HF_HUB_OFFLINE``: every strategy that can use the store serves the cache (``cache-only``), and an
+explicit ``network-only`` raises :class:`OfflineError`. If the
 store cannot be written, the network model is still returned with a :class:`CacheWriteWarning`.
 An entry records the URL it came from: asking for entry ``NAME`` with another URL re-fetches from
 the new URL with a :class:`CacheSourceWarning` (and fails, rather than serve the other URL's model,
@@ -44,7 +47,14 @@ from ._env import ENV_OFFLINE, offline
 from ._fs import sha256_hex
 from ._http import Download, NetworkOptions, check_url, download
 from ._validators import Validators
-from .errors import CacheError, DownloadError, MnistWidgetsError, ModelFormatError, OfflineError
+from .errors import (
+    CacheError,
+    ConfigError,
+    DownloadError,
+    MnistWidgetsError,
+    ModelFormatError,
+    OfflineError,
+)
 from .store import CacheEntry, ModelStore, parse_name
 from .tfjs.artifacts import ModelArtifacts
 from .tfjs.graph import check_artifacts  # the default validate: decodes into a model graph
@@ -303,17 +313,22 @@ def fetch_artifacts(
     DownloadError
         The network was needed and failed (and no valid cached copy could stand in).
     CacheError
-        ``cache-only`` and no valid cached copy (:class:`OfflineError` in offline mode).
+        ``cache-only`` and no valid cached copy.
+    OfflineError
+        Offline mode is on and there is no valid cached copy, or the strategy is
+        ``network-only``.
+    ConfigError
+        An unknown strategy, or an unrecognised ``MNIST_WIDGETS_OFFLINE`` value.
     ModelFormatError
         The server's model is malformed, hostile, or does not validate.
     """
     if strategy not in STRATEGIES:
         msg = f"unknown strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}"
-        raise ValueError(msg)
+        raise ConfigError(msg)
     check_url(url)
     name = parse_name(cache) if cache else cache_name_for(url)
     job = _Job(url, name, store or ModelStore(), NetworkOptions.merge(options, **network), validate)
-    if offline():
+    if offline() and strategy != "network-only":  # network-only: download() says OfflineError
         return _cache_only(job)
     return _STRATEGY[strategy](job)
 
