@@ -43,10 +43,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 from urllib.parse import unquote, urlsplit
 
+import filelock
+
 from ._env import ENV_OFFLINE, offline
 from ._fs import sha256_hex
 from ._http import Download, NetworkOptions, check_url, download
-from ._validators import Validators
 from .errors import (
     CacheError,
     ConfigError,
@@ -55,7 +56,7 @@ from .errors import (
     ModelFormatError,
     OfflineError,
 )
-from .store import CacheEntry, ModelStore, parse_name
+from .store import CacheEntry, ModelStore, cache_url, parse_name
 from .tfjs.artifacts import ModelArtifacts
 from .tfjs.graph import check_artifacts  # the default validate: decodes into a model graph
 
@@ -193,7 +194,7 @@ class _Job:
 
     @property
     def cache_url(self) -> str:
-        return f"cache://{self.name}"
+        return cache_url(self.name)
 
     def result(self, hit: _Hit, future: Future | None = None) -> FetchResult:
         return FetchResult(
@@ -245,9 +246,7 @@ class _Job:
         if hit is None:
             got = download(self.url, options)
         else:
-            validators = {
-                rel: Validators(f.etag, f.last_modified) for rel, f in hit.entry.files.items()
-            }
+            validators = {rel: f.validators for rel, f in hit.entry.files.items()}
             got = download(self.url, options, cached=hit.artifacts, cached_validators=validators)
         if got.not_modified:
             assert hit is not None
@@ -260,10 +259,7 @@ class _Job:
             self.name,
             got.artifacts,
             source_url=self.url,
-            file_headers={
-                rel: {"etag": v.etag, "last_modified": v.last_modified}
-                for rel, v in got.validators.items()
-            },
+            validators=got.validators,
         )
 
     def save(self, got: Download, model: Any) -> FetchResult:
@@ -450,8 +446,6 @@ def _lock(job: _Job):
 def _acquire(job: _Job) -> Any:
     """The acquired lock, or None when it cannot be had (said with a LockWaitWarning if the
     wait ran out)."""
-    import filelock  # deferred: only a download needs it
-
     wait = min(LOCK_TIMEOUT, job.options.total_seconds)
     try:
         lock = job.store.lock(job.name, timeout=wait)
