@@ -217,7 +217,16 @@ class Predictor:
         if probs.ndim != 2 or probs.shape[1] != 10:
             msg = f"the model must output 10 class scores per image, got shape {probs.shape}"
             raise ModelFormatError(msg)
-        return _as_distribution(probs)
+        probs = _as_distribution(probs)
+        if not np.isfinite(probs).all():
+            rows = np.flatnonzero(~np.isfinite(probs).all(axis=1))
+            msg = (
+                f"the model's scores for image {int(rows[0])} of the batch are not finite (NaN or "
+                "inf): its weights make the computation overflow float32, so there is no answer; "
+                "use a model whose outputs stay finite (a retrained or re-exported one)"
+            )
+            raise ModelFormatError(msg)
+        return probs
 
     def __repr__(self) -> str:
         plan = getattr(self.engine, "plan", None)
@@ -252,7 +261,10 @@ def _make(probs: np.ndarray, x: np.ndarray) -> Prediction:
 
 def _as_distribution(scores: np.ndarray) -> np.ndarray:
     """Pass softmax output through; turn logits (negative, or not summing to 1) into softmax."""
-    sums = scores.sum(axis=1, keepdims=True)
+    if not np.isfinite(scores).all():
+        return scores  # no distribution to make: the caller refuses it
+    with np.errstate(over="ignore"):  # huge finite scores: inf sums take the softmax path
+        sums = scores.sum(axis=1, keepdims=True)
     if scores.min() >= 0 and float(np.abs(sums - 1.0).max()) < 1e-3:  # (np.allclose: 10x slower)
         return scores / sums  # renormalise float32 rounding so every row sums to 1
     shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
