@@ -167,7 +167,7 @@ class ModelFileHandler(StaticFileHandler):
 
 
 def make_app(
-    directory: str | os.PathLike, *, on_request: RequestCallback | None = None
+    directory: str | os.PathLike[str], *, on_request: RequestCallback | None = None
 ) -> Application:
     """A tornado application serving ``directory`` (for :class:`ModelServer` or your own server).
 
@@ -253,7 +253,7 @@ class ModelServer:
 
 
 def serve_directory(
-    directory: str | os.PathLike,
+    directory: str | os.PathLike[str],
     *,
     host: str = "127.0.0.1",
     port: int = 0,
