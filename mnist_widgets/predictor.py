@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -22,6 +22,9 @@ from .errors import CanvasError, ModelFormatError
 from .preprocessing import SIZE, preprocess_or_none
 from .tfjs.artifacts import ModelArtifacts
 from .tfjs.codec import encode_model
+
+if TYPE_CHECKING:
+    from .loader import FetchResult
 
 __all__ = ["Prediction", "Predictor"]
 
@@ -132,8 +135,8 @@ class Predictor:
     """
 
     def __init__(self, model: Any = None, *, backend: str = "auto", jit_compile: bool = True):
-        self.fetch_result: Any = None
-        self.model: Any = None
+        self.fetch_result: FetchResult | None = None
+        self.model: Any = None  # a keras.Model (Keras ships no types), or None
         if model is None or isinstance(model, str | os.PathLike | ModelArtifacts):
             artifacts, source = self._artifacts(model)
             self.engine = engines.load_engine(
@@ -203,13 +206,13 @@ class Predictor:
     ) -> list[Prediction]:
         """Classify many drawings in a few engine calls; empty canvases give ``digit=None``."""
         inputs = [_prepare(image, preprocessed) for image in images]
-        kept = [i for i, x in enumerate(inputs) if x is not None]
+        kept = [(i, x) for i, x in enumerate(inputs) if x is not None]
         out: list[Prediction] = [Prediction(None, _EMPTY_PROBS, _EMPTY_INPUT)] * len(inputs)
         for start in range(0, len(kept), _BATCH):
             chunk = kept[start : start + _BATCH]
-            batch = np.stack([inputs[i] for i in chunk])[:, :, :, None]
-            for i, probs in zip(chunk, self._run(batch), strict=True):
-                out[i] = _make(probs, inputs[i])
+            batch = np.stack([x for _, x in chunk])[:, :, :, None]
+            for (i, x), probs in zip(chunk, self._run(batch), strict=True):
+                out[i] = _make(probs, x)
         return out
 
     def _run(self, batch: np.ndarray) -> np.ndarray:
@@ -289,7 +292,7 @@ def _check_keras_input(model: Any) -> None:
         raise _shape_error(tuple(shape))
 
 
-def _check_shapes(engine: Any) -> None:
+def _check_shapes(engine: engines.Engine) -> None:
     plan = getattr(engine, "plan", None)
     if plan is not None and plan.input_shape != _INPUT:
         raise _shape_error((None, *plan.input_shape))

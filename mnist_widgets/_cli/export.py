@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from ..errors import ModelFormatError
 from ..tfjs.artifacts import DEFAULT_SHARD_BYTES, QUANTIZE_CHOICES
 from ._types import check_output_dir, positive_int
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "export",
         help="write a model as TF.js model.json + weight shards",
@@ -50,7 +51,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _load(src: str):
+def _load(src: str) -> Any:
+    """The Keras model in ``src`` (a ``.keras`` file, or a TF.js model's path or URL)."""
     from ..keras_io import load_layers_model
 
     if src.endswith(".keras"):
