@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import engines
-from .errors import CanvasError, ModelFormatError
+from .errors import CanvasError, ConfigError, ModelFormatError
 from .preprocessing import SIZE, preprocess_or_none
 from .tfjs.artifacts import ModelArtifacts
 from .tfjs.codec import encode_model
@@ -86,6 +86,7 @@ class Predictor:
     ----------
     model : None, str, os.PathLike, ModelArtifacts or keras.Model
         ``None``: the model shipped with the package (no network, no training). A source: a
+        ``model.onnx`` file (``export --format onnx``'s; onnxruntime only), a
         directory or ``model.json`` path, ``file://``, ``cache://NAME`` (the model store) or an
         ``http(s)://`` URL of a ``model.json`` (fetched through the model store, cache-first; use
         :meth:`from_url` for other strategies). Already-read :class:`ModelArtifacts`. Or a
@@ -137,7 +138,9 @@ class Predictor:
     def __init__(self, model: Any = None, *, backend: str = "auto", jit_compile: bool = True):
         self.fetch_result: FetchResult | None = None
         self.model: Any = None  # a keras.Model (Keras ships no types), or None
-        if model is None or isinstance(model, str | os.PathLike | ModelArtifacts):
+        if isinstance(model, str | os.PathLike) and os.fspath(model).endswith(".onnx"):
+            self.engine = _onnx_file_engine(model, backend)
+        elif model is None or isinstance(model, str | os.PathLike | ModelArtifacts):
             artifacts, source = self._artifacts(model)
             self.engine = engines.load_engine(
                 artifacts, backend, source=source, jit_compile=jit_compile
@@ -235,6 +238,20 @@ class Predictor:
         plan = getattr(self.engine, "plan", None)
         name = plan.name if plan is not None else getattr(self.model, "name", "?")
         return f"Predictor(model={name!r}, backend={self.backend!r})"
+
+
+def _onnx_file_engine(path: str | os.PathLike[str], backend: str) -> engines.Engine:
+    """A ``model.onnx`` file runs on onnxruntime only."""
+    if engines.resolve_backend(backend) != "onnxruntime":
+        msg = (
+            f"{os.fspath(path)!r} is an ONNX model, which runs on backend='onnxruntime' "
+            f"(installed: {', '.join(engines.available_backends())}), not {backend!r}; pass the "
+            "TF.js model (model.json) for the other backends"
+        )
+        raise ConfigError(msg)
+    from .engines.onnx import OnnxFileEngine  # deferred: onnxruntime only for an .onnx file
+
+    return OnnxFileEngine(path)
 
 
 def _prepare(image: np.ndarray, preprocessed: bool) -> np.ndarray | None:
