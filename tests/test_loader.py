@@ -326,3 +326,49 @@ def test_load_layers_model_over_http_goes_through_the_store_unless_told_not_to(s
     assert model.output_shape == (None, 3)
     load_layers_model(_url(server), options=NetworkOptions(retries=0))
     assert [e.source_url for e in ModelStore().list_models()] == [_url(server)]
+
+
+# -- an entry keyed by name: the same model from a new address is not a "source changed" ------
+
+
+def test_the_same_model_from_a_new_address_loads_from_the_store_without_a_warning(model_dir):
+    # A notebook re-run serves the same files on a new random port: one entry, no warning, and
+    # the new server answers only conditional requests (304s, no body bytes).
+    with serve_directory(model_dir.parent) as first_server:
+        first = fetch_artifacts(_url(first_server), cache="m")
+    with serve_directory(model_dir.parent) as server, warnings.catch_warnings():
+        warnings.simplefilter("error")
+        again = fetch_artifacts(_url(server), cache="m")
+        statuses = {status for _, status in _bodies(server)}
+    assert first.source == "network" and again.source == "cache"
+    assert statuses == {304}
+    assert again.entry.source_url == _url(server) != _url(first_server)
+    assert again.artifacts.weight_files == first.artifacts.weight_files
+    assert [e.name for e in ModelStore().list_models()] == ["m"]
+    assert fetch_artifacts(_url(server), cache="m", strategy="cache-only").source == "cache"
+
+
+def test_the_same_bytes_without_validators_are_recognised_by_their_hashes(model_dir):
+    # A plain static server (python -m http.server, a CDN) may send no ETag our 304s could
+    # match; identical SHA-256s still make it the same model.
+    with serve_directory(model_dir.parent) as first_server:
+        fetch_artifacts(_url(first_server), cache="m")
+    entry = ModelStore().info("m")
+    artifacts = ModelStore().read("m")
+    ModelStore().write("m", artifacts, source_url=entry.source_url)  # no validators kept
+    with serve_directory(model_dir.parent) as server, warnings.catch_warnings():
+        warnings.simplefilter("error")
+        again = fetch_artifacts(_url(server), cache="m")
+        assert {status for _, status in _bodies(server)} == {200}
+    assert again.source == "cache" and again.entry.source_url == _url(server)
+
+
+def test_a_url_finds_the_entry_that_holds_its_model_under_any_name(server, capsys):
+    from mnist_widgets.cli import main
+
+    assert main(["cache", "fetch", _url(server), "--name", "u8"]) == 0
+    server.clear_requests()
+    got = fetch_artifacts(_url(server))  # no cache= name: the entry holding this URL
+    assert (got.source, got.cache_url) == ("cache", "cache://u8")
+    assert server.requests == []
+    assert [e.name for e in ModelStore().list_models()] == ["u8"]
