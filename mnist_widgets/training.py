@@ -316,7 +316,7 @@ def _resolve_verbose(verbose: int | str) -> int | str:
 def _in_notebook() -> bool:
     if "IPython" not in sys.modules:
         return False
-    from IPython import get_ipython
+    from IPython import get_ipython  # deferred: only inside IPython, checked just above
 
     shell = get_ipython()
     return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
@@ -357,7 +357,7 @@ def _make_recorder(result: TrainHistory, monitor: str) -> Any:
 
 def _make_tqdm_progress(epochs: int, steps: int) -> Any:
     """One tqdm bar for the whole run (a widget in Jupyter), one summary line per epoch."""
-    from tqdm.auto import tqdm
+    from tqdm.auto import tqdm  # deferred: only a shown bar needs tqdm (and its widget)
 
     class TqdmProgress(keras().callbacks.Callback):  # type: ignore[misc, valid-type]
         def __init__(self) -> None:

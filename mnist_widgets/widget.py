@@ -80,7 +80,7 @@ class DigitCanvas(widgets.VBox):
         **kwargs: Any,
     ) -> None:
         if predictor is None:
-            from .predictor import Predictor
+            from .predictor import Predictor  # deferred: a canvas given a predictor needs none
 
             predictor = Predictor(backend=backend)
         self.predictor = predictor

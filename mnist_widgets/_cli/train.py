@@ -101,7 +101,7 @@ def _save(model: object, args: argparse.Namespace) -> list[str]:
             _save_keras(model, args.keras_file)
             saved.append(f"Keras file:  {args.keras_file}")
         if args.model_save_path is not None:
-            from ..keras_io import save_layers_model
+            from ..keras_io import save_layers_model  # deferred: TensorFlow only when run
 
             where = save_layers_model(model, args.model_save_path)
             saved.append(f"TF.js model: {where}")
@@ -116,7 +116,7 @@ def _save(model: object, args: argparse.Namespace) -> list[str]:
 
 def _run(args: argparse.Namespace) -> int:
     _check_targets(args)
-    from ..training import LABEL_SMOOTHING, train
+    from ..training import LABEL_SMOOTHING, train  # deferred: TensorFlow only when run
 
     smoothing = LABEL_SMOOTHING if args.label_smoothing is None else args.label_smoothing
     # train() checks its arguments (ConfigError) before it reads MNIST from data_dir.
