@@ -45,10 +45,8 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 from urllib.parse import unquote, urlsplit
-
-import filelock
 
 from ._env import ENV_OFFLINE, offline
 from ._fs import sha256_hex
@@ -62,9 +60,12 @@ from .errors import (
     ModelFormatError,
     OfflineError,
 )
-from .store import CacheEntry, ModelStore, cache_url, parse_name
+from .store import CacheEntry, LockTimeout, ModelStore, cache_url, parse_name
 from .tfjs.artifacts import MODEL_JSON, ModelArtifacts
 from .tfjs.graph import check_artifacts  # the default validate: decodes into a model graph
+
+if TYPE_CHECKING:
+    from filelock import BaseFileLock
 
 __all__ = [
     "STRATEGIES",
@@ -510,7 +511,7 @@ def _lock(job: _Job) -> Iterator[None]:
                 lock.release()
 
 
-def _acquire(job: _Job) -> filelock.BaseFileLock | None:
+def _acquire(job: _Job) -> BaseFileLock | None:
     """The acquired lock, or None when it cannot be had (said with a LockWaitWarning if the
     wait ran out)."""
     wait = min(LOCK_TIMEOUT, job.options.total_seconds)
@@ -518,11 +519,11 @@ def _acquire(job: _Job) -> filelock.BaseFileLock | None:
         lock = job.store.lock(job.name, timeout=wait)
         try:
             lock.acquire(timeout=_LOCK_QUIET)
-        except filelock.Timeout:
+        except LockTimeout:
             msg = f"another process is downloading {job.cache_url}; waiting up to {wait:g} s for it"
             warn(LockWaitWarning(msg))
             lock.acquire(timeout=wait)
-    except filelock.Timeout:
+    except LockTimeout:
         msg = f"gave up waiting {wait:g} s for the lock on {job.cache_url}; downloading anyway"
         warn(LockWaitWarning(msg))
         return None
