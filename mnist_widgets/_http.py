@@ -21,6 +21,7 @@ from __future__ import annotations
 import http.client
 import math
 import re
+import ssl
 import sys
 import time
 import urllib.request
@@ -36,6 +37,12 @@ import urllib3
 from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import ProtocolError, ProxyError, ProxySchemeUnknown
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
+from urllib3.util.ssl_ import create_urllib3_context
+
+try:  # on CPython (a dependency there); Pyodide's browser verifies certificates itself
+    import certifi
+except ImportError:  # pragma: no cover - Pyodide
+    certifi = None  # type: ignore[assignment]
 
 from ._env import ENV_OFFLINE, offline
 from ._validators import Validators
@@ -290,11 +297,26 @@ def _in_browser() -> bool:
 _BROWSER_SETS = frozenset({"host", "connection", "accept-encoding", "user-agent", "content-length"})
 
 
+def _tls_context() -> ssl.SSLContext | None:
+    """The certificates HTTPS trusts: the system's (``SSL_CERT_FILE`` and ``SSL_CERT_DIR``
+    honoured) plus certifi's bundle where it is installed, so a Python without system
+    certificates (python.org's macOS build) still verifies servers; ``None`` in a browser, which
+    verifies them itself."""
+    if _in_browser():
+        return None
+    context = create_urllib3_context()  # TLS 1.2+, certificates and host names verified
+    context.load_default_certs()
+    if certifi is not None:
+        context.load_verify_locations(certifi.where())
+    return context
+
+
 class _Connections:
     """The urllib3 pools of one download: direct, or through the proxy the environment names."""
 
     def __init__(self) -> None:
-        self._direct = urllib3.PoolManager(retries=False)
+        self._tls = _tls_context()
+        self._direct = urllib3.PoolManager(retries=False, ssl_context=self._tls)
         self._proxies: dict[str, str] = {} if _in_browser() else urllib.request.getproxies()
         self._via: dict[str, urllib3.ProxyManager] = {}
 
@@ -339,7 +361,7 @@ class _Connections:
             try:
                 proxy_headers = urllib3.make_headers(proxy_basic_auth=auth) if auth else None
                 self._via[proxy] = urllib3.ProxyManager(
-                    proxy, proxy_headers=proxy_headers, retries=False
+                    proxy, proxy_headers=proxy_headers, retries=False, ssl_context=self._tls
                 )
             except (ProxySchemeUnknown, ValueError) as exc:
                 msg = (
