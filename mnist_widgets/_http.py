@@ -21,7 +21,6 @@ from __future__ import annotations
 import http.client
 import math
 import re
-import ssl
 import sys
 import time
 import urllib.request
@@ -30,14 +29,13 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
 from email.utils import parsedate_to_datetime
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urljoin, urlsplit
 
 import urllib3
 from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import ProtocolError, ProxyError, ProxySchemeUnknown
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
-from urllib3.util.ssl_ import create_urllib3_context
 
 try:  # on CPython (a dependency there); Pyodide's browser verifies certificates itself
     import certifi
@@ -55,6 +53,9 @@ from .tfjs.artifacts import (
     weight_nbytes,
     weight_paths,
 )
+
+if TYPE_CHECKING:
+    import ssl
 
 MAX_MODEL_JSON_BYTES = 32 * 1024 * 1024
 MAX_WEIGHTS_BYTES = 2 * 1024 * 1024 * 1024
@@ -304,6 +305,9 @@ def _tls_context() -> ssl.SSLContext | None:
     verifies them itself."""
     if _in_browser():
         return None
+    # deferred: Pyodide may not have the ssl module loaded, and a browser verifies TLS itself
+    from urllib3.util.ssl_ import create_urllib3_context
+
     context = create_urllib3_context()  # TLS 1.2+, certificates and host names verified
     context.load_default_certs()
     if certifi is not None:
