@@ -33,3 +33,16 @@ def shipped_model_dir() -> Path:
         "or `mnist-widgets predict --model URL_OR_PATH`"
     )
     raise MnistWidgetsError(msg)
+
+
+def shipped_onnx() -> bytes | None:
+    """The shipped model's prebuilt ONNX graph (``model.onnx`` beside it), if it is there.
+
+    The engine runs it only if its key matches the model's files (else it builds one), so a
+    stale file costs time, never a wrong answer. Regenerate it after replacing the model:
+    ``mnist-widgets export models/mnist --format onnx --out models/mnist``.
+    """
+    try:
+        return (shipped_model_dir() / "model.onnx").read_bytes()
+    except OSError:
+        return None

@@ -22,7 +22,9 @@ from .errors import CanvasError, ModelFormatError
 from .preprocessing import SIZE, preprocess_or_none
 from .tfjs.artifacts import ModelArtifacts
 from .tfjs.codec import encode_model
+from .tfjs.graph import ModelGraph
 
+ONNX_FILE = "model.onnx"  # the store's and the shipped model's prebuilt graph
 __all__ = ["Prediction", "Predictor"]
 
 _BATCH = 256  # images per engine call in predict_batch
@@ -135,31 +137,39 @@ class Predictor:
         self.fetch_result: Any = None
         self.model: Any = None
         if model is None or isinstance(model, str | os.PathLike | ModelArtifacts):
-            artifacts, source = self._artifacts(model)
+            resolved = engines.resolve_backend(backend)
+            artifacts, source, graph, onnx = self._open(model, resolved)
             self.engine = engines.load_engine(
-                artifacts, backend, source=source, jit_compile=jit_compile
+                artifacts, resolved, source=source, graph=graph, onnx=onnx, jit_compile=jit_compile
             )
             self.model = getattr(self.engine, "model", None)  # only the tensorflow engine has one
         else:  # a keras.Model
             resolved = "tensorflow" if backend == "auto" else engines.resolve_backend(backend)
             self.model = model
             self.engine = self._keras_engine(model, resolved, jit_compile)
-        self.backend: str = self.engine.backend
-        _check_shapes(self.engine)
-        self._run(np.zeros((1, *_INPUT), np.float32))  # compile/allocate now, not on a drawing
+        self._ready()
 
-    def _artifacts(self, model: Any) -> tuple[ModelArtifacts, str]:
+    def _open(
+        self, model: Any, backend: str
+    ) -> tuple[ModelArtifacts, str, ModelGraph | None, bytes | None]:
+        """The artifacts, a label, and what the source knows already: the checked graph (the
+        loader's) and a prebuilt ONNX graph (the store's, or the one shipped with the model)."""
         if isinstance(model, ModelArtifacts):
-            return model, "the given ModelArtifacts"
+            return model, "the given ModelArtifacts", None, None
+        onnx = None
         if model is None:
-            from ._shipped import shipped_model_dir
+            from ._shipped import shipped_model_dir, shipped_onnx
 
             model = shipped_model_dir()
+            onnx = shipped_onnx() if backend == "onnxruntime" else None
         from .sources import open_artifacts  # deferred: it imports httpx, a local model needs none
 
-        opened = open_artifacts(model)
-        self.fetch_result = opened.fetch_result
-        return opened.artifacts, opened.source
+        derive = _derive_onnx if backend == "onnxruntime" else None
+        opened = open_artifacts(model, derive=derive)
+        result = self.fetch_result = opened.fetch_result
+        if result is None:
+            return opened.artifacts, opened.source, None, onnx
+        return opened.artifacts, opened.source, result.graph, result.derived.get(ONNX_FILE)
 
     @staticmethod
     def _keras_engine(model: Any, backend: str, jit_compile: bool) -> engines.Engine:
@@ -179,11 +189,31 @@ class Predictor:
         """
         from .loader import fetch_artifacts  # deferred: HTTP and the store only for a URL
 
-        result = fetch_artifacts(url, **fetch_options)
-        predictor = cls(result.artifacts, backend=backend)
+        resolved = engines.resolve_backend(backend)
+        derive = _derive_onnx if resolved == "onnxruntime" else None
+        result = fetch_artifacts(url, derive=derive, **fetch_options)
+        onnx = result.derived.get(ONNX_FILE)
+        engine = engines.load_engine(
+            result.artifacts, resolved, source=url, graph=result.graph, onnx=onnx
+        )
+        predictor = cls._with_engine(engine)
         result.model = predictor.model
         predictor.fetch_result = result
         return predictor
+
+    @classmethod
+    def _with_engine(cls, engine: engines.Engine) -> Predictor:
+        predictor = cls.__new__(cls)
+        predictor.fetch_result = None
+        predictor.engine = engine
+        predictor.model = getattr(engine, "model", None)
+        predictor._ready()
+        return predictor
+
+    def _ready(self) -> None:
+        self.backend: str = self.engine.backend
+        _check_shapes(self.engine)
+        self._run(np.zeros((1, *_INPUT), np.float32))  # compile/allocate now, not on a drawing
 
     def predict(self, image: np.ndarray, *, preprocessed: bool = False) -> Prediction:
         """Classify one drawing (any canvas :func:`~mnist_widgets.preprocess` accepts).
@@ -220,8 +250,7 @@ class Predictor:
         return _as_distribution(probs)
 
     def __repr__(self) -> str:
-        plan = getattr(self.engine, "plan", None)
-        name = plan.name if plan is not None else getattr(self.model, "name", "?")
+        name = getattr(self.engine, "name", None) or getattr(self.model, "name", "?")
         return f"Predictor(model={name!r}, backend={self.backend!r})"
 
 
@@ -278,6 +307,11 @@ def _check_keras_input(model: Any) -> None:
 
 
 def _check_shapes(engine: Any) -> None:
-    plan = getattr(engine, "plan", None)
-    if plan is not None and plan.input_shape != _INPUT:
-        raise _shape_error((None, *plan.input_shape))
+    shape = getattr(engine, "input_shape", None)  # the Keras engine's model was checked before
+    if shape is not None and shape != _INPUT:
+        raise _shape_error((None, *shape))
+
+
+def _derive_onnx(artifacts: ModelArtifacts, graph: ModelGraph, *, source: str) -> dict[str, bytes]:
+    """The loader's ``derive``: the ONNX graph, built once per stored version."""
+    return {ONNX_FILE: engines.prebuilt_onnx(artifacts, source=source, graph=graph)}

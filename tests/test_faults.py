@@ -454,7 +454,7 @@ def test_background_revalidation_never_publishes_an_update_that_does_not_decode(
 
 
 def test_validate_runs_before_anything_is_stored(server):
-    def refuse(artifacts, *, source):
+    def refuse(artifacts, graph, *, source):
         raise ModelFormatError(f"{source}: refused by the caller's check")
 
     with pytest.raises(ModelFormatError, match="refused by the caller"):
