@@ -166,10 +166,9 @@ class Predictor:
 
         derive = _derive_onnx if backend == "onnxruntime" else None
         opened = open_artifacts(model, derive=derive)
-        result = self.fetch_result = opened.fetch_result
-        if result is None:
-            return opened.artifacts, opened.source, None, onnx
-        return opened.artifacts, opened.source, result.graph, result.derived.get(ONNX_FILE)
+        self.fetch_result = opened.fetch_result
+        graph = opened.fetch_result.graph if opened.fetch_result is not None else None
+        return opened.artifacts, opened.source, graph, opened.derived.get(ONNX_FILE, onnx)
 
     @staticmethod
     def _keras_engine(model: Any, backend: str, jit_compile: bool) -> engines.Engine:

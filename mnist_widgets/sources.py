@@ -19,7 +19,7 @@ import secrets
 import shutil
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -53,6 +53,8 @@ class Opened:
     artifacts: ModelArtifacts
     source: str
     fetch_result: FetchResult | None = None
+    #: Files the store keeps beside the model (``store.DERIVED``: its ONNX graph), if any.
+    derived: Mapping[str, bytes] = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True)
@@ -148,7 +150,7 @@ def _read_http(
     if not cache:
         return Opened(download_artifacts(str(src), options=options), str(src))
     result = fetch_artifacts(str(src), options=options, derive=derive)
-    return Opened(result.artifacts, result.cache_url or str(src), result)
+    return Opened(result.artifacts, result.cache_url or str(src), result, result.derived)
 
 
 def _cache_name(src: Source) -> str:
@@ -159,7 +161,8 @@ def _read_cache(
     src: Source, options: NetworkOptions | None, cache: bool, derive: Derive | None
 ) -> Opened:
     name = _cache_name(src)
-    return Opened(ModelStore().read(name), f"cache://{name}")
+    artifacts, entry = ModelStore().load(name)
+    return Opened(artifacts, f"cache://{name}", derived=entry.derived)
 
 
 def _write_cache(artifacts: ModelArtifacts, dest: Source) -> str:

@@ -309,3 +309,42 @@ def test_shipped_model_gives_identical_digits_in_every_backend(mnist):
     for backend in ENGINES:
         np.testing.assert_array_equal(probs[backend].argmax(1), reference.argmax(1))
         assert np.abs(probs[backend] - reference).max() <= TOL
+
+
+def test_the_shipped_model_onnx_is_a_fresh_build():
+    """``models/mnist/model.onnx`` spares every start the ``onnx`` import; it must be exactly
+    what a build from the shipped files gives. After replacing the shipped model, regenerate it:
+    ``mnist-widgets export models/mnist --format onnx --out models/mnist``."""
+    from mnist_widgets import shipped_model_dir
+    from mnist_widgets.engines.onnx import onnx_bytes
+
+    directory = shipped_model_dir()
+    fresh = onnx_bytes(read_artifacts(directory), source=str(directory))
+    shipped = (directory / "model.onnx").read_bytes()
+    assert shipped == fresh, (
+        "models/mnist/model.onnx is stale; run: "
+        "mnist-widgets export models/mnist --format onnx --out models/mnist"
+    )
+
+
+def test_a_prebuilt_graph_of_another_model_is_never_run(cases, images):
+    from mnist_widgets.engines.onnx import to_onnx
+
+    artifacts, expected = cases["seq-f32"]
+    other = to_onnx(cases["cnn-f32"][0])
+    for onnx in (other, b"not an onnx graph", to_onnx(artifacts)):
+        got = load_engine(artifacts, "onnxruntime", source="seq", onnx=onnx)(images)
+        assert np.abs(got - expected).max() <= TOL
+
+
+def test_each_graph_class_has_a_step_and_each_step_type_an_op_in_both_engines():
+    from mnist_widgets.engines import _plan
+    from mnist_widgets.engines.numpy import _OPS
+    from mnist_widgets.engines.onnx import _EMIT
+    from mnist_widgets.tfjs.graph import _INFER
+    from mnist_widgets.tfjs.layers import LAYER_KEYS
+
+    assert set(_INFER) | {"InputLayer"} == set(LAYER_KEYS)
+    assert set(_plan.STEPS) == set(_INFER)
+    step_types = set(_plan.Step.__subclasses__())
+    assert set(_OPS) == set(_EMIT) == step_types
