@@ -431,8 +431,8 @@ _STRATEGY: Mapping[str, Callable[[_Job], FetchResult]] = {
 }
 
 
-def _start_revalidation(job: _Job, hit: _Hit) -> Future:
-    future: Future = Future()
+def _start_revalidation(job: _Job, hit: _Hit) -> Future[Revalidation]:
+    future: Future[Revalidation] = Future()
     future.set_running_or_notify_cancel()
 
     def run() -> None:

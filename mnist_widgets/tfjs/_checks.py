@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Mapping
+from types import EllipsisType
 from typing import Any
 
 from ..errors import ModelFormatError
@@ -68,7 +69,12 @@ def positive_int(config: Mapping[str, Any], key: str, where: Where, default: Any
 
 
 def number(
-    config: Mapping[str, Any], key: str, where: Where, default: float, *, positive: bool = False
+    config: Mapping[str, Any],
+    key: str,
+    where: Where,
+    default: float | EllipsisType,
+    *,
+    positive: bool = False,
 ) -> float:
     value = config.get(key, default)
     if value is None:

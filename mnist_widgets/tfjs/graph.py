@@ -164,7 +164,9 @@ def _window(
     return (size - span) // stride + 1
 
 
-def _check_padded(shape: Shape, out: Shape, spans: tuple, strides: tuple, where: Where) -> None:
+def _check_padded(
+    shape: Shape, out: Shape, spans: tuple[int, int], strides: tuple[int, int], where: Where
+) -> None:
     """'same' padding pads the input up to what the window needs: cap that like an output.
 
     Without this, a pool or kernel size of 10**9 on a 28x28 input is a tiny layer that makes
@@ -263,7 +265,7 @@ def _conv2d(raw: Mapping[str, Any], shape: Shape, producer: str, where: Where) -
         spans = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
         _check_padded(shape, out, spans, (sh, sw), where)
     channels = _known(shape, 3, producer, where, "channel count")
-    weights = [("kernel", (kh, kw, channels, cfg["filters"]))]
+    weights: list[tuple[str, tuple[int, ...]]] = [("kernel", (kh, kw, channels, cfg["filters"]))]
     if cfg["use_bias"]:
         weights.append(("bias", (cfg["filters"],)))
     return _Inferred(cfg, out, tuple(weights))
@@ -273,7 +275,8 @@ def _dense(raw: Mapping[str, Any], shape: Shape, producer: str, where: Where) ->
     if len(shape) < 2:
         raise where.error(f"its input from layer {producer!r} has no feature axis")
     cfg = {"units": check.positive_int(raw, "units", where), **check.dense_like(raw, where)}
-    weights = [("kernel", (_known(shape, -1, producer, where, "last axis"), cfg["units"]))]
+    inputs = _known(shape, -1, producer, where, "last axis")
+    weights: list[tuple[str, tuple[int, ...]]] = [("kernel", (inputs, cfg["units"]))]
     if cfg["use_bias"]:
         weights.append(("bias", (cfg["units"],)))
     return _Inferred(cfg, (*shape[:-1], cfg["units"]), tuple(weights))
@@ -380,7 +383,7 @@ def _reshape(raw: Mapping[str, Any], shape: Shape, producer: str, where: Where) 
     if None in shape[1:]:  # checked when the sizes are known (Keras and TF.js do the same)
         free = (None, *(None if d == -1 else d for d in target))
         return _Inferred({"target_shape": tuple(target)}, free)
-    total = math.prod(shape[1:])
+    total = math.prod(d for d in shape[1:] if d is not None)  # none is None here
     known = math.prod(d for d in target if d != -1)
     out = tuple(total // known if d == -1 else d for d in target)
     if math.prod(out) != total:
