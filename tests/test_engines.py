@@ -66,6 +66,7 @@ def _sequential(k):
             k.layers.AveragePooling2D(3, strides=2, padding="same"),  # 4x2, partial windows
             k.layers.Conv2D(4, (2, 1), activation="relu6"),  # 3x2, non-square kernel
             k.layers.MaxPooling2D((1, 2)),  # 3x1
+            k.layers.ZeroPadding2D(((1, 0), (2, 1))),  # 4x4, zeros in both layouts (NCHW here)
             k.layers.Dense(7, activation="swish"),  # on a 4-D tensor: the last axis
             k.layers.Flatten(),
             k.layers.Dropout(0.3),
@@ -82,6 +83,7 @@ def _functional(k):
     y = k.layers.Reshape((28, 28))(inp)
     y = k.layers.Dense(12, activation="tanh")(y)  # on a 3-D tensor
     y = k.layers.Reshape((28, 12, 1))(y)
+    y = k.layers.ZeroPadding2D((1, 2))(y)  # 30x16, on an NHWC tensor in ONNX
     y = k.layers.Conv2D(6, 5, strides=2, name="conv")(y)
     y = k.layers.BatchNormalization(name="bn")(y)
     y = k.layers.BatchNormalization(axis=1, center=False, name="bn_rows")(y)

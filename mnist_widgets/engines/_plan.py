@@ -108,6 +108,13 @@ class Identity(Step):
     """Dropout: nothing at inference."""
 
 
+@dataclass(frozen=True, eq=False, kw_only=True)
+class ZeroPad(Step):
+    """ZeroPadding2D: zeros around the height and width."""
+
+    pads: Pads
+
+
 @dataclass(frozen=True)
 class Plan:
     """A model's steps in topological order; ``input`` names the input, ``output`` the result."""
@@ -233,6 +240,11 @@ def _identity(layer: Layer, w: Weights, base: Base) -> Step:
     return Identity(**base)
 
 
+def _zero_pad(layer: Layer, w: Weights, base: Base) -> Step:
+    (top, bottom), (left, right) = layer.config["padding"]
+    return ZeroPad(pads=(top, bottom, left, right), **base)
+
+
 #: Layer class -> its step. The graph's classes minus InputLayer (tests check the two agree).
 STEPS: Mapping[str, Callable[[Layer, Weights, Base], Step]] = {
     "Conv2D": _conv,
@@ -245,6 +257,7 @@ STEPS: Mapping[str, Callable[[Layer, Weights, Base], Step]] = {
     "Flatten": _reshape,
     "Reshape": _reshape,
     "Dropout": _identity,
+    "ZeroPadding2D": _zero_pad,
 }
 
 

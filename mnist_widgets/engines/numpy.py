@@ -35,6 +35,7 @@ from ._plan import (
     Pool,
     Reshape,
     Step,
+    ZeroPad,
     check_batch,
 )
 
@@ -391,6 +392,14 @@ class _Identity(_Op[Identity]):
         return x
 
 
+class _ZeroPad(_Op[ZeroPad]):
+    def allocate(self, n: int) -> Any:
+        return np.zeros((n, *self.step.output_shape), np.float32)  # the border stays zero
+
+    def __call__(self, x: Array) -> Array:
+        return _pad(x, self.buffers(x.shape[0]), self.step)
+
+
 #: Step type -> the op that runs it.
 _OPS: dict[type[Step], type[_Op[Any]]] = {
     Conv: _Conv,
@@ -400,6 +409,7 @@ _OPS: dict[type[Step], type[_Op[Any]]] = {
     Activation: _Activation,
     Reshape: _Reshape,
     Identity: _Identity,
+    ZeroPad: _ZeroPad,
 }
 
 

@@ -46,6 +46,7 @@ from ._plan import (
     Pool,
     Reshape,
     Step,
+    ZeroPad,
     model_key,
     plan,
 )
@@ -203,6 +204,17 @@ def _identity(b: _Builder, step: Identity, x: str) -> str:
     return x
 
 
+def _zero_pad(b: _Builder, step: ZeroPad, x: str) -> str:
+    top, bottom, left, right = step.pads
+    # ONNX pads: every axis' begin, then every axis' end, in the tensor's current layout
+    if b.layout[x] == "NCHW":
+        pads = [0, 0, top, left, 0, 0, bottom, right]
+    else:
+        pads = [0, top, left, 0, 0, bottom, right, 0]
+    y = b.node("Pad", [x, b.const(f"{step.name}_pads", np.array(pads, np.int64))], step.name)
+    return b.mark(y, b.layout[x], 4)
+
+
 #: Step type -> the nodes it becomes (each takes the builder, its step and its input tensor).
 _EMIT: dict[type[Step], Callable[[_Builder, Any, str], str]] = {
     Conv: _conv,
@@ -212,6 +224,7 @@ _EMIT: dict[type[Step], Callable[[_Builder, Any, str], str]] = {
     Activation: _activation,
     Reshape: _reshape,
     Identity: _identity,
+    ZeroPad: _zero_pad,
 }
 
 

@@ -108,6 +108,31 @@ def pair(config: Mapping[str, Any], key: str, where: Where, default: Any) -> tup
     return int(value[0]), int(value[1])
 
 
+def padding_pairs(
+    config: Mapping[str, Any], key: str, where: Where, default: int
+) -> tuple[tuple[int, int], tuple[int, int]]:
+    """``((top, bottom), (left, right))`` from an int, ``[height, width]`` or two pairs (the
+    three forms TF.js's ZeroPadding2D accepts); every amount a non-negative integer."""
+    given = config.get(key, default)
+    value = default if given is None else given
+    if is_int(value):
+        value = [value, value]
+    if isinstance(value, list | tuple) and len(value) == 2 and all(is_int(v) for v in value):
+        value = [[value[0], value[0]], [value[1], value[1]]]
+    if (
+        not isinstance(value, list | tuple)
+        or len(value) != 2
+        or not all(
+            isinstance(p, list | tuple) and len(p) == 2 and all(is_int(v) and v >= 0 for v in p)
+            for p in value
+        )
+    ):
+        expected = "a non-negative integer, [height, width] or [[top, bottom], [left, right]]"
+        raise where.bad(key, given, expected)
+    (top, bottom), (left, right) = value
+    return (int(top), int(bottom)), (int(left), int(right))
+
+
 def choice(config: Mapping[str, Any], key: str, where: Where, choices: tuple, default: Any):
     value = config.get(key, default)
     if value is None:

@@ -371,6 +371,16 @@ def _rescaling(raw: Mapping[str, Any], shape: Shape, producer: str, where: Where
     return _Inferred(cfg, shape)
 
 
+def _zero_padding2d(raw: Mapping[str, Any], shape: Shape, producer: str, where: Where) -> _Inferred:
+    _spatial(shape, producer, where)
+    pads = check.padding_pairs(raw, "padding", where, 1)
+    cfg = {"padding": pads, "data_format": check.data_format(raw, where)}
+    (top, bottom), (left, right) = pads
+    h, w = shape[1], shape[2]
+    out = (None, None if h is None else h + top + bottom, None if w is None else w + left + right)
+    return _Inferred(cfg, (*out, shape[3]))
+
+
 def _reshape(raw: Mapping[str, Any], shape: Shape, producer: str, where: Where) -> _Inferred:
     target = raw.get("target_shape")
     if (
@@ -408,6 +418,7 @@ _INFER: Mapping[str, Infer] = {
     "Activation": _activation,
     "Reshape": _reshape,
     "Rescaling": _rescaling,
+    "ZeroPadding2D": _zero_padding2d,
 }
 
 
