@@ -43,7 +43,7 @@ import contextlib
 import re
 import threading
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
@@ -161,7 +161,7 @@ class FetchResult:
     url: str
     cache_url: str | None
     artifacts: ModelArtifacts | None = field(default=None, repr=False)
-    revalidation: Future | None = field(default=None, repr=False)
+    revalidation: Future[Revalidation] | None = field(default=None, repr=False)
 
 
 def cache_name_for(url: str) -> str:
@@ -203,7 +203,7 @@ class _Job:
     def cache_url(self) -> str:
         return f"cache://{self.name}"
 
-    def result(self, hit: _Hit, future: Future | None = None) -> FetchResult:
+    def result(self, hit: _Hit, future: Future[Revalidation] | None = None) -> FetchResult:
         return FetchResult(
             hit.model, "cache", hit.entry, self.url, self.cache_url, hit.artifacts, future
         )
@@ -479,8 +479,8 @@ _STRATEGY: Mapping[str, Callable[[_Job], FetchResult]] = {
 }
 
 
-def _start_revalidation(job: _Job, hit: _Hit) -> Future:
-    future: Future = Future()
+def _start_revalidation(job: _Job, hit: _Hit) -> Future[Revalidation]:
+    future: Future[Revalidation] = Future()
     future.set_running_or_notify_cancel()
 
     def run() -> None:
@@ -499,7 +499,7 @@ def _start_revalidation(job: _Job, hit: _Hit) -> Future:
 
 
 @contextlib.contextmanager
-def _lock(job: _Job):
+def _lock(job: _Job) -> Iterator[None]:
     """The entry's download lock; a wait is reported, and bounded by the download deadline.
 
     Without the lock (read-only store, NFS, a wait that ran out) the download goes ahead: the

@@ -48,12 +48,17 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._fs import fsync_dir, replace_file, sha256_hex, write_synced
 from .errors import CacheError, MnistWidgetsError, ModelFormatError
 from .tfjs.artifacts import MODEL_JSON, ModelArtifacts
 from .tfjs.graph import check_artifacts
+
+if TYPE_CHECKING:
+    from filelock import FileLock
+
+T = TypeVar("T")
 
 __all__ = [
     "BrokenEntry",
@@ -391,7 +396,7 @@ class ModelStore:
         existing non-empty directory that is not a store is refused.
     """
 
-    def __init__(self, root: str | os.PathLike | None = None) -> None:
+    def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
         self.root = Path(root).expanduser() if root is not None else default_root()
 
     def __repr__(self) -> str:
@@ -471,7 +476,7 @@ class ModelStore:
         version = self._current_version(name)
         return version is not None and (version / METADATA).is_file()
 
-    def lock(self, name: str, timeout: float = 60.0):
+    def lock(self, name: str, timeout: float = 60.0) -> FileLock:
         """A cross-process lock for ``name`` (``filelock.FileLock``), to avoid duplicate downloads.
 
         Only an optimisation: entries stay consistent without it. Raises ``OSError`` if the lock
@@ -621,7 +626,7 @@ class ModelStore:
             "with `mnist-widgets cache fetch URL --name NAME`"
         )
 
-    def _retrying(self, name: str, read: Callable[[Path], Any]) -> Any:
+    def _retrying(self, name: str, read: Callable[[Path], T]) -> T:
         """``read(version)`` of the current version, again if a writer replaced it meanwhile."""
         attempts = 5  # each retry follows a newer pointer; writers publish within moments
         for attempt in range(attempts):
