@@ -42,7 +42,7 @@ __all__ = [
 SUPPORTED = (
     "a directory or model.json path, file://PATH, http(s)://HOST/PATH/model.json, cache://NAME"
 )
-Source = str | os.PathLike
+Source = str | os.PathLike[str]
 
 
 @dataclass(frozen=True)
@@ -267,7 +267,8 @@ def _exchange(a: Path, b: Path) -> bool:
         ctypes.c_uint,
     ]
     at_fdcwd, rename_exchange = -100, 2
-    return renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0
+    status: int = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
+    return status == 0
 
 
 def _swap_into_place(tmp: Path, path: Path) -> None:
