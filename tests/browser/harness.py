@@ -1,7 +1,7 @@
 """Run a notebook in a real JupyterLab (or Notebook 7) and drive it with headless Chromium.
 
 Reusable by any browser test: ``jupyter_server(root, workdir)`` starts an isolated server on
-127.0.0.1, ``chromium_page(...)`` opens headless Chromium (``find_chromium``) through Playwright, and
+127.0.0.1, ``chromium_page(...)`` opens headless Chromium (``find_chromium``) via Playwright, and
 ``open_notebook(page, server, name)`` opens a notebook, waits until its kernel is really ready and
 runs all cells. The recipe and its pitfalls are in ``../shared/docs/browser-testing.md``.
 
