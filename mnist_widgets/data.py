@@ -32,6 +32,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ._env import offline
 from ._fs import replace_file, sha256_hex
 from .errors import DataError, OfflineError
 
@@ -317,8 +318,6 @@ def find_mnist(data_dir: str | os.PathLike | None = None, *, download: bool = Tr
         warnings.warn(f"skipping the Keras cache: {exc}", stacklevel=3)
         looked.append(f"Keras cache {npz}: {exc}")
 
-    from ._http import offline  # here, not at the top: _http imports httpx
-
     if not download:
         looked.append(f"download {KERAS_NPZ_URL}: not tried (only looking)")
     elif offline():
@@ -515,8 +514,6 @@ def fetch_mnist(
     if _valid_raw_files(target):
         say(f"already there: {target}")
         return target
-    from ._http import offline  # here, not at the top: _http imports the HTTP stack
-
     if offline():
         msg = (
             f"MNIST is not in {target} and MNIST_WIDGETS_OFFLINE=1 forbids downloading it; unset "

@@ -21,7 +21,10 @@ only after it validates** (``validate``, by default "it decodes into a model gra
 replaces a good cached model, and a cached version that does not validate is treated like a
 corrupt one: reported (a :class:`CacheCorruptWarning`) and re-fetched when online.
 
-``MNIST_WIDGETS_OFFLINE=1`` turns every strategy into ``cache-only``: no socket is opened. If the
+``MNIST_WIDGETS_OFFLINE=1`` (also ``true``, ``yes``, ``on``; ``0``, ``false``, ``no``, ``off`` or
+empty mean online, anything else is a :class:`ConfigError`) opens no socket, with one rule, like
+``HF_HUB_OFFLINE``: every strategy that can use the store serves the cache (``cache-only``), and an
+explicit ``network-only`` raises :class:`OfflineError`. If the
 store cannot be written, the network model is still returned with a :class:`CacheWriteWarning`.
 An entry is keyed by its name, like the article's ``indexeddb://NAME``, and records the URL it came
 from. Asking for entry ``NAME`` with another URL (the same site on another port or host, a mirror)
@@ -46,9 +49,18 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 from urllib.parse import unquote, urlsplit
 
+from ._env import ENV_OFFLINE, offline
 from ._fs import sha256_hex
-from ._http import ENV_OFFLINE, Download, NetworkOptions, Validators, check_url, download, offline
-from .errors import CacheError, DownloadError, MnistWidgetsError, ModelFormatError, OfflineError
+from ._http import Download, NetworkOptions, check_url, download
+from ._validators import Validators
+from .errors import (
+    CacheError,
+    ConfigError,
+    DownloadError,
+    MnistWidgetsError,
+    ModelFormatError,
+    OfflineError,
+)
 from .store import CacheEntry, ModelStore, parse_name
 from .tfjs.artifacts import MODEL_JSON, ModelArtifacts
 from .tfjs.graph import check_artifacts  # the default validate: decodes into a model graph
@@ -291,7 +303,10 @@ class _Job:
             self.name,
             got.artifacts,
             source_url=self.url,
-            file_headers={rel: v.as_dict() for rel, v in got.validators.items()},
+            file_headers={
+                rel: {"etag": v.etag, "last_modified": v.last_modified}
+                for rel, v in got.validators.items()
+            },
         )
 
     def save(self, got: Download, model: Any) -> FetchResult:
@@ -329,7 +344,7 @@ def fetch_artifacts(
     store : ModelStore, optional
         Default: ``ModelStore()`` (``$MNIST_WIDGETS_CACHE`` or the user cache directory).
     options : NetworkOptions, optional
-        Timeouts, deadline, retries, size caps, headers, redirects, transport.
+        Timeouts, deadline, retries, size caps, headers, redirects.
     validate : callable, optional
         ``validate(artifacts, *, source)``, run before a version is stored and on every cached
         copy used; raising means "not a usable model". Default :func:`check_artifacts`.
@@ -341,18 +356,23 @@ def fetch_artifacts(
     DownloadError
         The network was needed and failed (and no valid cached copy could stand in).
     CacheError
-        ``cache-only`` and no valid cached copy (:class:`OfflineError` in offline mode).
+        ``cache-only`` and no valid cached copy.
+    OfflineError
+        Offline mode is on and there is no valid cached copy, or the strategy is
+        ``network-only``.
+    ConfigError
+        An unknown strategy, or an unrecognised ``MNIST_WIDGETS_OFFLINE`` value.
     ModelFormatError
         The server's model is malformed, hostile, or does not validate.
     """
     if strategy not in STRATEGIES:
         msg = f"unknown strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}"
-        raise ValueError(msg)
+        raise ConfigError(msg)
     check_url(url)
     store = store or ModelStore()
     name = parse_name(cache) if cache else entry_name_for(url, store)
     job = _Job(url, name, store, NetworkOptions.merge(options, **network), validate)
-    if offline():
+    if offline() and strategy != "network-only":  # network-only: download() says OfflineError
         return _cache_only(job)
     if strategy not in ("network-only", "cache-only"):
         moved = job.follow()

@@ -7,7 +7,7 @@ import sys
 import time
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "data",
         help="fetch the MNIST data or show where it is found",

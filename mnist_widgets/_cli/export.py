@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from ..errors import ModelFormatError
 from ..tfjs.artifacts import DEFAULT_SHARD_BYTES, QUANTIZE_CHOICES
@@ -19,7 +20,7 @@ from ._types import check_output_dir, positive_int
 SHIPPED = "shipped"
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "export",
         help="write a model for TF.js (model.json + weight shards) or ONNX (model.onnx)",
@@ -67,7 +68,8 @@ def _source(model: str) -> str:
     return str(shipped_model_dir())
 
 
-def _load(src: str):
+def _load(src: str) -> Any:
+    """The Keras model in ``src`` (a ``.keras`` file, or a TF.js model's path or URL)."""
     from ..keras_io import load_layers_model
 
     if src.endswith(".keras"):

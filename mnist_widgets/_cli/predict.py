@@ -15,7 +15,7 @@ from ..engines import BACKENDS
 from ._types import positive_int
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "predict",
         help="recognise the digit in image files (PNG, JPEG, ...)",
