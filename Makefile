@@ -87,7 +87,7 @@ LAB_ARGS ?=
 lab: $(STAMP) data
 	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
-# MNIST_WIDGETS_QUICK=1: notebook 01 trains one epoch on a subset (the committed outputs are full
+# MNIST_WIDGETS_QUICK=1: notebook 01 trains three epochs on a subset (the committed outputs are full
 # runs: make notebooks)
 test: setup lint lite
 	MNIST_WIDGETS_QUICK=1 $(BIN)/pytest $(PYTEST_ARGS)
