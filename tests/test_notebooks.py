@@ -51,6 +51,22 @@ def test_a_tutorial_runs_twice_against_one_store_without_a_warning(name, tmp_pat
     if name == "04_draw":  # the second run loads from the store, and says so
         assert "model from the network" in "".join(_texts(first, "stdout"))
         assert "model from the cache" in out and "and again: from the cache" in out
+        # saved with the widgets' state, and a PNG of each canvas for renderers without widgets
+        assert second.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+        canvases = [
+            o["data"]
+            for cell in second.cells
+            for o in cell.get("outputs", [])
+            if o.get("data", {}).get("text/plain", "").startswith("DigitCanvas")
+        ]
+        assert canvases and all("image/png" in data for data in canvases)
+        pngs = [
+            o
+            for c in second.cells
+            for o in c.get("outputs", [])
+            if "image/png" in o.get("data", {})
+        ]
+        assert len(pngs) >= 2  # the empty canvas, and the snapshot of the drawn 7
     else:  # 03 starts from an empty store of its own each run, and tells the same story twice
         assert out.count("source='network' stored as cache://mnist") == 1
         assert "network-only offline -> OfflineError" in out
