@@ -68,10 +68,13 @@ class CorrectionBar(widgets.VBox):
         self._undo.on_click(self._guard(lambda _: self.undo()))
         self._status = widgets.HTML()
         question = widgets.HBox(
-            [widgets.HTML("<b>Right?</b>", layout=widgets.Layout(width="52px")), self._yes]
-            + [widgets.HTML("or it is:", layout=widgets.Layout(margin="0 4px 0 12px"))]
-            + self._digits
-            + [self._undo],
+            [
+                widgets.HTML("<b>Right?</b>", layout=widgets.Layout(width="52px")),
+                self._yes,
+                widgets.HTML("or it is:", layout=widgets.Layout(margin="0 4px 0 12px")),
+                *self._digits,
+                self._undo,
+            ],
             layout=widgets.Layout(align_items="center", flex_flow="row wrap"),
         )
         super().__init__([question, self._status])

@@ -321,7 +321,8 @@ def _body_digest(plan: Plan, layer: str) -> str:
 def _softmax(z: np.ndarray) -> np.ndarray:
     z = z - z.max(axis=1, keepdims=True)
     e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
+    out: np.ndarray = e / e.sum(axis=1, keepdims=True)
+    return out
 
 
 class _Objective:
@@ -410,7 +411,7 @@ def _lbfgs(
 
 def _two_loop(grad: np.ndarray, memory: list[tuple[np.ndarray, np.ndarray, float]]) -> np.ndarray:
     """L-BFGS's inverse-Hessian estimate times ``grad``."""
-    q = grad.copy()
+    q: np.ndarray = grad.copy()
     alphas = []
     for s, y, rho in reversed(memory):
         alpha = rho * float(s @ q)

@@ -107,14 +107,18 @@ class PersonalModel:
             return base if base is not None else Predictor(backend=backend)
         personal = Predictor(artifacts, backend=engine)
         info = finetune_info(artifacts)
-        if base is not None and base.artifacts is not None and info is not None:
-            if info.base_sha256 != model_sha256(base.artifacts):
-                msg = (
-                    f"{self.url} was fine-tuned from another model than the base given (SHA-256 "
-                    f"{info.base_sha256[:12]}...); it is used as it is. To teach the new base, "
-                    "run mw.finetune(base, examples) again and save it"
-                )
-                warnings.warn(PersonalModelWarning(msg), stacklevel=2)
+        base_files = base.artifacts if base is not None else None
+        if (
+            info is not None
+            and base_files is not None
+            and info.base_sha256 != model_sha256(base_files)
+        ):
+            msg = (
+                f"{self.url} was fine-tuned from another model than the base given (SHA-256 "
+                f"{info.base_sha256[:12]}...); it is used as it is. To teach the new base, "
+                "run mw.finetune(base, examples) again and save it"
+            )
+            warnings.warn(PersonalModelWarning(msg), stacklevel=2)
         return personal
 
     def info(self) -> FineTuneInfo | None:

@@ -102,5 +102,5 @@ def test_a_damaged_file_is_a_data_error_naming_it(tmp_path, raw, match):
 
 
 def test_a_missing_file_says_what_to_do(tmp_path):
-    with pytest.raises(DataError, match="no drawings file .* save some first"):
+    with pytest.raises(DataError, match=r"no drawings file .* save some first"):
         DrawingSet.load(tmp_path / "nothing.npz")

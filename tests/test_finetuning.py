@@ -1,4 +1,4 @@
-"""finetune: the last layer learns a handwriting the base misreads and keeps MNIST; only it changes."""
+"""finetune: the last layer learns a hand the base misreads and keeps MNIST; only it changes."""
 
 from __future__ import annotations
 
@@ -71,7 +71,7 @@ def test_mnist_accuracy_stays(base, taught, mnist):
 
 
 def test_only_the_last_layer_changes_and_the_model_says_where_it_came_from(base, taught):
-    train, _, tuned = taught
+    _, _, tuned = taught
     old, new = base.artifacts, tuned.artifacts
     assert old is not None and new is not None
     assert new.model_json["modelTopology"] == old.model_json["modelTopology"]

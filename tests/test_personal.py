@@ -10,6 +10,7 @@ import warnings
 import numpy as np
 import pytest
 from conftest import read_json_lines
+from test_finetuning import drawn
 
 from mnist_widgets import handwriting
 from mnist_widgets.errors import ConfigError
@@ -18,7 +19,6 @@ from mnist_widgets.personal import PersonalModel, PersonalModelWarning
 from mnist_widgets.predictor import Predictor
 from mnist_widgets.sources import write_artifacts
 from mnist_widgets.store import ModelStore
-from test_finetuning import drawn
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +36,9 @@ def images() -> np.ndarray:
     return np.random.default_rng(0).random((4, 28, 28, 1), dtype=np.float32)
 
 
-def test_saved_then_loaded_cache_first_offline_then_reset(tmp_path, base, tuned, images, monkeypatch):
+def test_saved_then_loaded_cache_first_offline_then_reset(
+    tmp_path, base, tuned, images, monkeypatch
+):
     mine = PersonalModel(store=ModelStore(tmp_path / "store"))
     assert mine.url == "cache://mnist-mine" and not mine.exists() and mine.info() is None
     assert mine.load(base) is base  # nothing stored yet: the base model
