@@ -12,7 +12,7 @@ Examples
 --------
 >>> import numpy as np
 >>> drawings = DrawingSet()
->>> drawings.add(Drawing(((10.0, 10.0), (10.0, 90.0)),), np.zeros((28, 28)), label=1, predicted=7))
+>>> drawings.add(Drawing((((10.0, 10.0), (10.0, 90.0)),), np.zeros((28, 28)), 1, predicted=7))
 >>> drawings
 DrawingSet(1 drawing: 1 x1; 1 corrected)
 >>> drawings.labels.tolist(), drawings.inputs.shape
@@ -33,6 +33,7 @@ import numpy as np
 
 from ._fs import replace_file
 from .errors import CanvasError, DataError
+from .store import ModelStore
 
 __all__ = ["Drawing", "DrawingSet", "default_path"]
 
@@ -208,22 +209,27 @@ class DrawingSet(Sequence[Drawing]):
             raise _bad(source, f"it is not a drawings .npz file ({exc})") from exc
         return cls(_drawings_of(arrays, source))
 
-    def save(self, path: str | os.PathLike[str] | None = None) -> Path:
-        """Write the set to ``path`` (default: :func:`default_path`) atomically; return the path."""
-        dest = Path(path) if path is not None else default_path()
+    def save(
+        self, path: str | os.PathLike[str] | None = None, *, store: ModelStore | None = None
+    ) -> Path:
+        """Write the set to ``path`` (default: beside ``store``, :func:`default_path`) atomically;
+        return the path."""
+        dest = Path(path) if path is not None else default_path(store)
         replace_file(dest, self.to_bytes())
         return dest
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str] | None = None) -> DrawingSet:
-        """Read a set :meth:`save` wrote (default: :func:`default_path`).
+    def load(
+        cls, path: str | os.PathLike[str] | None = None, *, store: ModelStore | None = None
+    ) -> DrawingSet:
+        """Read a set :meth:`save` wrote (default: beside ``store``, :func:`default_path`).
 
         Raises
         ------
         DataError
             No such file, or not a drawings file (naming what is wrong).
         """
-        src = Path(path) if path is not None else default_path()
+        src = Path(path) if path is not None else default_path(store)
         try:
             size = src.stat().st_size
             if size > MAX_FILE_BYTES:
@@ -237,17 +243,13 @@ class DrawingSet(Sequence[Drawing]):
         return cls.from_bytes(raw, source=str(src))
 
 
-def default_path(store_root: str | os.PathLike[str] | None = None) -> Path:
+def default_path(store: ModelStore | None = None) -> Path:
     """``<store root>.drawings.npz``: the file beside the model store (never inside it).
 
-    ``store_root`` defaults to the default store's root (``$MNIST_WIDGETS_CACHE`` or the user
-    cache directory); pass ``ModelStore(...).root`` for another store.
+    ``store`` defaults to ``ModelStore()`` (``$MNIST_WIDGETS_CACHE`` or the user cache
+    directory). In the browser, a store in ``/drive`` keeps the file in the browser's storage too.
     """
-    if store_root is None:
-        from .store import default_root  # deferred: the store's platformdirs only when needed
-
-        store_root = default_root()
-    root = Path(store_root).expanduser()
+    root = (store if store is not None else ModelStore()).root.expanduser()
     return root.with_name(f"{root.name}.drawings.npz")
 
 

@@ -34,9 +34,12 @@ def test_a_set_saves_and_loads_back_exactly(tmp_path):
 def test_the_default_file_is_beside_the_store_never_inside(tmp_path, monkeypatch):
     monkeypatch.setenv("MNIST_WIDGETS_CACHE", str(tmp_path / "models"))
     assert default_path() == tmp_path / "models.drawings.npz"
-    assert default_path(ModelStore(tmp_path / "store").root) == tmp_path / "store.drawings.npz"
+    store = ModelStore(tmp_path / "store")
+    assert default_path(store) == tmp_path / "store.drawings.npz"
     DrawingSet([a_drawing()]).save()
     assert len(DrawingSet.load()) == 1 and not (tmp_path / "models").exists()
+    DrawingSet([a_drawing(), a_drawing()]).save(store=store)
+    assert len(DrawingSet.load(store=store)) == 2 and not store.root.exists()
 
 
 def test_undo_and_the_list(tmp_path):
