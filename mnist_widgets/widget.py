@@ -155,14 +155,15 @@ class DigitCanvas(widgets.VBox):
             layout=widgets.Layout(margin="0 0 0 16px"),
         )
         left = widgets.VBox([self.canvas, widgets.HBox([undo, clear])])
-        super().__init__([widgets.HBox([left, side]), self.output], **kwargs)
+        teach_row = widgets.Box()  # the correction buttons go here (teach=True)
+        super().__init__([widgets.HBox([left, side]), teach_row, self.output], **kwargs)
         self.add_class("mnist-widgets-digit-canvas")  # the whole composite, e.g. for screenshots
         #: The drawings kept with the correction buttons (``teach=True``), to fine-tune with.
         self.examples = DrawingSet()
         self.corrections: CorrectionBar | None = None
         if teach:
             self.corrections = CorrectionBar(self, self.examples)
-            self.children = (self.children[0], self.corrections, *self.children[1:])
+            teach_row.children = (self.corrections,)
         self._redraw()
         self._show_prediction()
 
