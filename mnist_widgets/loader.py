@@ -22,11 +22,20 @@ given (:func:`mnist_widgets.keras_io.fetch_model` passes a Keras decode). A brok
 replaces a good cached model, and a cached version that does not validate is treated like a
 corrupt one: reported (a :class:`CacheCorruptWarning`) and re-fetched when online.
 
-``MNIST_WIDGETS_OFFLINE=1`` turns every strategy into ``cache-only``: no socket is opened. If the
+``MNIST_WIDGETS_OFFLINE=1`` (also ``true``, ``yes``, ``on``; ``0``, ``false``, ``no``, ``off`` or
+empty mean online, anything else is a :class:`ConfigError`) opens no socket, with one rule, like
+``HF_HUB_OFFLINE``: every strategy that can use the store serves the cache (``cache-only``), and an
+explicit ``network-only`` raises :class:`OfflineError`. If the
 store cannot be written, the network model is still returned with a :class:`CacheWriteWarning`.
-An entry records the URL it came from: asking for entry ``NAME`` with another URL re-fetches from
-the new URL with a :class:`CacheSourceWarning` (and fails, rather than serve the other URL's model,
-when that is impossible).
+An entry is keyed by its name, like the article's ``indexeddb://NAME``, and records the URL it came
+from. Asking for entry ``NAME`` with another URL (the same site on another port or host, a mirror)
+asks the new URL whether it serves the same model: conditional requests with the entry's validators,
+or the files' SHA-256s. The same model stays in the store, recorded under the new URL, without a
+word; another model replaces it with a :class:`CacheSourceWarning` (and when the new URL cannot be
+asked, or offline, the other URL's model is never served for it: an error).
+
+With no ``cache=`` name, the entry is the one that already holds ``url``'s model, under whatever
+name it was stored (``mnist-widgets cache fetch URL --name NAME``), else :func:`cache_name_for`.
 """
 
 from __future__ import annotations
@@ -35,17 +44,27 @@ import contextlib
 import re
 import threading
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 from urllib.parse import unquote, urlsplit
 
+import filelock
+
+from ._env import ENV_OFFLINE, offline
 from ._fs import sha256_hex
-from ._http import ENV_OFFLINE, Download, NetworkOptions, Validators, check_url, download, offline
-from .errors import CacheError, DownloadError, MnistWidgetsError, ModelFormatError, OfflineError
-from .store import CacheEntry, ModelStore, parse_name
-from .tfjs.artifacts import ModelArtifacts
+from ._http import Download, NetworkOptions, check_url, download
+from .errors import (
+    CacheError,
+    ConfigError,
+    DownloadError,
+    MnistWidgetsError,
+    ModelFormatError,
+    OfflineError,
+)
+from .store import CacheEntry, ModelStore, cache_url, parse_name
+from .tfjs.artifacts import MODEL_JSON, ModelArtifacts
 from .tfjs.graph import ModelGraph, check_artifacts  # every version: decodes into a graph
 
 __all__ = [
@@ -61,6 +80,7 @@ __all__ = [
     "cache_name_for",
     "check_artifacts",
     "download_artifacts",
+    "entry_name_for",
     "fetch_artifacts",
 ]
 
@@ -89,7 +109,8 @@ class CacheCorruptWarning(UserWarning):
 
 
 class CacheSourceWarning(UserWarning):
-    """The entry asked for holds a model from another URL; it is re-fetched from the new one."""
+    """The entry asked for holds another URL's model, and the URL asked for serves a different
+    one (or cannot be asked): the entry is re-fetched from the new URL, never served for it."""
 
 
 class NetworkFallbackWarning(UserWarning):
@@ -192,7 +213,7 @@ class _Job:
 
     @property
     def cache_url(self) -> str:
-        return f"cache://{self.name}"
+        return cache_url(self.name)
 
     def result(self, hit: _Hit, future: Future[Revalidation] | None = None) -> FetchResult:
         entry = hit.entry
@@ -225,17 +246,52 @@ class _Job:
     def cached(self, *, report: bool = True) -> _Hit | None:
         """The valid entry for this URL, or None: a miss, a corrupt entry (reported) or an
         entry that holds another URL's model (reported, unless offline where it is an error)."""
+        hit = self.stored(report=report)
+        if hit is not None and hit.entry.source_url != self.url:
+            self._other_source(hit.entry, report)
+            return None
+        return hit
+
+    def stored(self, *, report: bool = True) -> _Hit | None:
+        """The entry's valid model, whatever URL it came from; None for a miss or a corrupt
+        entry (reported)."""
         try:
             artifacts, entry = self.store.load(self.name)
-            if entry.source_url != self.url:
-                self._other_source(entry, report)
-                return None
             return _Hit(artifacts, entry, *self.check(artifacts, self.cache_url))
         except (CacheError, ModelFormatError) as exc:
             if report and self.store.exists(self.name):
                 msg = f"{exc}; treating {self.cache_url} as a miss"
-                warnings.warn(CacheCorruptWarning(msg), stacklevel=5)
+                warnings.warn(CacheCorruptWarning(msg), stacklevel=6)
             return None
+
+    def follow(self) -> FetchResult | None:
+        """When the entry holds the model from another URL, ask this one whether it serves the
+        same model (the entry's validators, then the files' SHA-256s).
+
+        The same model: the entry is recorded under this URL (no bytes re-downloaded after a
+        304) and None is returned, so the strategy finds a current entry. Another model: it
+        replaces the entry, with a :class:`CacheSourceWarning`, and is returned. Nothing to
+        follow (a miss, a corrupt entry, the same URL): None.
+        """
+        hit = self.stored()
+        if hit is None or hit.entry.source_url == self.url:
+            return None
+        with _lock(self):
+            try:  # no progress bar: usually a few 304s
+                got, checked = self.download(hit, progress=False)
+            except (DownloadError, ModelFormatError):
+                self._other_source(hit.entry, report=True)
+                raise
+            if got.not_modified or _same_files(got.artifacts, hit.entry):
+                self.write(got, hit.entry.derived)  # the same files: what was made from them too
+                return None
+            held = hit.entry.source_url or "an unknown source"
+            msg = (
+                f"{self.cache_url} holds the model from {held}, not {self.url}, which serves "
+                "another model: it replaces the stored one (pass another cache= name to keep both)"
+            )
+            warnings.warn(CacheSourceWarning(msg), stacklevel=4)
+            return self.save(got, checked)
 
     def _other_source(self, entry: CacheEntry, report: bool) -> None:
         held = entry.source_url or "an unknown source"
@@ -257,9 +313,7 @@ class _Job:
         if hit is None:
             got = download(self.url, options)
         else:
-            validators = {
-                rel: Validators(f.etag, f.last_modified) for rel, f in hit.entry.files.items()
-            }
+            validators = {rel: f.validators for rel, f in hit.entry.files.items()}
             got = download(self.url, options, cached=hit.artifacts, cached_validators=validators)
         if got.not_modified:
             assert hit is not None
@@ -277,7 +331,7 @@ class _Job:
             self.name,
             got.artifacts,
             source_url=self.url,
-            file_headers={rel: v.as_dict() for rel, v in got.validators.items()},
+            validators=got.validators,
             derived=derived,
         )
 
@@ -290,8 +344,8 @@ class _Job:
             msg = f"the model from {self.url} is loaded but was not saved for offline use: {exc}"
             warnings.warn(CacheWriteWarning(msg), stacklevel=5)
             entry = None
-        url, cache_url = self.url, self.cache_url
-        return FetchResult(graph, model, "network", entry, url, cache_url, got.artifacts, derived)
+        url, where = self.url, self.cache_url
+        return FetchResult(graph, model, "network", entry, url, where, got.artifacts, derived)
 
 
 def fetch_artifacts(
@@ -312,15 +366,15 @@ def fetch_artifacts(
     url : str
         ``http(s)://.../model.json``.
     cache : str, optional
-        Store entry, ``"cache://NAME"`` or ``"NAME"``. Default: derived from the URL
-        (:func:`cache_name_for`).
+        Store entry, ``"cache://NAME"`` or ``"NAME"``. Default: the entry that holds ``url``'s
+        model under any name, else one derived from the URL (:func:`entry_name_for`).
     strategy : str
         ``"cache-first"`` (default), ``"network-first"``, ``"stale-while-revalidate"``,
         ``"network-only"`` or ``"cache-only"`` (see the module docstring).
     store : ModelStore, optional
         Default: ``ModelStore()`` (``$MNIST_WIDGETS_CACHE`` or the user cache directory).
     options : NetworkOptions, optional
-        Timeouts, deadline, retries, size caps, headers, redirects, transport.
+        Timeouts, deadline, retries, size caps, headers, redirects.
     validate : callable, optional
         ``validate(artifacts, graph, *, source)``, run after :func:`check_artifacts` (which
         always runs) before a version is stored and on every cached copy used; raising means
@@ -336,20 +390,48 @@ def fetch_artifacts(
     DownloadError
         The network was needed and failed (and no valid cached copy could stand in).
     CacheError
-        ``cache-only`` and no valid cached copy (:class:`OfflineError` in offline mode).
+        ``cache-only`` and no valid cached copy.
+    OfflineError
+        Offline mode is on and there is no valid cached copy, or the strategy is
+        ``network-only``.
+    ConfigError
+        An unknown strategy, or an unrecognised ``MNIST_WIDGETS_OFFLINE`` value.
     ModelFormatError
         The server's model is malformed, hostile, or does not validate.
     """
     if strategy not in STRATEGIES:
         msg = f"unknown strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}"
-        raise ValueError(msg)
+        raise ConfigError(msg)
     check_url(url)
-    name = parse_name(cache) if cache else cache_name_for(url)
-    options = NetworkOptions.merge(options, **network)
-    job = _Job(url, name, store or ModelStore(), options, validate, derive)
-    if offline():
+    store = store or ModelStore()
+    name = parse_name(cache) if cache else entry_name_for(url, store)
+    job = _Job(url, name, store, NetworkOptions.merge(options, **network), validate, derive)
+    if offline() and strategy != "network-only":  # network-only: download() says OfflineError
         return _cache_only(job)
+    if strategy not in ("network-only", "cache-only"):
+        moved = job.follow()
+        if moved is not None:
+            return moved
     return _STRATEGY[strategy](job)
+
+
+def entry_name_for(url: str, store: ModelStore) -> str:
+    """The store entry for ``url`` when no name is given: :func:`cache_name_for`'s, unless the
+    store holds ``url``'s model under another name (``cache fetch URL --name NAME``)."""
+    derived = cache_name_for(url)
+    if not store.exists(derived):
+        for entry in store.list_models():
+            if entry.source_url == url:
+                return entry.name
+    return derived
+
+
+def _same_files(artifacts: ModelArtifacts, entry: CacheEntry) -> bool:
+    """Whether ``artifacts`` hold byte for byte the files ``entry`` records."""
+    contents = {MODEL_JSON: artifacts.model_json_bytes(), **artifacts.weight_files}
+    return contents.keys() == entry.files.keys() and all(
+        sha256_hex(data) == entry.files[rel].sha256 for rel, data in contents.items()
+    )
 
 
 def _cache_first(job: _Job) -> FetchResult:
@@ -371,14 +453,14 @@ def _network_first(job: _Job) -> FetchResult:
     if hit is None:
         return _on_miss(job)
     try:
-        got, model = job.download(hit)
+        got, checked = job.download(hit)
     except (DownloadError, ModelFormatError) as exc:
         msg = f"could not refresh {job.url} ({exc}); using the cached copy {job.cache_url}"
         warnings.warn(NetworkFallbackWarning(msg), stacklevel=3)
         return job.result(hit)
     if got.not_modified:
         return job.result(hit)
-    return job.save(got, model)
+    return job.save(got, checked)
 
 
 def _stale_while_revalidate(job: _Job) -> FetchResult:
@@ -452,7 +534,7 @@ def _start_revalidation(job: _Job, hit: _Hit) -> Future[Revalidation]:
 
 
 @contextlib.contextmanager
-def _lock(job: _Job):
+def _lock(job: _Job) -> Iterator[None]:
     """The entry's download lock; a wait is reported, and bounded by the download deadline.
 
     Without the lock (read-only store, NFS, a wait that ran out) the download goes ahead: the
@@ -467,11 +549,9 @@ def _lock(job: _Job):
                 lock.release()
 
 
-def _acquire(job: _Job) -> Any:
+def _acquire(job: _Job) -> filelock.BaseFileLock | None:
     """The acquired lock, or None when it cannot be had (said with a LockWaitWarning if the
     wait ran out)."""
-    import filelock  # deferred: only a download needs it
-
     wait = min(LOCK_TIMEOUT, job.options.total_seconds)
     try:
         lock = job.store.lock(job.name, timeout=wait)

@@ -13,18 +13,22 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import engines
-from .errors import CanvasError, ModelFormatError
+from .errors import CanvasError, ConfigError, ModelFormatError
 from .preprocessing import SIZE, preprocess_or_none
 from .tfjs.artifacts import ModelArtifacts
 from .tfjs.codec import encode_model
 from .tfjs.graph import ModelGraph
 
+if TYPE_CHECKING:
+    from .loader import FetchResult
+
 ONNX_FILE = "model.onnx"  # the store's and the shipped model's prebuilt graph
+
 __all__ = ["Prediction", "Predictor"]
 
 _BATCH = 256  # images per engine call in predict_batch
@@ -85,6 +89,7 @@ class Predictor:
     ----------
     model : None, str, os.PathLike, ModelArtifacts or keras.Model
         ``None``: the model shipped with the package (no network, no training). A source: a
+        ``model.onnx`` file (``export --format onnx``'s; onnxruntime only), a
         directory or ``model.json`` path, ``file://``, ``cache://NAME`` (the model store) or an
         ``http(s)://`` URL of a ``model.json`` (fetched through the model store, cache-first; use
         :meth:`from_url` for other strategies). Already-read :class:`ModelArtifacts`. Or a
@@ -104,6 +109,9 @@ class Predictor:
         The engine itself: ``engine(batch)`` maps ``(n, 28, 28, 1)`` float32 to ``(n, 10)``.
     model
         The ``keras.Model`` on the tensorflow backend, else ``None``.
+    artifacts : ModelArtifacts or None
+        The model's files (TF.js layers format) it was loaded from; ``None`` for a
+        ``keras.Model``.
     fetch_result
         For an http(s) model, the loader's :class:`~mnist_widgets.FetchResult` (where the bytes
         came from, the store entry); else ``None``.
@@ -134,11 +142,15 @@ class Predictor:
     """
 
     def __init__(self, model: Any = None, *, backend: str = "auto", jit_compile: bool = True):
-        self.fetch_result: Any = None
-        self.model: Any = None
-        if model is None or isinstance(model, str | os.PathLike | ModelArtifacts):
+        self.fetch_result: FetchResult | None = None
+        self.model: Any = None  # a keras.Model (Keras ships no types), or None
+        self.artifacts: ModelArtifacts | None = None
+        if isinstance(model, str | os.PathLike) and os.fspath(model).endswith(".onnx"):
+            self.engine = _onnx_file_engine(model, backend)
+        elif model is None or isinstance(model, str | os.PathLike | ModelArtifacts):
             resolved = engines.resolve_backend(backend)
             artifacts, source, graph, onnx = self._open(model, resolved)
+            self.artifacts = artifacts
             self.engine = engines.load_engine(
                 artifacts, resolved, source=source, graph=graph, onnx=onnx, jit_compile=jit_compile
             )
@@ -162,7 +174,7 @@ class Predictor:
 
             model = shipped_model_dir()
             onnx = shipped_onnx() if backend == "onnxruntime" else None
-        from .sources import open_artifacts  # deferred: it imports httpx, a local model needs none
+        from .sources import open_artifacts  # deferred: it imports HTTP, a local model needs none
 
         derive = _derive_onnx if backend == "onnxruntime" else None
         opened = open_artifacts(model, derive=derive)
@@ -195,15 +207,16 @@ class Predictor:
         engine = engines.load_engine(
             result.artifacts, resolved, source=url, graph=result.graph, onnx=onnx
         )
-        predictor = cls._with_engine(engine)
+        predictor = cls._with_engine(engine, result.artifacts)
         result.model = predictor.model
         predictor.fetch_result = result
         return predictor
 
     @classmethod
-    def _with_engine(cls, engine: engines.Engine) -> Predictor:
+    def _with_engine(cls, engine: engines.Engine, artifacts: ModelArtifacts) -> Predictor:
         predictor = cls.__new__(cls)
         predictor.fetch_result = None
+        predictor.artifacts = artifacts
         predictor.engine = engine
         predictor.model = getattr(engine, "model", None)
         predictor._ready()
@@ -232,13 +245,13 @@ class Predictor:
     ) -> list[Prediction]:
         """Classify many drawings in a few engine calls; empty canvases give ``digit=None``."""
         inputs = [_prepare(image, preprocessed) for image in images]
-        kept = [i for i, x in enumerate(inputs) if x is not None]
+        kept = [(i, x) for i, x in enumerate(inputs) if x is not None]
         out: list[Prediction] = [Prediction(None, _EMPTY_PROBS, _EMPTY_INPUT)] * len(inputs)
         for start in range(0, len(kept), _BATCH):
             chunk = kept[start : start + _BATCH]
-            batch = np.stack([inputs[i] for i in chunk])[:, :, :, None]
-            for i, probs in zip(chunk, self._run(batch), strict=True):
-                out[i] = _make(probs, inputs[i])
+            batch = np.stack([x for _, x in chunk])[:, :, :, None]
+            for (i, x), probs in zip(chunk, self._run(batch), strict=True):
+                out[i] = _make(probs, x)
         return out
 
     def _run(self, batch: np.ndarray) -> np.ndarray:
@@ -246,11 +259,34 @@ class Predictor:
         if probs.ndim != 2 or probs.shape[1] != 10:
             msg = f"the model must output 10 class scores per image, got shape {probs.shape}"
             raise ModelFormatError(msg)
-        return _as_distribution(probs)
+        probs = _as_distribution(probs)
+        if not np.isfinite(probs).all():
+            rows = np.flatnonzero(~np.isfinite(probs).all(axis=1))
+            msg = (
+                f"the model's scores for image {int(rows[0])} of the batch are not finite (NaN or "
+                "inf): its weights make the computation overflow float32, so there is no answer; "
+                "use a model whose outputs stay finite (a retrained or re-exported one)"
+            )
+            raise ModelFormatError(msg)
+        return probs
 
     def __repr__(self) -> str:
         name = getattr(self.engine, "name", None) or getattr(self.model, "name", "?")
         return f"Predictor(model={name!r}, backend={self.backend!r})"
+
+
+def _onnx_file_engine(path: str | os.PathLike[str], backend: str) -> engines.Engine:
+    """A ``model.onnx`` file runs on onnxruntime only."""
+    if engines.resolve_backend(backend) != "onnxruntime":
+        msg = (
+            f"{os.fspath(path)!r} is an ONNX model, which runs on backend='onnxruntime' "
+            f"(installed: {', '.join(engines.available_backends())}), not {backend!r}; pass the "
+            "TF.js model (model.json) for the other backends"
+        )
+        raise ConfigError(msg)
+    from .engines.ort import OnnxFileEngine  # deferred: onnxruntime only for an .onnx file
+
+    return OnnxFileEngine(path)
 
 
 def _prepare(image: np.ndarray, preprocessed: bool) -> np.ndarray | None:
@@ -280,7 +316,10 @@ def _make(probs: np.ndarray, x: np.ndarray) -> Prediction:
 
 def _as_distribution(scores: np.ndarray) -> np.ndarray:
     """Pass softmax output through; turn logits (negative, or not summing to 1) into softmax."""
-    sums = scores.sum(axis=1, keepdims=True)
+    if not np.isfinite(scores).all():
+        return scores  # no distribution to make: the caller refuses it
+    with np.errstate(over="ignore"):  # huge finite scores: inf sums take the softmax path
+        sums = scores.sum(axis=1, keepdims=True)
     if scores.min() >= 0 and float(np.abs(sums - 1.0).max()) < 1e-3:  # (np.allclose: 10x slower)
         return scores / sums  # renormalise float32 rounding so every row sums to 1
     shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
@@ -305,7 +344,7 @@ def _check_keras_input(model: Any) -> None:
         raise _shape_error(tuple(shape))
 
 
-def _check_shapes(engine: Any) -> None:
+def _check_shapes(engine: engines.Engine) -> None:
     shape = getattr(engine, "input_shape", None)  # the Keras engine's model was checked before
     if shape is not None and shape != _INPUT:
         raise _shape_error((None, *shape))

@@ -27,7 +27,7 @@ from ._fs import fsync_dir, write_synced
 from ._http import NetworkOptions
 from .errors import MnistWidgetsError, ModelFormatError
 from .loader import Derive, FetchResult, download_artifacts, fetch_artifacts
-from .store import ModelStore, parse_name
+from .store import ModelStore, cache_url, parse_name
 from .tfjs.artifacts import MODEL_JSON, ModelArtifacts, parse_model_json, weight_paths
 
 __all__ = [
@@ -42,7 +42,7 @@ __all__ = [
 SUPPORTED = (
     "a directory or model.json path, file://PATH, http(s)://HOST/PATH/model.json, cache://NAME"
 )
-Source = str | os.PathLike
+Source = str | os.PathLike[str]
 
 
 @dataclass(frozen=True)
@@ -162,7 +162,7 @@ def _read_cache(
 ) -> Opened:
     name = _cache_name(src)
     artifacts, entry = ModelStore().load(name)
-    return Opened(artifacts, f"cache://{name}", derived=entry.derived)
+    return Opened(artifacts, cache_url(name), derived=entry.derived)
 
 
 def _write_cache(artifacts: ModelArtifacts, dest: Source) -> str:
@@ -280,7 +280,8 @@ def _exchange(a: Path, b: Path) -> bool:
         ctypes.c_uint,
     ]
     at_fdcwd, rename_exchange = -100, 2
-    return renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0
+    status: int = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
+    return status == 0
 
 
 def _swap_into_place(tmp: Path, path: Path) -> None:

@@ -23,7 +23,7 @@ import numpy.typing as npt
 from ..errors import ConfigError
 from ..tfjs.artifacts import ModelArtifacts
 from ..tfjs.graph import ModelGraph, check_artifacts, load_weights
-from ._plan import model_key, plan
+from ._plan import Plan, model_key, plan
 
 __all__ = [
     "AUTO",
@@ -31,6 +31,7 @@ __all__ = [
     "Engine",
     "available_backends",
     "load_engine",
+    "plan_engine",
     "prebuilt_onnx",
     "resolve_backend",
 ]
@@ -130,6 +131,23 @@ def load_engine(
             plan(graph, load_weights(graph, artifacts, source=source), source=source)
         )
     return _onnx_engine(artifacts, graph, onnx, source)
+
+
+def plan_engine(steps: Plan, backend: str) -> Engine:
+    """An engine running a plan (or a part of one, :func:`._plan.cut`) on ``"numpy"`` or
+    ``"onnxruntime"`` (which builds its ONNX graph: imports ``onnx``)."""
+    if backend == "numpy":
+        from .numpy import NumpyEngine  # deferred, like each engine: load only the one in use
+
+        return NumpyEngine(steps)
+    if backend != "onnxruntime":
+        raise ConfigError(f"a plan runs on 'numpy' or 'onnxruntime', not {backend!r}")
+    from .onnx import build_onnx  # deferred: importing onnx costs ~0.4 s
+    from .ort import OnnxEngine, session_for  # deferred: onnxruntime exists not everywhere
+
+    session = session_for(bytes(build_onnx(steps).SerializeToString()), None)
+    assert session is not None  # onnx's checker passed it
+    return OnnxEngine(session, input_shape=steps.input_shape, name=steps.name)
 
 
 def _onnx_engine(

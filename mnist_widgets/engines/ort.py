@@ -8,13 +8,17 @@ otherwise, so that the caller builds one with :mod:`.onnx` (which imports the ``
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 
+from ..errors import ModelFormatError
 from ._plan import INPUT, KEY_PROP, OUTPUT, check_batch
 
-__all__ = ["OnnxEngine", "session_for", "session_options"]
+__all__ = ["OnnxEngine", "OnnxFileEngine", "session_for", "session_options"]
 
 
 def session_options(intra_op_threads: int = 1) -> ort.SessionOptions:
@@ -74,3 +78,50 @@ class OnnxEngine:
 
     def __repr__(self) -> str:
         return f"OnnxEngine(model={self.name!r})"
+
+
+class OnnxFileEngine:
+    """Run a ``model.onnx`` file (``mnist-widgets export --format onnx``'s, or any model with one
+    float32 input ``(n, 28, 28, 1)`` and one output) in onnxruntime; ``engine(batch)`` -> outputs.
+
+    Raises
+    ------
+    ModelFormatError
+        The file is missing, not an ONNX model onnxruntime can load, or has another input shape.
+    """
+
+    backend = "onnxruntime"
+
+    def __init__(self, path: str | os.PathLike[str], *, intra_op_threads: int = 1) -> None:
+        self.path = Path(path)
+        try:
+            data = self.path.read_bytes()
+        except OSError as exc:
+            msg = f"cannot read the ONNX model {str(self.path)!r}: {exc.strerror or exc}"
+            raise ModelFormatError(msg) from exc
+        try:
+            self._session = ort.InferenceSession(
+                data,
+                sess_options=session_options(intra_op_threads),
+                providers=["CPUExecutionProvider"],
+            )
+        except Exception as exc:  # onnxruntime raises its own untyped exceptions for a bad file
+            msg = f"{str(self.path)!r} is not an ONNX model onnxruntime can run: {exc}"
+            raise ModelFormatError(msg) from exc
+        inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
+        shape = tuple(inputs[0].shape) if len(inputs) == 1 else ()
+        if len(inputs) != 1 or len(outputs) != 1 or tuple(shape[1:]) != (28, 28, 1):
+            msg = (
+                f"{str(self.path)!r} takes inputs {[tuple(i.shape) for i in inputs]}; expected one "
+                "input of shape (n, 28, 28, 1) and one output (as `mnist-widgets export --format "
+                "onnx` writes)"
+            )
+            raise ModelFormatError(msg)
+        self._input, self._output = inputs[0].name, outputs[0].name
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        (out,) = self._session.run([self._output], {self._input: batch.astype(np.float32)})
+        return np.asarray(out, dtype=np.float32)
+
+    def __repr__(self) -> str:
+        return f"OnnxFileEngine({str(self.path)!r})"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -25,7 +26,7 @@ def _version() -> str:
         return "unknown"
 
 
-def _model_class(model: Any, k: Any) -> str:
+def _model_class(model: Any, k: ModuleType) -> str:
     if isinstance(model, k.Sequential):
         return "Sequential"
     if type(model).__name__ == "Functional" or type(model) is k.Model:
@@ -37,7 +38,7 @@ def _model_class(model: Any, k: Any) -> str:
     raise ModelFormatError(msg)
 
 
-def _named_weights(model: Any, k: Any) -> list[tuple[str, np.ndarray]]:
+def _named_weights(model: Any, k: ModuleType) -> list[tuple[str, np.ndarray]]:
     named, seen = [], set()
     for layer in model.layers:
         cls = type(layer).__name__
@@ -123,7 +124,7 @@ def decode_model(
     return model
 
 
-def _build(graph: ModelGraph, k: Any) -> Any:
+def _build(graph: ModelGraph, k: ModuleType) -> Any:
     """The Keras model of ``graph``, unweighted: Sequential if the file said so, else functional."""
     tensors: dict[str, Any] = {}
     if graph.kind == "sequential":

@@ -241,7 +241,7 @@ def _spatial(shape: Shape, producer: str, where: Where) -> None:
 
 def _conv2d(raw: Mapping[str, Any], shape: Shape, producer: str, where: Where) -> _Inferred:
     _spatial(shape, producer, where)
-    cfg = {
+    cfg: dict[str, Any] = {
         "filters": check.positive_int(raw, "filters", where),
         "kernel_size": check.pair(raw, "kernel_size", where, ...),
         "strides": check.pair(raw, "strides", where, 1),
@@ -274,7 +274,10 @@ def _conv2d(raw: Mapping[str, Any], shape: Shape, producer: str, where: Where) -
 def _dense(raw: Mapping[str, Any], shape: Shape, producer: str, where: Where) -> _Inferred:
     if len(shape) < 2:
         raise where.error(f"its input from layer {producer!r} has no feature axis")
-    cfg = {"units": check.positive_int(raw, "units", where), **check.dense_like(raw, where)}
+    cfg: dict[str, Any] = {
+        "units": check.positive_int(raw, "units", where),
+        **check.dense_like(raw, where),
+    }
     inputs = _known(shape, -1, producer, where, "last axis")
     weights: list[tuple[str, tuple[int, ...]]] = [("kernel", (inputs, cfg["units"]))]
     if cfg["use_bias"]:
@@ -285,7 +288,7 @@ def _dense(raw: Mapping[str, Any], shape: Shape, producer: str, where: Where) ->
 def _pooling2d(raw: Mapping[str, Any], shape: Shape, producer: str, where: Where) -> _Inferred:
     _spatial(shape, producer, where)
     pool = check.pair(raw, "pool_size", where, 2)
-    cfg = {
+    cfg: dict[str, Any] = {
         "pool_size": pool,
         "strides": check.pair(raw, "strides", where, list(pool)),
         "padding": check.choice(raw, "padding", where, ("valid", "same"), "valid"),
@@ -306,7 +309,7 @@ def _pooling2d(raw: Mapping[str, Any], shape: Shape, producer: str, where: Where
 def _flatten(raw: Mapping[str, Any], shape: Shape, producer: str, where: Where) -> _Inferred:
     if len(shape) < 2:
         raise where.error(f"its input from layer {producer!r} has no feature axis")
-    cfg = {"data_format": check.data_format(raw, where)}
+    cfg: dict[str, Any] = {"data_format": check.data_format(raw, where)}
     sizes = [_known(shape, a, producer, where, f"axis {a}") for a in range(1, len(shape))]
     return _Inferred(cfg, (None, math.prod(sizes)))
 
@@ -323,7 +326,11 @@ def _dropout(raw: Mapping[str, Any], shape: Shape, producer: str, where: Where) 
     seed = raw.get("seed")
     if seed is not None and not check.is_int(seed):
         raise where.bad("seed", seed, "an integer or null")
-    cfg = {"rate": rate, "noise_shape": None if noise is None else tuple(noise), "seed": seed}
+    cfg: dict[str, Any] = {
+        "rate": rate,
+        "noise_shape": None if noise is None else tuple(noise),
+        "seed": seed,
+    }
     return _Inferred(cfg, shape)
 
 
@@ -335,7 +342,7 @@ def _batch_norm(raw: Mapping[str, Any], shape: Shape, producer: str, where: Wher
         expected = f"one feature axis of the rank-{len(shape)} input"
         raise where.bad("axis", raw.get("axis"), expected)
     axis %= len(shape)
-    cfg = {
+    cfg: dict[str, Any] = {
         "axis": axis,
         "momentum": check.number(raw, "momentum", where, 0.99),
         "epsilon": check.number(raw, "epsilon", where, 1e-3, positive=True),
@@ -364,7 +371,7 @@ def _activation(raw: Mapping[str, Any], shape: Shape, producer: str, where: Wher
 
 
 def _rescaling(raw: Mapping[str, Any], shape: Shape, producer: str, where: Where) -> _Inferred:
-    cfg = {
+    cfg: dict[str, Any] = {
         "scale": check.number(raw, "scale", where, ...),
         "offset": check.number(raw, "offset", where, 0),
     }
@@ -374,7 +381,7 @@ def _rescaling(raw: Mapping[str, Any], shape: Shape, producer: str, where: Where
 def _zero_padding2d(raw: Mapping[str, Any], shape: Shape, producer: str, where: Where) -> _Inferred:
     _spatial(shape, producer, where)
     pads = check.padding_pairs(raw, "padding", where, 1)
-    cfg = {"padding": pads, "data_format": check.data_format(raw, where)}
+    cfg: dict[str, Any] = {"padding": pads, "data_format": check.data_format(raw, where)}
     (top, bottom), (left, right) = pads
     h, w = shape[1], shape[2]
     out = (None, None if h is None else h + top + bottom, None if w is None else w + left + right)
@@ -511,7 +518,7 @@ def _sequential(topology: Topology, source: str) -> ModelGraph:
     )
 
 
-def _ref(ref: Any, names: Mapping[str, dict], where: Where, what: str) -> str:
+def _ref(ref: Any, names: Mapping[str, dict[str, Any]], where: Where, what: str) -> str:
     """Check one ``[layer, node_index, tensor_index, kwargs?]`` reference; return the layer."""
     if (
         not isinstance(ref, list | tuple)
@@ -775,9 +782,42 @@ def load_weights(
         quant = entry.get("quantization")
         stored_dtype = STORED_DTYPES[quant["dtype"]] if quant else STORED_DTYPES["float32"]
         stored = np.frombuffer(groups[g], stored_dtype, count=spec.size, offset=offset)
-        values = dequantize(stored, quant, "float32") if quant else stored.astype(np.float32)
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported just below
+            values = dequantize(stored, quant, "float32") if quant else stored.astype(np.float32)
+        _check_finite(values, entry, source)
         out[spec.name] = values.reshape(spec.shape)
     return out
+
+
+def _check_finite(values: np.ndarray, entry: Mapping[str, Any], source: str) -> None:
+    """Refuse NaN and inf in a decoded weight: every prediction would be NaN, i.e. no answer.
+
+    TF.js loads such weights silently; a model holding one answers "0" with NaN probabilities.
+    Quantized weights are checked after dequantization, where a finite but huge ``scale`` or
+    ``min`` (1e38) overflows float32.
+    """
+    finite = np.isfinite(values)
+    if finite.all():
+        return
+    bad = values[~finite]
+    kinds = " and ".join(
+        k for k, n in (("NaN", np.isnan(bad).sum()), ("inf", np.isinf(bad).sum())) if n
+    )
+    quant = entry.get("quantization")
+    how = ""
+    if quant and quant["dtype"] == "float16":
+        how = " (as float16 halves)"
+    elif quant:
+        how = (
+            f" after {quant['dtype']} dequantization (q * scale + min with scale "
+            f"{quant['scale']!r}, min {quant['min']!r}, overflows float32)"
+        )
+    msg = (
+        f"{source}: weight {entry['name']!r} holds {bad.size:,} non-finite values ({kinds})"
+        f"{how}; a model with NaN or inf weights gives no meaningful prediction: re-export it "
+        "from a trained model whose weights are finite"
+    )
+    raise ModelFormatError(msg)
 
 
 def check_artifacts(
