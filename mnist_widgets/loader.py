@@ -273,6 +273,11 @@ class _Job:
         replaces the entry, with a :class:`CacheSourceWarning`, and is returned. Nothing to
         follow (a miss, a corrupt entry, the same URL): None.
         """
+        try:  # the metadata first: the common case (this URL's entry) is loaded once, later
+            if self.store.info(self.name).source_url == self.url:
+                return None
+        except CacheError:
+            return None  # a miss, or a corrupt entry the strategy reports
         hit = self.stored()
         if hit is None or hit.entry.source_url == self.url:
             return None

@@ -277,6 +277,20 @@ def test_default_backend_and_model_kinds(seed_model, seed_model_dir):
         Predictor(seed_model_dir, backend="cuda")
 
 
+def _child(code: str, env: dict[str, str], *args: object) -> dict:
+    """Run ``code`` in a fresh interpreter; its last stdout line, parsed as JSON."""
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code), *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 _TF_FREE = """
 import sys, json
 import mnist_widgets as mw
@@ -307,23 +321,9 @@ def test_drawing_path_never_imports_tensorflow(tmp_path, seed_model_dir):
     Image.fromarray(_one()).save(tmp_path / "one.png")
     env = {**os.environ, "MNIST_WIDGETS_CACHE": str(tmp_path / "store")}
     with serve_directory(seed_model_dir) as server:
-        proc = subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                textwrap.dedent(_TF_FREE),
-                str(seed_model_dir),
-                server.url + "model.json",
-                str(tmp_path / "one.png"),
-            ],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=120,
-            check=False,
+        report = _child(
+            _TF_FREE, env, seed_model_dir, server.url + "model.json", tmp_path / "one.png"
         )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report["loaded"] == []  # neither tensorflow nor keras was imported
     assert set(report["digits"].values()) == {1} and report["code"] == 0
     assert report["backend"] == "onnxruntime"
@@ -352,17 +352,7 @@ def test_onnx_is_imported_once_per_model_version_never_on_a_store_hit_or_the_shi
     env = {**os.environ, "MNIST_WIDGETS_CACHE": str(tmp_path / "store")}
 
     def start(*args: str) -> dict:
-        code = textwrap.dedent(_START)
-        proc = subprocess.run(
-            [sys.executable, "-c", code, *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=120,
-            check=False,
-        )
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        return json.loads(proc.stdout.strip().splitlines()[-1])
+        return _child(_START, env, *args)
 
     shipped = start()
     assert (shipped["backend"], shipped["onnx"]) == ("onnxruntime", False)
