@@ -93,7 +93,7 @@ test: setup lint lite
 	MNIST_WIDGETS_QUICK=1 $(BIN)/pytest $(PYTEST_ARGS)
 
 # Re-execute the tutorials and save their outputs, widget state and fingerprint (scripts/notebooks.py)
-notebooks: setup
+notebooks: $(STAMP) data
 	nice -n 10 $(PY) scripts/notebooks.py execute
 
 lint: $(TEST_STAMP)

@@ -4,6 +4,7 @@ and their committed outputs come from this commit's code."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import shutil
 from pathlib import Path
 from types import ModuleType
@@ -50,6 +51,9 @@ def test_a_tutorial_runs_twice_against_one_store_without_a_warning(name, tmp_pat
     out = "".join(_texts(second, "stdout"))
     if name == "04_draw":  # the second run loads from the store, and says so
         assert "model from the network" in "".join(_texts(first, "stdout"))
+        # the first run's download bar is labelled by the model's folder, as in 03
+        state = json.dumps(first.metadata["widgets"])
+        assert '"mnist: ' in state or '"mnist:' in state
         assert "model from the cache" in out and "and again: from the cache" in out
         # saved with the widgets' state, and a PNG of each canvas for renderers without widgets
         assert second.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
@@ -78,8 +82,6 @@ def test_committed_notebook_outputs_come_from_this_commits_code():
 
 
 def test_the_fingerprint_changes_with_the_cells_but_not_with_the_outputs():
-    import json
-
     notebook = json.loads((REPO / "notebooks" / "04_draw.ipynb").read_text())
     before = notebooks.fingerprint(notebook)
     code = next(c for c in notebook["cells"] if c["cell_type"] == "code")
