@@ -64,6 +64,7 @@ LITE_STAMP := build/lite/.built-stamp
 LITE_PORT ?= 8800
 PYODIDE_DIST ?=
 LITE_SOURCES := $(wildcard lite/*) notebooks/03_offline_cache.ipynb notebooks/04_draw.ipynb \
+	notebooks/05_teach.ipynb mnist_widgets/replay.npz \
 	$(wildcard models/mnist/*) pyproject.toml $(shell find mnist_widgets -name '*.py')
 
 lite: $(LITE_STAMP)
@@ -93,7 +94,7 @@ test: setup lint lite
 	MNIST_WIDGETS_QUICK=1 $(BIN)/pytest $(PYTEST_ARGS)
 
 # Re-execute the tutorials and save their outputs, widget state and fingerprint (scripts/notebooks.py)
-notebooks: setup
+notebooks: $(STAMP) data
 	nice -n 10 $(PY) scripts/notebooks.py execute
 
 lint: $(TEST_STAMP)

@@ -322,9 +322,11 @@ def _as_distribution(scores: np.ndarray) -> np.ndarray:
     with np.errstate(over="ignore"):  # huge finite scores: inf sums take the softmax path
         sums = scores.sum(axis=1, keepdims=True)
     if scores.min() >= 0 and float(np.abs(sums - 1.0).max()) < 1e-3:  # (np.allclose: 10x slower)
-        return scores / sums  # renormalise float32 rounding so every row sums to 1
+        renormalised: np.ndarray = scores / sums  # float32 rounding: every row sums to 1
+        return renormalised
     shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
+    softmax: np.ndarray = shifted / shifted.sum(axis=1, keepdims=True)  # (numpy's stubs: Any)
+    return softmax
 
 
 def _shape_error(shape: tuple[Any, ...]) -> ModelFormatError:

@@ -99,3 +99,33 @@ def test_pip_install_then_tutorials_then_notebook_04_in_a_fresh_venv(wheel, tmp_
     text = "".join("".join(o.get("text", "")) for o in outputs if o["output_type"] == "stream")
     assert "model from the network" in text and "predicted: 7" in text
     assert not [o for o in outputs if o.get("name") == "stderr"]
+
+
+def _locked(path: Path) -> set[str]:
+    import re
+
+    names = re.findall(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==", path.read_text(), re.M)
+    return {re.sub(r"[-_.]+", "-", name.lower()) for name in names}
+
+
+def test_the_locks_pin_every_dependency_the_readme_commands_install():
+    # `make lab` installs requirements/lab.txt, `make test` adds requirements/test.txt: a
+    # dependency added to pyproject.toml without `make lock` would be missing from them.
+    import re
+
+    import tomllib
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+
+    def names(requirements: list[str]) -> set[str]:
+        reqs = [Requirement(r) for r in requirements]
+        return {re.sub(r"[-_.]+", "-", r.name.lower()) for r in reqs if r.name != "mnist-widgets"}
+
+    lab = names(project["dependencies"] + project["optional-dependencies"]["notebooks"])
+    test = lab | names(project["optional-dependencies"]["dev"])
+    assert lab - _locked(REPO / "requirements" / "lab.txt") == set()
+    assert test - _locked(REPO / "requirements" / "test.txt") == set()
+    for lock in ("lab.txt", "test.txt"):  # every pin carries its hashes (pip --require-hashes)
+        pins = re.split(r"\n(?=[A-Za-z0-9])", (REPO / "requirements" / lock).read_text())
+        assert all("--hash=sha256:" in pin for pin in pins if "==" in pin)
