@@ -21,7 +21,6 @@ from . import engines
 from .errors import CanvasError, ConfigError, ModelFormatError
 from .preprocessing import SIZE, preprocess_or_none
 from .tfjs.artifacts import ModelArtifacts
-from .tfjs.codec import encode_model
 from .tfjs.graph import ModelGraph
 
 if TYPE_CHECKING:
@@ -187,6 +186,8 @@ class Predictor:
         _check_keras_input(model)
         if backend == "tensorflow":
             return engines.keras_engine(model, jit_compile=jit_compile)
+        from .tfjs.codec import encode_model  # deferred: only a keras.Model needs the codec
+
         name = getattr(model, "name", "keras.Model")
         return engines.load_engine(encode_model(model), backend, source=f"keras model {name!r}")
 

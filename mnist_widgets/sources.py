@@ -21,14 +21,16 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from ._fs import fsync_dir, write_synced
-from ._http import NetworkOptions
 from .errors import MnistWidgetsError, ModelFormatError
-from .loader import Derive, FetchResult, download_artifacts, fetch_artifacts
-from .store import ModelStore, cache_url, parse_name
 from .tfjs.artifacts import MODEL_JSON, ModelArtifacts, parse_model_json, weight_paths
+
+if TYPE_CHECKING:  # pragma: no cover - the loading layer is imported where a scheme needs it
+    from ._http import NetworkOptions
+    from .loader import Derive, FetchResult
 
 __all__ = [
     "KNOWN_LOCATIONS",
@@ -147,6 +149,9 @@ def write_artifacts(artifacts: ModelArtifacts, dest: Source) -> str:
 def _read_http(
     src: Source, options: NetworkOptions | None, cache: bool, derive: Derive | None
 ) -> Opened:
+    # deferred: HTTP, the store and their imports (~0.1 s) only for a URL, not a local model
+    from .loader import download_artifacts, fetch_artifacts
+
     if not cache:
         return Opened(download_artifacts(str(src), options=options), str(src))
     result = fetch_artifacts(str(src), options=options, derive=derive)
@@ -154,18 +159,24 @@ def _read_http(
 
 
 def _cache_name(src: Source) -> str:
+    from .store import parse_name  # deferred: the store only for cache://
+
     return parse_name(str(src))
 
 
 def _read_cache(
     src: Source, options: NetworkOptions | None, cache: bool, derive: Derive | None
 ) -> Opened:
+    from .store import ModelStore, cache_url  # deferred: the store only for cache://
+
     name = _cache_name(src)
     artifacts, entry = ModelStore().load(name)
     return Opened(artifacts, cache_url(name), derived=entry.derived)
 
 
 def _write_cache(artifacts: ModelArtifacts, dest: Source) -> str:
+    from .store import ModelStore  # deferred: the store only for cache://
+
     return ModelStore().write(_cache_name(dest), artifacts).url
 
 

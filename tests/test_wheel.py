@@ -45,6 +45,7 @@ def test_the_wheel_carries_the_model_the_tutorials_and_project_urls(wheel):
         metadata = zf.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
     assert {f"mnist_widgets/_tutorials/{name}" for name in TUTORIALS} <= names
     assert "mnist_widgets/_models/mnist/model.json" in names
+    assert "mnist_widgets/_models/mnist/model.onnx" in names  # Predictor() starts without onnx
     assert "Project-URL: Repository, https://" in metadata
     assert "Provides-Extra: notebooks" in metadata
     body = metadata.split("\n\n", 1)[1]
@@ -129,3 +130,23 @@ def test_the_locks_pin_every_dependency_the_readme_commands_install():
     for lock in ("lab.txt", "test.txt"):  # every pin carries its hashes (pip --require-hashes)
         pins = re.split(r"\n(?=[A-Za-z0-9])", (REPO / "requirements" / lock).read_text())
         assert all("--hash=sha256:" in pin for pin in pins if "==" in pin)
+
+
+def test_the_jupyterlite_wheel_leaves_the_prebuilt_onnx_out(wheel, tmp_path, monkeypatch):
+    """The site's kernel runs the numpy engine: the 2.4 MB model.onnx would only add bytes."""
+    import importlib.util
+    import shutil
+
+    monkeypatch.syspath_prepend(str(REPO / "lite"))  # build.py imports its sibling pins.py
+    spec = importlib.util.spec_from_file_location("lite_build", REPO / "lite" / "build.py")
+    assert spec is not None and spec.loader is not None
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    copy = Path(shutil.copy(wheel, tmp_path))
+    build._drop_from_wheel(copy, ".onnx")
+    with zipfile.ZipFile(copy) as zf:
+        names = set(zf.namelist())
+        record = zf.read(next(n for n in names if n.endswith(".dist-info/RECORD"))).decode()
+    assert "mnist_widgets/_models/mnist/model.json" in names
+    assert not [n for n in names if n.endswith(".onnx")] and ".onnx," not in record
+    assert len(names) == len(zipfile.ZipFile(wheel).namelist()) - 1
