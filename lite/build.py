@@ -65,7 +65,7 @@ CORE_FILES = (
 # Their dependencies (per the lock) come along.
 LOCK_ROOTS = ("micropip", "ssl", "sqlite3", "jedi", "ipython", "numpy", "pillow")
 
-NOTEBOOKS = ("03_offline_cache.ipynb", "04_draw.ipynb")
+NOTEBOOKS = ("03_offline_cache.ipynb", "04_draw.ipynb", "05_teach.ipynb")
 
 
 def log(message: str) -> None:

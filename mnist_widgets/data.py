@@ -341,7 +341,7 @@ def find_mnist(
     raise DataError(msg)
 
 
-def load_mnist(data_dir: str | os.PathLike | None = None) -> MnistArrays:
+def load_mnist(data_dir: str | os.PathLike[str] | None = None) -> MnistArrays:
     """Load MNIST as ``(x_train, y_train), (x_test, y_test)``.
 
     Parameters

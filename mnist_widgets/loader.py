@@ -43,16 +43,17 @@ import contextlib
 import re
 import threading
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 from urllib.parse import unquote, urlsplit
 
+import filelock
+
 from ._env import ENV_OFFLINE, offline
 from ._fs import sha256_hex
 from ._http import Download, NetworkOptions, check_url, download
-from ._validators import Validators
 from .errors import (
     CacheError,
     ConfigError,
@@ -61,7 +62,7 @@ from .errors import (
     ModelFormatError,
     OfflineError,
 )
-from .store import CacheEntry, ModelStore, parse_name
+from .store import CacheEntry, ModelStore, cache_url, parse_name
 from .tfjs.artifacts import MODEL_JSON, ModelArtifacts
 from .tfjs.graph import check_artifacts  # the default validate: decodes into a model graph
 
@@ -161,7 +162,7 @@ class FetchResult:
     url: str
     cache_url: str | None
     artifacts: ModelArtifacts | None = field(default=None, repr=False)
-    revalidation: Future | None = field(default=None, repr=False)
+    revalidation: Future[Revalidation] | None = field(default=None, repr=False)
 
 
 def cache_name_for(url: str) -> str:
@@ -201,9 +202,9 @@ class _Job:
 
     @property
     def cache_url(self) -> str:
-        return f"cache://{self.name}"
+        return cache_url(self.name)
 
-    def result(self, hit: _Hit, future: Future | None = None) -> FetchResult:
+    def result(self, hit: _Hit, future: Future[Revalidation] | None = None) -> FetchResult:
         return FetchResult(
             hit.model, "cache", hit.entry, self.url, self.cache_url, hit.artifacts, future
         )
@@ -288,9 +289,7 @@ class _Job:
         if hit is None:
             got = download(self.url, options)
         else:
-            validators = {
-                rel: Validators(f.etag, f.last_modified) for rel, f in hit.entry.files.items()
-            }
+            validators = {rel: f.validators for rel, f in hit.entry.files.items()}
             got = download(self.url, options, cached=hit.artifacts, cached_validators=validators)
         if got.not_modified:
             assert hit is not None
@@ -303,10 +302,7 @@ class _Job:
             self.name,
             got.artifacts,
             source_url=self.url,
-            file_headers={
-                rel: {"etag": v.etag, "last_modified": v.last_modified}
-                for rel, v in got.validators.items()
-            },
+            validators=got.validators,
         )
 
     def save(self, got: Download, model: Any) -> FetchResult:
@@ -479,8 +475,8 @@ _STRATEGY: Mapping[str, Callable[[_Job], FetchResult]] = {
 }
 
 
-def _start_revalidation(job: _Job, hit: _Hit) -> Future:
-    future: Future = Future()
+def _start_revalidation(job: _Job, hit: _Hit) -> Future[Revalidation]:
+    future: Future[Revalidation] = Future()
     future.set_running_or_notify_cancel()
 
     def run() -> None:
@@ -499,7 +495,7 @@ def _start_revalidation(job: _Job, hit: _Hit) -> Future:
 
 
 @contextlib.contextmanager
-def _lock(job: _Job):
+def _lock(job: _Job) -> Iterator[None]:
     """The entry's download lock; a wait is reported, and bounded by the download deadline.
 
     Without the lock (read-only store, NFS, a wait that ran out) the download goes ahead: the
@@ -514,11 +510,9 @@ def _lock(job: _Job):
                 lock.release()
 
 
-def _acquire(job: _Job) -> Any:
+def _acquire(job: _Job) -> filelock.BaseFileLock | None:
     """The acquired lock, or None when it cannot be had (said with a LockWaitWarning if the
     wait ran out)."""
-    import filelock  # deferred: only a download needs it
-
     wait = min(LOCK_TIMEOUT, job.options.total_seconds)
     try:
         lock = job.store.lock(job.name, timeout=wait)

@@ -106,6 +106,9 @@ class Predictor:
         The engine itself: ``engine(batch)`` maps ``(n, 28, 28, 1)`` float32 to ``(n, 10)``.
     model
         The ``keras.Model`` on the tensorflow backend, else ``None``.
+    artifacts : ModelArtifacts or None
+        The model's files (TF.js layers format) it was loaded from; ``None`` for a
+        ``keras.Model``.
     fetch_result
         For an http(s) model, the loader's :class:`~mnist_widgets.FetchResult` (where the bytes
         came from, the store entry); else ``None``.
@@ -138,10 +141,12 @@ class Predictor:
     def __init__(self, model: Any = None, *, backend: str = "auto", jit_compile: bool = True):
         self.fetch_result: FetchResult | None = None
         self.model: Any = None  # a keras.Model (Keras ships no types), or None
+        self.artifacts: ModelArtifacts | None = None
         if isinstance(model, str | os.PathLike) and os.fspath(model).endswith(".onnx"):
             self.engine = _onnx_file_engine(model, backend)
         elif model is None or isinstance(model, str | os.PathLike | ModelArtifacts):
             artifacts, source = self._artifacts(model)
+            self.artifacts = artifacts
             self.engine = engines.load_engine(
                 artifacts, backend, source=source, jit_compile=jit_compile
             )

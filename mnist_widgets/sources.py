@@ -27,7 +27,7 @@ from ._fs import fsync_dir, write_synced
 from ._http import NetworkOptions
 from .errors import MnistWidgetsError, ModelFormatError
 from .loader import FetchResult, download_artifacts, fetch_artifacts
-from .store import ModelStore, parse_name
+from .store import ModelStore, cache_url, parse_name
 from .tfjs.artifacts import MODEL_JSON, ModelArtifacts, parse_model_json, weight_paths
 
 __all__ = [
@@ -42,7 +42,7 @@ __all__ = [
 SUPPORTED = (
     "a directory or model.json path, file://PATH, http(s)://HOST/PATH/model.json, cache://NAME"
 )
-Source = str | os.PathLike
+Source = str | os.PathLike[str]
 
 
 @dataclass(frozen=True)
@@ -151,7 +151,7 @@ def _cache_name(src: Source) -> str:
 
 def _read_cache(src: Source, options: NetworkOptions | None, cache: bool) -> Opened:
     name = _cache_name(src)
-    return Opened(ModelStore().read(name), f"cache://{name}")
+    return Opened(ModelStore().read(name), cache_url(name))
 
 
 def _write_cache(artifacts: ModelArtifacts, dest: Source) -> str:
@@ -267,7 +267,8 @@ def _exchange(a: Path, b: Path) -> bool:
         ctypes.c_uint,
     ]
     at_fdcwd, rename_exchange = -100, 2
-    return renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0
+    status: int = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
+    return status == 0
 
 
 def _swap_into_place(tmp: Path, path: Path) -> None:

@@ -19,6 +19,8 @@ import traitlets
 from ipycanvas import Canvas, hold_canvas
 from PIL import Image, ImageDraw
 
+from .corrections import CorrectionBar
+from .drawings import DrawingSet
 from .errors import CanvasError
 
 __all__ = ["DigitCanvas"]
@@ -49,12 +51,20 @@ class DigitCanvas(widgets.VBox):
     backend : str
         With ``predictor=None``: the engine of that Predictor (``"auto"``, ``"onnxruntime"``,
         ``"numpy"`` or ``"tensorflow"``; see :class:`~mnist_widgets.Predictor`).
+    teach : bool
+        Show the correction buttons (:class:`~mnist_widgets.corrections.CorrectionBar`): a
+        drawing the model read right or wrong is kept, with its right digit, in ``examples``.
     clock : callable, optional
         Returns the time in seconds (default :func:`time.monotonic`); while a stroke is drawn, a
         prediction runs at most once per ``THROTTLE`` seconds of it. Tests pass a fake clock.
 
     Attributes
     ----------
+    examples : DrawingSet
+        The drawings kept with the correction buttons, for :func:`~mnist_widgets.finetune`.
+    corrections : CorrectionBar or None
+        The buttons (``teach=True``); ``corrections.correct(digit)``, ``.confirm()`` and
+        ``.undo()`` do what they do.
     prediction : Prediction or None
         The last prediction (observable with ``observe``); ``None`` before drawing and after
         ``clear()``. An empty drawing gives a Prediction whose ``digit`` is None.
@@ -77,6 +87,7 @@ class DigitCanvas(widgets.VBox):
         *,
         backend: str = "auto",
         clock: Callable[[], float] = time.monotonic,
+        teach: bool = False,
         **kwargs: Any,
     ) -> None:
         if predictor is None:
@@ -144,8 +155,15 @@ class DigitCanvas(widgets.VBox):
             layout=widgets.Layout(margin="0 0 0 16px"),
         )
         left = widgets.VBox([self.canvas, widgets.HBox([undo, clear])])
-        super().__init__([widgets.HBox([left, side]), self.output], **kwargs)
+        teach_row = widgets.Box()  # the correction buttons go here (teach=True)
+        super().__init__([widgets.HBox([left, side]), teach_row, self.output], **kwargs)
         self.add_class("mnist-widgets-digit-canvas")  # the whole composite, e.g. for screenshots
+        #: The drawings kept with the correction buttons (``teach=True``), to fine-tune with.
+        self.examples = DrawingSet()
+        self.corrections: CorrectionBar | None = None
+        if teach:
+            self.corrections = CorrectionBar(self, self.examples)
+            teach_row.children = (self.corrections,)
         self._redraw()
         self._show_prediction()
 

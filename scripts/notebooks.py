@@ -33,7 +33,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
-TUTORIALS = ("01_train", "02_export", "03_offline_cache", "04_draw")
+TUTORIALS = ("01_train", "02_export", "03_offline_cache", "04_draw", "05_teach")
 METADATA_KEY = "mnist_widgets"
 #: Environment of `make notebooks`' kernels (see the module docstring for quick mode).
 NOTEBOOK_ENV = {"MNIST_WIDGETS_QUICK": os.environ.get("MNIST_WIDGETS_QUICK", "0")}

@@ -69,7 +69,7 @@ def test_first_load_records_validators_and_a_second_makes_no_request(server):
     first = fetch_artifacts(_url(server))
     assert first.source == "network"
     assert first.entry.etag and first.entry.last_modified
-    assert all(f.etag for f in first.entry.files.values())
+    assert all(f.validators.etag for f in first.entry.files.values())
     server.clear_requests()
     second = fetch_artifacts(_url(server))
     assert second.source == "cache"

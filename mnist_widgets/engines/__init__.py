@@ -20,12 +20,20 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..tfjs.codec import decode_model
-from ._plan import plan_artifacts
+from ._plan import Plan, plan_artifacts
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..tfjs.artifacts import ModelArtifacts
 
-__all__ = ["AUTO", "BACKENDS", "Engine", "available_backends", "load_engine", "resolve_backend"]
+__all__ = [
+    "AUTO",
+    "BACKENDS",
+    "Engine",
+    "available_backends",
+    "load_engine",
+    "plan_engine",
+    "resolve_backend",
+]
 
 BACKENDS = ("onnxruntime", "numpy", "tensorflow")
 AUTO = "auto"
@@ -98,11 +106,18 @@ def load_engine(
     backend = resolve_backend(backend)
     if backend == "tensorflow":
         return keras_engine(decode_model(artifacts, source=source), jit_compile=jit_compile)
-    plan = plan_artifacts(artifacts, source=source)
+    return plan_engine(plan_artifacts(artifacts, source=source), backend)
+
+
+def plan_engine(plan: Plan, backend: str) -> Engine:
+    """An engine running ``plan`` (or a part of one, :func:`._plan.cut`) on ``"numpy"`` or
+    ``"onnxruntime"``."""
     if backend == "numpy":
         from .numpy import NumpyEngine  # deferred, like each engine: load only the one in use
 
         return NumpyEngine(plan)
+    if backend != "onnxruntime":
+        raise ConfigError(f"a plan runs on 'numpy' or 'onnxruntime', not {backend!r}")
     from .onnx import OnnxEngine  # deferred: onnx and onnxruntime exist not everywhere (Pyodide)
 
     return OnnxEngine(plan)

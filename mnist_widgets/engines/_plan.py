@@ -292,3 +292,20 @@ def plan_artifacts(artifacts: ModelArtifacts, *, source: str) -> Plan:
     """Parse, check and decode ``artifacts`` into a plan (no TensorFlow, no Keras)."""
     graph = parse_graph(artifacts.model_json, source=source)
     return plan(graph, load_weights(graph, artifacts, source=source), source=source)
+
+
+def cut(plan: Plan, output: str) -> Plan:
+    """The part of ``plan`` that computes layer ``output``: its steps up to that one, which
+    becomes the output (e.g. a classifier's features before its last layer).
+
+    Raises
+    ------
+    ModelFormatError
+        ``output`` is no step of the plan.
+    """
+    names = [step.name for step in plan.steps]
+    if output not in names:
+        raise ModelFormatError(f"the model {plan.name!r} has no layer {output!r} to stop at")
+    end = names.index(output) + 1
+    shape = plan.steps[end - 1].output_shape
+    return Plan(plan.name, plan.input, plan.input_shape, output, shape, plan.steps[:end])

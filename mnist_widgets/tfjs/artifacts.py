@@ -334,7 +334,7 @@ def _check_path(given: object, source: str) -> str:
     return path
 
 
-def weight_paths(model_json: dict[str, Any], *, source: str) -> list[str]:
+def weight_paths(model_json: Mapping[str, Any], *, source: str) -> list[str]:
     """Every weight file path in manifest order (duplicates dropped), after rejecting hostile ones.
 
     A leading ``./`` (as TF.js's ``downloads://`` writes) is accepted and dropped: it names the
@@ -365,7 +365,7 @@ def weight_paths(model_json: dict[str, Any], *, source: str) -> list[str]:
     return list(seen)
 
 
-def expected_weight_bytes(model_json: dict[str, Any]) -> int:
+def expected_weight_bytes(model_json: Mapping[str, Any]) -> int:
     """Total bytes the manifest's weights occupy: sum over groups of ``prod(shape) * itemsize``."""
     return sum(
         weight_nbytes(entry)
