@@ -12,7 +12,7 @@ to any of those makes the committed outputs stale, and `make test` says so until
 runs again.
 
 Notebook 01 runs in full mode (10 epochs on all 60,000 images: about 3 minutes of training on a
-quiet 2-core machine, the four notebooks about 6-7): the committed outputs are what a reader sees
+quiet 2-core machine, all the notebooks about 7-8): the committed outputs are what a reader sees
 on GitHub, so they show the real model's learning curves and confusion matrix, not a three-epoch
 sketch. ``MNIST_WIDGETS_QUICK=1 make notebooks`` commits a quick run instead (its metadata says so).
 """
