@@ -64,6 +64,7 @@ LITE_STAMP := build/lite/.built-stamp
 LITE_PORT ?= 8800
 PYODIDE_DIST ?=
 LITE_SOURCES := $(wildcard lite/*) notebooks/03_offline_cache.ipynb notebooks/04_draw.ipynb \
+	notebooks/05_teach.ipynb mnist_widgets/replay.npz \
 	$(wildcard models/mnist/*) pyproject.toml $(shell find mnist_widgets -name '*.py')
 
 lite: $(LITE_STAMP)

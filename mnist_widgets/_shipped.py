@@ -61,3 +61,16 @@ def tutorials_dir() -> Path:
     looked = ", ".join(str(p) for p in candidates)
     msg = f"the tutorial notebooks are missing (looked in {looked}); reinstall mnist-widgets"
     raise MnistWidgetsError(msg)
+
+
+def shipped_onnx() -> bytes | None:
+    """The shipped model's prebuilt ONNX graph (``model.onnx`` beside it), if it is there.
+
+    The engine runs it only if its key matches the model's files (else it builds one), so a
+    stale file costs time, never a wrong answer. Regenerate it after replacing the model:
+    ``mnist-widgets export models/mnist --format onnx --out models/mnist``.
+    """
+    try:
+        return (shipped_model_dir() / "model.onnx").read_bytes()
+    except OSError:
+        return None

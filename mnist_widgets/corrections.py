@@ -90,11 +90,15 @@ class CorrectionBar(widgets.VBox):
         Raises
         ------
         CanvasError
-            Nothing is drawn, or ``digit`` is not 0-9.
+            Nothing is drawn, the drawing is not a digit to the model (too little ink, too
+            small: what the model saw would teach it nothing), or ``digit`` is not 0-9.
         """
         prediction = self.canvas.prediction
         if prediction is None or not self.canvas.strokes:
             raise CanvasError("nothing is drawn: draw a digit, then say which it is")
+        if prediction.digit is None:
+            why = getattr(prediction, "reason", None) or "no digit"
+            raise CanvasError(f"the model saw no digit here ({why}): draw it again, larger")
         drawing = Drawing(self.canvas.strokes, prediction.input, digit, prediction.digit)
         self.examples.add(drawing)
         self.canvas.clear()
@@ -104,8 +108,8 @@ class CorrectionBar(widgets.VBox):
     def confirm(self) -> Drawing:
         """Keep the drawing as the digit the model read (it was right); clear the canvas."""
         prediction = self.canvas.prediction
-        if prediction is None or prediction.digit is None:
-            raise CanvasError("the model read no digit here: say which it is with correct(digit)")
+        if prediction is None or prediction.digit is None or not self.canvas.strokes:
+            raise CanvasError("nothing the model read as a digit: draw one, then say which it is")
         return self.correct(prediction.digit)
 
     def undo(self) -> Drawing | None:
@@ -136,12 +140,11 @@ class CorrectionBar(widgets.VBox):
 
     def _refresh(self, *_: Any) -> None:
         prediction = self.canvas.prediction
-        drawn = prediction is not None and bool(self.canvas.strokes)
-        read = drawn and prediction is not None and prediction.digit is not None
-        self._yes.disabled = not read
-        self._yes.description = f"Yes, {prediction.digit}" if read and prediction else "Yes"
+        digit = prediction.digit if prediction is not None and self.canvas.strokes else None
+        self._yes.disabled = digit is None
+        self._yes.description = "Yes" if digit is None else f"Yes, {digit}"
         for button in self._digits:
-            button.disabled = not drawn
+            button.disabled = digit is None  # not a digit to the model: nothing to teach
         self._undo.disabled = not self.examples
         n = len(self.examples)
         if n:

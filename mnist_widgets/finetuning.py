@@ -29,6 +29,7 @@ the date: :class:`~mnist_widgets.PersonalModel` keeps it in the model store.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import threading
 from collections.abc import Mapping, Sequence
@@ -42,7 +43,7 @@ import numpy as np
 
 from . import engines
 from .drawings import Drawing, DrawingSet, as_drawing_set
-from .engines._plan import Plan, Step, cut, plan_artifacts
+from .engines._plan import Dense, Plan, cut, plan_artifacts
 from .errors import ConfigError, ModelFormatError
 from .predictor import Predictor
 from .tfjs.artifacts import ModelArtifacts
@@ -247,16 +248,17 @@ def _plan_backend(backend: str) -> str:
     return backend if backend in ("numpy", "onnxruntime") else "numpy"
 
 
-def _head(plan: Plan) -> Step:
+def _head(plan: Plan) -> Dense:
     head = plan.steps[-1] if plan.steps else None
     if (
-        head is None
+        not isinstance(head, Dense)
         or head.name != plan.output
-        or head.kind != "dense"
         or head.activation not in ("softmax", "linear")
         or len(head.input_shape) != 1
     ):
-        what = "no layers" if head is None else f"{head.name!r} ({head.kind}, {head.activation})"
+        activation = getattr(head, "activation", "")
+        kind = type(head).__name__.lower()
+        what = "no layers" if head is None else f"{head.name!r} ({kind}, {activation})"
         msg = (
             f"fine-tuning refits the model's last layer, which must be a Dense layer with a "
             f"softmax (or linear) activation on flat features; this model's last is {what}"
@@ -270,10 +272,32 @@ def _features(body: engines.Engine, inputs: np.ndarray) -> np.ndarray:
     return np.concatenate(out).astype(np.float32, copy=False)
 
 
+@dataclass(frozen=True)
+class _Replay:
+    """The bundled digits, and their features for one model body (the shipped model's)."""
+
+    images: np.ndarray  # uint8 (n, 28, 28)
+    labels: np.ndarray  # int64 (n,)
+    body: str  # _body_digest of the model whose features are bundled ("" if none)
+    features: np.ndarray | None  # float32 (n, width)
+
+
 @lru_cache(maxsize=1)
-def _replay_digits() -> tuple[np.ndarray, np.ndarray]:
+def _replay() -> _Replay:
     with np.load(REPLAY_FILE, allow_pickle=False) as npz:
-        return npz["images"], npz["labels"].astype(np.int64)
+        images, labels = npz["images"], npz["labels"].astype(np.int64)
+        if "features" not in npz.files:
+            return _Replay(images, labels, "", None)
+        q = npz["features"].astype(np.float32)  # uint8: lo + q * step
+        features = q * np.float32(npz["features_step"]) + np.float32(npz["features_lo"])
+        return _Replay(images, labels, str(npz["features_body"]), features)
+
+
+def replay_choice(labels: np.ndarray, per_class: int, seed: int) -> np.ndarray:
+    """Which bundled digits are replayed: ``per_class`` of each, chosen by ``seed``, in order."""
+    rng = np.random.default_rng(seed)
+    chosen = [rng.permutation(np.flatnonzero(labels == d))[:per_class] for d in range(10)]
+    return np.sort(np.concatenate(chosen))
 
 
 _replay_cache: dict[tuple[str, int, int], np.ndarray] = {}
@@ -283,24 +307,43 @@ _replay_lock = threading.Lock()
 def _replay_features(
     body: engines.Engine, plan: Plan, layer: str, per_class: int, seed: int
 ) -> np.ndarray:
-    """Features of ``per_class`` bundled MNIST digits per class, computed once per model body."""
+    """Features of ``per_class`` bundled MNIST digits per class: bundled for the shipped model's
+    body, computed (once per body and process) for any other."""
     if per_class == 0:
         return np.zeros((0, _width(plan, layer)), np.float32)
-    key = (_body_digest(plan, layer), per_class, seed)
+    digest = _body_digest(plan, layer)
+    key = (digest, per_class, seed)
     with _replay_lock:
         cached = _replay_cache.get(key)
         if cached is None:
-            images, labels = _replay_digits()
-            rng = np.random.default_rng(seed)
-            chosen = np.concatenate(
-                [rng.permutation(np.flatnonzero(labels == d))[:per_class] for d in range(10)]
-            )
-            inputs = images[np.sort(chosen)].astype(np.float32) / 255.0
-            cached = _features(body, inputs)
+            replay = _replay()
+            chosen = replay_choice(replay.labels, per_class, seed)
+            if replay.features is not None and replay.body == digest:
+                cached = replay.features[chosen]
+            else:
+                cached = _features(body, replay.images[chosen].astype(np.float32) / 255.0)
             if len(_replay_cache) >= 4:
                 _replay_cache.pop(next(iter(_replay_cache)))
             _replay_cache[key] = cached
     return cached
+
+
+def bundle_features(predictor: Predictor) -> dict[str, np.ndarray]:
+    """The arrays ``scripts/replay_digits.py`` adds to ``replay.npz``: the features of every
+    bundled digit for ``predictor``'s body (uint8, ``lo + q * step``) and the body's digest."""
+    plan = plan_artifacts(_artifacts_of(predictor), source="the model")
+    layer = _head(plan).input
+    body = engines.plan_engine(cut(plan, layer), _plan_backend(predictor.backend))
+    features = _features(body, _replay().images.astype(np.float32) / 255.0).astype(np.float64)
+    lo, hi = float(features.min()), float(features.max())
+    step = (hi - lo) / 255 if hi > lo else 1.0
+    q = np.rint((features - lo) / step).astype(np.uint8)
+    return {
+        "features": q,
+        "features_lo": np.array(lo),
+        "features_step": np.array(step),
+        "features_body": np.array(_body_digest(plan, layer)),
+    }
 
 
 def _width(plan: Plan, layer: str) -> int:
@@ -311,10 +354,13 @@ def _body_digest(plan: Plan, layer: str) -> str:
     """A fingerprint of the steps up to ``layer`` (their kinds, shapes and weights)."""
     digest = hashlib.sha256()
     for step in cut(plan, layer).steps:
-        digest.update(f"{step.kind}{step.output_shape}{step.activation}{step.pads}".encode())
-        for array in (step.kernel, step.bias, step.scale, step.shift):
-            if array is not None:
-                digest.update(np.ascontiguousarray(array).tobytes())
+        digest.update(type(step).__name__.encode())
+        for f in dataclasses.fields(step):
+            value = getattr(step, f.name)
+            if isinstance(value, np.ndarray):
+                digest.update(np.ascontiguousarray(value).tobytes())
+            elif f.name not in ("name", "input"):
+                digest.update(f"{f.name}={value!r};".encode())
     return digest.hexdigest()
 
 

@@ -87,6 +87,9 @@ __all__ = [
 ]
 
 METADATA = "metadata.json"
+#: Files made from a version's model (hash-checked like the rest), kept beside it so they are
+#: made once per version: the ONNX graph the onnxruntime engine runs.
+DERIVED = ("model.onnx",)
 MARKER = ".mnist-widgets-store"
 #: The metadata format this version writes and reads; any other is an entry we cannot trust.
 FORMAT = 1
@@ -266,6 +269,8 @@ class CacheEntry:
     path: Path
     metadata: EntryMetadata
     last_used: str | None = None
+    #: The :data:`DERIVED` files read with the model (``load``), verified; empty otherwise.
+    derived: Mapping[str, bytes] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def source_url(self) -> str | None:
@@ -328,13 +333,18 @@ class VerifyResult:
     problem: str | None = None
 
 
-def _contents(name: str, artifacts: ModelArtifacts) -> dict[str, bytes]:
+def _contents(
+    name: str, artifacts: ModelArtifacts, derived: Mapping[str, bytes]
+) -> dict[str, bytes]:
     rels = list(artifacts.weight_files)
-    clash = {MODEL_JSON, METADATA}.intersection(rels)
+    clash = {MODEL_JSON, METADATA, *DERIVED}.intersection(rels)
     if clash:
         msg = f"cannot store {name!r}: a weight file may not be called {sorted(clash)[0]!r}"
         raise CacheError(msg)
-    return {MODEL_JSON: artifacts.model_json_bytes(), **artifacts.weight_files}
+    unknown = set(derived) - set(DERIVED)
+    if unknown:
+        raise ValueError(f"derived files are {DERIVED}, not {sorted(unknown)}")
+    return {MODEL_JSON: artifacts.model_json_bytes(), **artifacts.weight_files, **derived}
 
 
 def _check_one(rel: str, data: bytes, recorded: FileRecord) -> str | None:
@@ -455,6 +465,7 @@ class ModelStore:
         *,
         source_url: str | None = None,
         validators: Mapping[str, Validators] | None = None,
+        derived: Mapping[str, bytes] | None = None,
     ) -> CacheEntry:
         """Store ``artifacts`` as entry ``name``, all or nothing; return the new entry.
 
@@ -470,6 +481,9 @@ class ModelStore:
             File path (``"model.json"``, each weight file) -> the server's
             :class:`~mnist_widgets._validators.Validators`, used to revalidate each file with a
             conditional request later.
+        derived : dict, optional
+            :data:`DERIVED` files made from this model (``{"model.onnx": ...}``), stored and
+            verified with it; ``load`` returns them as ``entry.derived``.
 
         Raises
         ------
@@ -478,7 +492,7 @@ class ModelStore:
             names the cause. Any previous version of the entry is left untouched.
         """
         bare = parse_name(name)
-        contents = _contents(bare, artifacts)
+        contents = _contents(bare, artifacts, derived or {})
         metadata = EntryMetadata.describe(bare, contents, source_url, validators or {})
         try:
             self._adopt()
@@ -493,7 +507,7 @@ class ModelStore:
             raise CacheError(msg) from exc
         self._touch(bare)
         # From memory: a concurrent writer may already have replaced (and removed) our version.
-        return CacheEntry(bare, version, metadata, _now())
+        return CacheEntry(bare, version, metadata, _now(), MappingProxyType(derived or {}))
 
     def _stage(self, contents: Mapping[str, bytes], metadata: EntryMetadata) -> Path:
         """Write a version into ``.tmp``, read it back and check it; return its directory."""
@@ -658,12 +672,14 @@ class ModelStore:
                 )
                 raise CacheError(msg)
             contents[rel] = data
+        derived = {rel: contents.pop(rel) for rel in DERIVED if rel in contents}
         try:
             raw = contents.pop(MODEL_JSON)
             artifacts = ModelArtifacts.from_json_bytes(raw, contents, source=cache_url(name))
         except (KeyError, ModelFormatError) as exc:
             raise CacheError(f"model store entry {name!r} is not a usable model: {exc}") from exc
-        return artifacts, CacheEntry(name, version, meta, self._last_used(name))
+        entry = CacheEntry(name, version, meta, self._last_used(name), derived)
+        return artifacts, entry
 
     # -- management ----------------------------------------------------------------------------
 

@@ -169,3 +169,26 @@ def test_replace_weights_keeps_every_other_byte_and_requantizes():
         replace_weights(model_json, files, {"c/kernel": new_b})
     with pytest.raises(ModelFormatError, match="shape"):
         replace_weights(model_json, files, {"b/kernel": new_b.T})
+
+
+def test_the_bundled_replay_features_are_the_shipped_models(base):
+    """replay.npz carries the shipped model's features of its digits (a first fine-tuning in the
+    browser need not compute them). After the shipped model changes, this fails until
+    ``python scripts/replay_digits.py --features-only`` runs."""
+    from mnist_widgets.finetuning import _replay, bundle_features
+
+    bundled = _replay()
+    fresh = bundle_features(base)
+    assert str(fresh["features_body"]) == bundled.body, (
+        "the shipped model changed: run `python scripts/replay_digits.py --features-only`"
+    )
+    computed = fresh["features"] * fresh["features_step"] + fresh["features_lo"]
+    assert bundled.features is not None
+    assert np.abs(bundled.features - computed).max() <= float(fresh["features_step"])
+
+
+def test_another_model_computes_its_own_replay_features(seed_model_dir, taught):
+    seed = Predictor(str(seed_model_dir), backend="numpy")  # the article's model, another body
+    tuned = finetune(seed, taught[0])
+    assert finetune_info(tuned).base_sha256 == model_sha256(seed.artifacts)
+    assert accuracy(tuned, taught[0]) == 1.0

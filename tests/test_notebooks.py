@@ -36,7 +36,7 @@ def _texts(notebook: Any, stream: str) -> list[str]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["03_offline_cache", "04_draw"])
+@pytest.mark.parametrize("name", ["03_offline_cache", "04_draw", "05_teach"])
 def test_a_tutorial_runs_twice_against_one_store_without_a_warning(name, tmp_path, monkeypatch):
     work = tmp_path / "notebooks"
     work.mkdir()
@@ -49,7 +49,11 @@ def test_a_tutorial_runs_twice_against_one_store_without_a_warning(name, tmp_pat
     for run in (first, second):
         assert _texts(run, "stderr") == []  # no warning, no log noise
     out = "".join(_texts(second, "stdout"))
-    if name == "04_draw":  # the second run loads from the store, and says so
+    if name == "05_teach":  # the second run starts from the personal model the first saved
+        assert "no personal model yet" in "".join(_texts(first, "stdout"))
+        assert "taught with 10 drawings (cache://mnist-mine)" in out
+        assert "same answers as before saving: True" in out
+    elif name == "04_draw":  # the second run loads from the store, and says so
         assert "model from the network" in "".join(_texts(first, "stdout"))
         # the first run's download bar is labelled by the model's folder, as in 03
         state = json.dumps(first.metadata["widgets"])
