@@ -46,6 +46,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="augment training images (rotation, shift, zoom, stroke width) for hand-drawn digits",
     )
     parser.add_argument(
+        "--recipe",
+        choices=("pen",),
+        default=None,
+        help="named training recipe: 'pen' = --augment plus pen-drawn copies of every training "
+        "digit (slant, elastic distortion, strokes re-inked at varied widths; the shipped model)",
+    )
+    parser.add_argument(
         "--subset", type=int, default=None, metavar="N", help="train on N random training images"
     )
     parser.add_argument(
@@ -126,6 +133,7 @@ def _run(args: argparse.Namespace) -> int:
         validation_split=args.validation_split,
         seed=args.seed,
         augment=args.augment,
+        recipe=args.recipe,
         subset=args.subset,
         label_smoothing=smoothing,
         data_dir=args.data_dir,
