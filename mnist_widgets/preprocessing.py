@@ -28,11 +28,12 @@ Conventions (documented decisions)
 - **Centring.** The shift is a whole number of pixels, as in MNIST, so the centre of mass ends
   within half a pixel of (14, 14) on each axis and the ink keeps its 20-pixel long side. For
   extremely lopsided shapes the shift is limited so no ink leaves the 28x28 frame.
-- **Stroke width.** MNIST's strokes are 7-21 % of the ink's longer side (5th-95th percentile;
-  median 12 %). :func:`preprocess` measures the ink's stroke width (:func:`~mnist_widgets.strokes.
-  stroke_width`, on the ink scaled to a 64 px longer side) and, when it is outside
-  ``STROKE_RANGE`` (a fat pen on a small digit, or a hairline), thins the ink to its skeleton and
-  re-inks it at ``STROKE_TARGET``; ink of an ordinary width is left exactly as it was.
+- **Stroke width.** MNIST's strokes are 7-25 % of the ink's longer side (1st-99th percentile;
+  median 12 %). :func:`preprocess` measures the ink's stroke width
+  (:func:`~mnist_widgets.strokes.stroke_width`, on the ink scaled to a 64 px longer side) and,
+  when it is outside ``STROKE_RANGE`` (5-33 %: a fat pen on a small digit, or a hairline), thins
+  the ink to its skeleton and re-inks it at ``STROKE_TARGET`` (12 %); ink of any width MNIST
+  has is left exactly as it was (re-inking it would only lose detail).
 
 Strokes
 -------
@@ -95,7 +96,7 @@ INK_THRESHOLD = 0.1  # a pixel at or above this value counts as ink
 EMPTY_INK_FRACTION = 0.0005  # fewer ink pixels than this share of the canvas: empty
 MIN_INK_PIXELS = 2  # ... and never fewer than this many (tiny canvases)
 _INK_U8 = int(np.ceil(INK_THRESHOLD * 255))  # the same threshold on 0-255 data
-STROKE_RANGE = (0.06, 0.24)  # stroke width / ink's longer side left as it is (MNIST: 1st-98th %)
+STROKE_RANGE = (0.05, 0.33)  # stroke width / ink's longer side left as it is (MNIST: 0.07-0.25)
 STROKE_TARGET = 0.12  # ... and re-inked at this ratio when outside (MNIST's median)
 _WORK = 64  # px: the longer side the ink is measured (and re-inked) at
 PEN_FRACTION = 0.12  # strokes: pen width / the drawing's longer side (pen path)
