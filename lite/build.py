@@ -14,6 +14,8 @@ Where every file comes from, and what is checked:
   *official* lock from npm. Nothing unverified is shipped.
 - ``PYODIDE_DIST=DIR`` (an extracted official Pyodide 0.27.7 distribution, e.g. the release
   tarball) replaces both: core, lock and packages all come from there, checked against its lock.
+- The lock and the core files are pinned by sha256 (``lite/pins.py``) whichever way they come, so
+  a package altered together with its lock entry, or an altered core, is refused.
 - The lock is trimmed to the packages shipped (micropip fails on an entry whose file is absent).
 - The piplite wheels: ``lite/requirements-kernel.txt`` from PyPI, plus a wheel of mnist-widgets
   built from this checkout (the shipped model inside it).
@@ -35,7 +37,10 @@ import subprocess
 import sys
 import tarfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
+
+from pins import PinError, verified  # lite/ is this script's directory, hence on sys.path
 
 ROOT = Path(__file__).resolve().parent.parent
 LITE = ROOT / "lite"
@@ -60,7 +65,7 @@ CORE_FILES = (
 # Their dependencies (per the lock) come along.
 LOCK_ROOTS = ("micropip", "ssl", "sqlite3", "jedi", "ipython", "numpy", "pillow")
 
-NOTEBOOKS = ("03_offline_cache.ipynb", "04_draw.ipynb")
+NOTEBOOKS = ("03_offline_cache.ipynb", "04_draw.ipynb", "05_teach.ipynb")
 
 
 def log(message: str) -> None:
@@ -107,6 +112,19 @@ def transport_wheel() -> Path:
     return dest
 
 
+def _pinned(name: str, read: Callable[[str], Path | bytes], origin: str) -> bytes:
+    """The lock or a core file, only if it is the official one (``lite/pins.py``)."""
+    try:
+        got = read(name)
+        data = got.read_bytes() if isinstance(got, Path) else got
+    except (OSError, KeyError) as exc:
+        sys.exit(f"{name} is missing from {origin} ({exc})")
+    try:
+        return verified(name, data, origin=origin)
+    except PinError as exc:
+        sys.exit(str(exc))
+
+
 class Distribution:
     """Pyodide's official lock plus a way to read its core and package files."""
 
@@ -115,8 +133,9 @@ class Distribution:
         if dist:
             self.dir = Path(dist)
             log(f"Pyodide from PYODIDE_DIST={self.dir}")
-            self.lock = json.loads((self.dir / "pyodide-lock.json").read_bytes())
-            self._core = lambda name: (self.dir / name).read_bytes()
+            origin = f"PYODIDE_DIST={self.dir}"
+            self.lock = json.loads(_pinned("pyodide-lock.json", self.dir.joinpath, origin))
+            self._core = lambda name: _pinned(name, self.dir.joinpath, origin)
             self._package = lambda name: (
                 (self.dir / name).read_bytes() if (self.dir / name).exists() else None
             )
@@ -127,8 +146,9 @@ class Distribution:
                     for m in tar.getmembers()
                     if m.isfile()
                 }
-            self.lock = json.loads(files["pyodide-lock.json"])
-            self._core = files.__getitem__
+            origin = f"npm {PYODIDE_NPM}"
+            self.lock = json.loads(_pinned("pyodide-lock.json", files.__getitem__, origin))
+            self._core = lambda name: _pinned(name, files.__getitem__, origin)
             transport = zipfile.ZipFile(transport_wheel())
             names = set(transport.namelist())
 
@@ -201,11 +221,28 @@ def kernel_wheels() -> list[Path]:
 
 
 def project_wheel(dest: Path) -> Path:
-    """A wheel of mnist-widgets built from this checkout (its shipped model inside)."""
+    """A wheel of mnist-widgets built from this checkout (its shipped model inside, without the
+    prebuilt model.onnx: the kernel runs the numpy engine, which never reads it)."""
     shutil.rmtree(dest, ignore_errors=True)
     run(PROJECT_PY, "-m", "pip", "wheel", "-q", "--no-deps", "-w", dest, ROOT)
     (wheel,) = dest.glob("mnist_widgets-*.whl")
+    _drop_from_wheel(wheel, ".onnx")
     return wheel
+
+
+def _drop_from_wheel(wheel: Path, suffix: str) -> None:
+    """Rewrite ``wheel`` without its files ending in ``suffix`` (and their RECORD lines)."""
+    tmp = wheel.with_suffix(".tmp")
+    with zipfile.ZipFile(wheel) as src, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            if info.filename.endswith(suffix):
+                continue
+            data = src.read(info)
+            if info.filename.endswith(".dist-info/RECORD"):
+                lines = data.decode().splitlines(keepends=True)
+                data = "".join(x for x in lines if not x.split(",")[0].endswith(suffix)).encode()
+            dst.writestr(info, data)
+    tmp.replace(wheel)
 
 
 # --- the model served by the site ------------------------------------------------------------

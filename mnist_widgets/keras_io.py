@@ -15,15 +15,16 @@ from ._http import NetworkOptions
 from .loader import FetchResult, Strategy, fetch_artifacts
 from .sources import read_artifacts, write_artifacts
 from .store import ModelStore
-from .tfjs.artifacts import DEFAULT_SHARD_BYTES
+from .tfjs.artifacts import DEFAULT_SHARD_BYTES, ModelArtifacts
 from .tfjs.codec import decode_model, encode_model
+from .tfjs.graph import ModelGraph
 
 __all__ = ["fetch_model", "load_layers_model", "save_layers_model"]
 
 
 def save_layers_model(
     model: Any,
-    dest: str | os.PathLike,
+    dest: str | os.PathLike[str],
     *,
     quantize: str | None = None,
     shard_size_bytes: int = DEFAULT_SHARD_BYTES,
@@ -57,7 +58,7 @@ def save_layers_model(
 
 
 def load_layers_model(
-    src: str | os.PathLike, *, options: NetworkOptions | None = None, cache: bool = True
+    src: str | os.PathLike[str], *, options: NetworkOptions | None = None, cache: bool = True
 ) -> Any:
     """Load a TF.js layers model (ours, TF.js-saved, or converter output) as a ``keras.Model``.
 
@@ -100,7 +101,7 @@ def fetch_model(
         :class:`~mnist_widgets.loader.NetworkOptions` fields, kept as keywords for
         compatibility: ``timeout``, ``deadline``, ``retries``, ``progress``,
         ``max_model_json_bytes``, ``max_weights_bytes``, ``headers``,
-        ``allow_cross_origin_redirects``, ``transport``.
+        ``allow_cross_origin_redirects``.
 
     Examples
     --------
@@ -115,5 +116,10 @@ def fetch_model(
         strategy=strategy,
         store=store,
         options=NetworkOptions.merge(options, **network),
-        validate=decode_model,
+        validate=_decode,
     )
+
+
+def _decode(artifacts: ModelArtifacts, graph: ModelGraph, *, source: str) -> Any:
+    """The loader's ``validate``: the Keras model of a checked graph (not checked again)."""
+    return decode_model(artifacts, source=source, graph=graph)

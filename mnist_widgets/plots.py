@@ -15,13 +15,14 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 
-def _pyplot():
+def _figure(figsize: tuple[float, float]) -> Figure:
+    """A new pyplot figure (so notebooks show it inline), as ``plt.subplots`` makes one."""
     try:
-        import matplotlib.pyplot as plt
+        import matplotlib.pyplot as plt  # deferred: matplotlib is optional and slow to import
     except ImportError as exc:  # pragma: no cover - depends on the environment
         msg = "plots need matplotlib: pip install 'mnist-widgets[notebooks]'"
         raise ImportError(msg) from exc
-    return plt
+    return plt.figure(figsize=figsize)
 
 
 def show_digits(
@@ -40,12 +41,11 @@ def show_digits(
     labels : optional labels printed above each digit
     titles : optional free-form titles (override ``labels``)
     """
-    plt = _pyplot()
     images = np.asarray(images)
     n = len(images)
     rows = max(1, -(-n // columns))
-    fig, axes = plt.subplots(rows, columns, figsize=(columns * size, rows * size * 1.15))
-    for i, ax in enumerate(np.atleast_1d(axes).ravel()):
+    fig = _figure((columns * size, rows * size * 1.15))
+    for i, ax in enumerate(fig.subplots(rows, columns, squeeze=False).ravel()):
         ax.axis("off")
         if i >= n:
             continue
@@ -60,9 +60,9 @@ def show_digits(
 
 def plot_class_counts(labels: np.ndarray, *, title: str = "Digits per class") -> Figure:
     """Bar chart of how many examples each digit has."""
-    plt = _pyplot()
     counts = np.bincount(np.asarray(labels), minlength=10)
-    fig, ax = plt.subplots(figsize=(6, 2.5))
+    fig = _figure((6, 2.5))
+    ax = fig.subplots()
     ax.bar(range(10), counts, color="#4c72b0")
     ax.set_xticks(range(10))
     ax.set_xlabel("digit")
@@ -77,11 +77,17 @@ def plot_class_counts(labels: np.ndarray, *, title: str = "Digits per class") ->
 def plot_history(history: Mapping[str, Sequence[float]] | object) -> Figure:
     """Loss and accuracy per epoch, training vs validation.
 
-    ``history`` is a Keras ``History`` object or its ``.history`` dict.
+    ``history`` is a :class:`~mnist_widgets.training.TrainHistory`, a Keras ``History``, or the
+    ``.history`` dict of either.
     """
-    plt = _pyplot()
-    hist: Mapping[str, Sequence[float]] = getattr(history, "history", history)  # type: ignore[assignment]
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.2))
+    hist = getattr(history, "history", history)
+    if not isinstance(hist, Mapping):
+        msg = f"expected a Keras History or its .history dict, got {type(history).__name__}"
+        raise TypeError(msg)
+    fig = _figure((10, 3.2))
+    from matplotlib.ticker import MaxNLocator  # after _figure: matplotlib is there
+
+    ax_loss, ax_acc = fig.subplots(1, 2, squeeze=False)[0]
     for ax, key, label in ((ax_loss, "loss", "loss"), (ax_acc, "accuracy", "accuracy")):
         for prefix, style in (("", "-o"), ("val_", "--o")):
             values = hist.get(prefix + key)
@@ -89,6 +95,7 @@ def plot_history(history: Mapping[str, Sequence[float]] | object) -> Figure:
                 epochs = np.arange(1, len(values) + 1)
                 ax.plot(epochs, values, style, markersize=3, label=(prefix or "train_") + key)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
         ax.set_title(label)
         ax.grid(alpha=0.3)
         ax.legend()
@@ -107,22 +114,18 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int = 
 
 def plot_confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray) -> Figure:
     """Confusion matrix with counts; the diagonal is what the model got right."""
-    plt = _pyplot()
     matrix = confusion_matrix(y_true, y_pred)
-    fig, ax = plt.subplots(figsize=(5.5, 5))
+    fig = _figure((5.5, 5))
+    ax = fig.subplots()
     off_diagonal = matrix - np.diag(np.diag(matrix))
     ax.imshow(off_diagonal, cmap="Reds")
+    dark = max(int(off_diagonal.max()), 1) * 0.55  # "Reds" is dark red from here up
     for (t, p), count in np.ndenumerate(matrix):
         if count:
-            ax.text(
-                p,
-                t,
-                str(count),
-                ha="center",
-                va="center",
-                fontsize=7,
-                color="black" if t != p else "#1a7f37",
-            )
+            # the diagonal is not coloured (green on white); errors: white on dark red
+            light = "white" if off_diagonal[t, p] >= dark else "black"
+            color = "#1a7f37" if t == p else light
+            ax.text(p, t, str(count), ha="center", va="center", fontsize=7, color=color)
     ax.set_xticks(range(10))
     ax.set_yticks(range(10))
     ax.set_xlabel("predicted")
@@ -157,12 +160,10 @@ def compare_inputs(rows: Mapping[str, Sequence[np.ndarray]], *, size: float = 1.
 
     ``rows`` maps a row label (e.g. "canvas", "article's pooling", "our preprocessing") to images.
     """
-    plt = _pyplot()
     labels = list(rows)
     columns = max(len(v) for v in rows.values())
-    fig, axes = plt.subplots(
-        len(labels), columns, figsize=(columns * size, len(labels) * size), squeeze=False
-    )
+    fig = _figure((columns * size, len(labels) * size))
+    axes = fig.subplots(len(labels), columns, squeeze=False)
     for r, label in enumerate(labels):
         for c in range(columns):
             ax = axes[r][c]

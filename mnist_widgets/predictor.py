@@ -13,15 +13,21 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import engines
-from .errors import CanvasError, ModelFormatError
-from .preprocessing import SIZE, Prepared, prepare, prepare_strokes
+from .errors import CanvasError, ConfigError, ModelFormatError
+from .preprocessing import REASON_EMPTY, SIZE, Prepared, prepare, prepare_strokes
 from .tfjs.artifacts import ModelArtifacts
 from .tfjs.codec import encode_model
+from .tfjs.graph import ModelGraph
+
+if TYPE_CHECKING:
+    from .loader import FetchResult
+
+ONNX_FILE = "model.onnx"  # the store's and the shipped model's prebuilt graph
 
 __all__ = ["Prediction", "Predictor"]
 
@@ -91,6 +97,7 @@ class Predictor:
     ----------
     model : None, str, os.PathLike, ModelArtifacts or keras.Model
         ``None``: the model shipped with the package (no network, no training). A source: a
+        ``model.onnx`` file (``export --format onnx``'s; onnxruntime only), a
         directory or ``model.json`` path, ``file://``, ``cache://NAME`` (the model store) or an
         ``http(s)://`` URL of a ``model.json`` (fetched through the model store, cache-first; use
         :meth:`from_url` for other strategies). Already-read :class:`ModelArtifacts`. Or a
@@ -110,6 +117,9 @@ class Predictor:
         The engine itself: ``engine(batch)`` maps ``(n, 28, 28, 1)`` float32 to ``(n, 10)``.
     model
         The ``keras.Model`` on the tensorflow backend, else ``None``.
+    artifacts : ModelArtifacts or None
+        The model's files (TF.js layers format) it was loaded from; ``None`` for a
+        ``keras.Model``.
     fetch_result
         For an http(s) model, the loader's :class:`~mnist_widgets.FetchResult` (where the bytes
         came from, the store entry); else ``None``.
@@ -140,34 +150,45 @@ class Predictor:
     """
 
     def __init__(self, model: Any = None, *, backend: str = "auto", jit_compile: bool = True):
-        self.fetch_result: Any = None
-        self.model: Any = None
-        if model is None or isinstance(model, str | os.PathLike | ModelArtifacts):
-            artifacts, source = self._artifacts(model)
+        self.fetch_result: FetchResult | None = None
+        self.model: Any = None  # a keras.Model (Keras ships no types), or None
+        self.artifacts: ModelArtifacts | None = None
+        if isinstance(model, str | os.PathLike) and os.fspath(model).endswith(".onnx"):
+            self.engine = _onnx_file_engine(model, backend)
+        elif model is None or isinstance(model, str | os.PathLike | ModelArtifacts):
+            resolved = engines.resolve_backend(backend)
+            artifacts, source, graph, onnx = self._open(model, resolved)
+            self.artifacts = artifacts
             self.engine = engines.load_engine(
-                artifacts, backend, source=source, jit_compile=jit_compile
+                artifacts, resolved, source=source, graph=graph, onnx=onnx, jit_compile=jit_compile
             )
             self.model = getattr(self.engine, "model", None)  # only the tensorflow engine has one
         else:  # a keras.Model
             resolved = "tensorflow" if backend == "auto" else engines.resolve_backend(backend)
             self.model = model
             self.engine = self._keras_engine(model, resolved, jit_compile)
-        self.backend: str = self.engine.backend
-        _check_shapes(self.engine)
-        self._run(np.zeros((1, *_INPUT), np.float32))  # compile/allocate now, not on a drawing
+        self._ready()
 
-    def _artifacts(self, model: Any) -> tuple[ModelArtifacts, str]:
+    def _open(
+        self, model: Any, backend: str
+    ) -> tuple[ModelArtifacts, str, ModelGraph | None, bytes | None]:
+        """The artifacts, a label, and what the source knows already: the checked graph (the
+        loader's) and a prebuilt ONNX graph (the store's, or the one shipped with the model)."""
         if isinstance(model, ModelArtifacts):
-            return model, "the given ModelArtifacts"
+            return model, "the given ModelArtifacts", None, None
+        onnx = None
         if model is None:
-            from ._shipped import shipped_model_dir
+            from ._shipped import shipped_model_dir, shipped_onnx
 
             model = shipped_model_dir()
-        from .sources import open_artifacts  # deferred: it imports httpx, a local model needs none
+            onnx = shipped_onnx() if backend == "onnxruntime" else None
+        from .sources import open_artifacts  # deferred: it imports HTTP, a local model needs none
 
-        opened = open_artifacts(model)
+        derive = _derive_onnx if backend == "onnxruntime" else None
+        opened = open_artifacts(model, derive=derive)
         self.fetch_result = opened.fetch_result
-        return opened.artifacts, opened.source
+        graph = opened.fetch_result.graph if opened.fetch_result is not None else None
+        return opened.artifacts, opened.source, graph, opened.derived.get(ONNX_FILE, onnx)
 
     @staticmethod
     def _keras_engine(model: Any, backend: str, jit_compile: bool) -> engines.Engine:
@@ -187,11 +208,32 @@ class Predictor:
         """
         from .loader import fetch_artifacts  # deferred: HTTP and the store only for a URL
 
-        result = fetch_artifacts(url, **fetch_options)
-        predictor = cls(result.artifacts, backend=backend)
+        resolved = engines.resolve_backend(backend)
+        derive = _derive_onnx if resolved == "onnxruntime" else None
+        result = fetch_artifacts(url, derive=derive, **fetch_options)
+        onnx = result.derived.get(ONNX_FILE)
+        engine = engines.load_engine(
+            result.artifacts, resolved, source=url, graph=result.graph, onnx=onnx
+        )
+        predictor = cls._with_engine(engine, result.artifacts)
         result.model = predictor.model
         predictor.fetch_result = result
         return predictor
+
+    @classmethod
+    def _with_engine(cls, engine: engines.Engine, artifacts: ModelArtifacts) -> Predictor:
+        predictor = cls.__new__(cls)
+        predictor.fetch_result = None
+        predictor.artifacts = artifacts
+        predictor.engine = engine
+        predictor.model = getattr(engine, "model", None)
+        predictor._ready()
+        return predictor
+
+    def _ready(self) -> None:
+        self.backend: str = self.engine.backend
+        _check_shapes(self.engine)
+        self._run(np.zeros((1, *_INPUT), np.float32))  # compile/allocate now, not on a drawing
 
     def predict(self, image: np.ndarray, *, preprocessed: bool = False) -> Prediction:
         """Classify one drawing (any canvas :func:`~mnist_widgets.preprocess` accepts).
@@ -237,12 +279,34 @@ class Predictor:
         if probs.ndim != 2 or probs.shape[1] != 10:
             msg = f"the model must output 10 class scores per image, got shape {probs.shape}"
             raise ModelFormatError(msg)
-        return _as_distribution(probs)
+        probs = _as_distribution(probs)
+        if not np.isfinite(probs).all():
+            rows = np.flatnonzero(~np.isfinite(probs).all(axis=1))
+            msg = (
+                f"the model's scores for image {int(rows[0])} of the batch are not finite (NaN or "
+                "inf): its weights make the computation overflow float32, so there is no answer; "
+                "use a model whose outputs stay finite (a retrained or re-exported one)"
+            )
+            raise ModelFormatError(msg)
+        return probs
 
     def __repr__(self) -> str:
-        plan = getattr(self.engine, "plan", None)
-        name = plan.name if plan is not None else getattr(self.model, "name", "?")
+        name = getattr(self.engine, "name", None) or getattr(self.model, "name", "?")
         return f"Predictor(model={name!r}, backend={self.backend!r})"
+
+
+def _onnx_file_engine(path: str | os.PathLike[str], backend: str) -> engines.Engine:
+    """A ``model.onnx`` file runs on onnxruntime only."""
+    if engines.resolve_backend(backend) != "onnxruntime":
+        msg = (
+            f"{os.fspath(path)!r} is an ONNX model, which runs on backend='onnxruntime' "
+            f"(installed: {', '.join(engines.available_backends())}), not {backend!r}; pass the "
+            "TF.js model (model.json) for the other backends"
+        )
+        raise ConfigError(msg)
+    from .engines.ort import OnnxFileEngine  # deferred: onnxruntime only for an .onnx file
+
+    return OnnxFileEngine(path)
 
 
 def _prepare(image: np.ndarray, preprocessed: bool) -> Prepared:
@@ -272,7 +336,7 @@ def _not_a_digit(prepared: Prepared) -> Prediction:
     else:
         x = np.array(x, dtype=np.float32)
         x.flags.writeable = False
-    return Prediction(None, _EMPTY_PROBS, x, prepared.reason or "nothing drawn")
+    return Prediction(None, _EMPTY_PROBS, x, prepared.reason or REASON_EMPTY)
 
 
 def _make(probs: np.ndarray, x: np.ndarray) -> Prediction:
@@ -283,11 +347,16 @@ def _make(probs: np.ndarray, x: np.ndarray) -> Prediction:
 
 def _as_distribution(scores: np.ndarray) -> np.ndarray:
     """Pass softmax output through; turn logits (negative, or not summing to 1) into softmax."""
-    sums = scores.sum(axis=1, keepdims=True)
+    if not np.isfinite(scores).all():
+        return scores  # no distribution to make: the caller refuses it
+    with np.errstate(over="ignore"):  # huge finite scores: inf sums take the softmax path
+        sums = scores.sum(axis=1, keepdims=True)
     if scores.min() >= 0 and float(np.abs(sums - 1.0).max()) < 1e-3:  # (np.allclose: 10x slower)
-        return scores / sums  # renormalise float32 rounding so every row sums to 1
+        renormalised: np.ndarray = scores / sums  # float32 rounding: every row sums to 1
+        return renormalised
     shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
+    softmax: np.ndarray = shifted / shifted.sum(axis=1, keepdims=True)  # (numpy's stubs: Any)
+    return softmax
 
 
 def _shape_error(shape: tuple[Any, ...]) -> ModelFormatError:
@@ -308,7 +377,12 @@ def _check_keras_input(model: Any) -> None:
         raise _shape_error(tuple(shape))
 
 
-def _check_shapes(engine: Any) -> None:
-    plan = getattr(engine, "plan", None)
-    if plan is not None and plan.input_shape != _INPUT:
-        raise _shape_error((None, *plan.input_shape))
+def _check_shapes(engine: engines.Engine) -> None:
+    shape = getattr(engine, "input_shape", None)  # the Keras engine's model was checked before
+    if shape is not None and shape != _INPUT:
+        raise _shape_error((None, *shape))
+
+
+def _derive_onnx(artifacts: ModelArtifacts, graph: ModelGraph, *, source: str) -> dict[str, bytes]:
+    """The loader's ``derive``: the ONNX graph, built once per stored version."""
+    return {ONNX_FILE: engines.prebuilt_onnx(artifacts, source=source, graph=graph)}

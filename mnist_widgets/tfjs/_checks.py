@@ -21,10 +21,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Mapping
-from typing import Any
+from types import EllipsisType
+from typing import Any, TypeGuard, TypeVar
 
 from ..errors import ModelFormatError
 from .layers import ACTIVATIONS, CONSTRAINTS, INITIALIZERS, dtype_name
+
+T = TypeVar("T")
 
 
 class Where:
@@ -50,11 +53,11 @@ def short(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def is_int(value: Any) -> bool:
+def is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def is_number(value: Any) -> bool:
+def is_number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
@@ -68,7 +71,12 @@ def positive_int(config: Mapping[str, Any], key: str, where: Where, default: Any
 
 
 def number(
-    config: Mapping[str, Any], key: str, where: Where, default: float, *, positive: bool = False
+    config: Mapping[str, Any],
+    key: str,
+    where: Where,
+    default: float | EllipsisType,
+    *,
+    positive: bool = False,
 ) -> float:
     value = config.get(key, default)
     if value is None:
@@ -102,13 +110,40 @@ def pair(config: Mapping[str, Any], key: str, where: Where, default: Any) -> tup
     return int(value[0]), int(value[1])
 
 
-def choice(config: Mapping[str, Any], key: str, where: Where, choices: tuple, default: Any):
+def padding_pairs(
+    config: Mapping[str, Any], key: str, where: Where, default: int
+) -> tuple[tuple[int, int], tuple[int, int]]:
+    """``((top, bottom), (left, right))`` from an int, ``[height, width]`` or two pairs (the
+    three forms TF.js's ZeroPadding2D accepts); every amount a non-negative integer."""
+    given = config.get(key, default)
+    value = default if given is None else given
+    if is_int(value):
+        value = [value, value]
+    if isinstance(value, list | tuple) and len(value) == 2 and all(is_int(v) for v in value):
+        value = [[value[0], value[0]], [value[1], value[1]]]
+    if (
+        not isinstance(value, list | tuple)
+        or len(value) != 2
+        or not all(
+            isinstance(p, list | tuple) and len(p) == 2 and all(is_int(v) and v >= 0 for v in p)
+            for p in value
+        )
+    ):
+        expected = "a non-negative integer, [height, width] or [[top, bottom], [left, right]]"
+        raise where.bad(key, given, expected)
+    (top, bottom), (left, right) = value
+    return (int(top), int(bottom)), (int(left), int(right))
+
+
+def choice(
+    config: Mapping[str, Any], key: str, where: Where, choices: tuple[T, ...], default: T
+) -> T:
     value = config.get(key, default)
     if value is None:
         value = default
     if value not in choices:
         raise where.bad(key, value, "one of " + ", ".join(map(repr, choices)))
-    return value
+    return choices[choices.index(value)]
 
 
 def activation(config: Mapping[str, Any], where: Where, *, required: bool = False) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -35,6 +35,14 @@ MODEL_JSON = "model.json"
 MAX_JSON_DEPTH = 64
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
+
+
+class ModelJson(dict[str, Any]):
+    """A parsed ``model.json`` whose structure :func:`check_model_json` has passed.
+
+    Only :func:`parse_model_json` makes one; :class:`ModelArtifacts` trusts it instead of checking
+    it again. Any other dict is checked when the artifacts are made.
+    """
 
 
 @dataclass(frozen=True)
@@ -82,7 +90,8 @@ file) again
     _json_bytes: bytes = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        check_model_json(self.model_json, source=self.source)
+        if not isinstance(self.model_json, ModelJson):  # parse_model_json checked that one
+            check_model_json(self.model_json, source=self.source)
         files = MappingProxyType({normal_path(p): b for p, b in self.weight_files.items()})
         object.__setattr__(self, "weight_files", files)
         object.__setattr__(self, "paths", weight_paths(self.model_json, source=self.source))
@@ -124,7 +133,7 @@ def _fail(source: str, what: str) -> ModelFormatError:
     return ModelFormatError(f"{source}: {what}")
 
 
-def parse_model_json(raw: bytes | str, *, source: str) -> dict[str, Any]:
+def parse_model_json(raw: bytes | str, *, source: str) -> ModelJson:
     """Parse and validate ``model.json``.
 
     Checks the JSON syntax, the top-level keys (``modelTopology`` and ``weightsManifest``),
@@ -156,12 +165,13 @@ def parse_model_json(raw: bytes | str, *, source: str) -> dict[str, Any]:
             "(was the file truncated, or is the URL serving an HTML page?)"
         )
         raise ModelFormatError(msg) from exc
-    check_model_json(model_json, source=source)
-    return model_json
+    return ModelJson(check_model_json(model_json, source=source))
 
 
-def check_model_json(model_json: Any, *, source: str) -> None:
+def check_model_json(model_json: object, *, source: str) -> dict[str, Any]:
     """Validate a parsed ``model.json`` (what :func:`parse_model_json` checks after parsing).
+
+    Returns it, typed as the JSON object it was checked to be.
 
     Raises
     ------
@@ -189,6 +199,7 @@ def check_model_json(model_json: Any, *, source: str) -> None:
     for g, group in enumerate(manifest):
         _check_group(group, g, source)
     _check_depth(model_json, source)
+    return model_json
 
 
 def _check_depth(model_json: dict[str, Any], source: str) -> None:
@@ -197,8 +208,8 @@ def _check_depth(model_json: dict[str, Any], source: str) -> None:
     A depth-first walk with an explicit stack of iterators: no recursion, and memory in
     proportion to the depth, not to the size of the file.
     """
-    path: list[Any] = []
-    stack = [iter(model_json.items())]
+    path: list[str | int] = []
+    stack: list[Iterator[tuple[str | int, Any]]] = [iter(model_json.items())]
     while stack:
         step = next(stack[-1], None)
         if step is None:
@@ -294,7 +305,8 @@ def weight_nbytes(entry: dict[str, Any]) -> int:
     """Bytes one manifest entry takes: ``prod(shape)`` x its stored (maybe quantized) dtype."""
     quant = entry.get("quantization")
     size = QUANTIZED_SIZES[quant["dtype"]] if quant else DTYPE_SIZES[entry["dtype"]]
-    return math.prod(entry["shape"]) * size
+    shape: list[int] = entry["shape"]
+    return math.prod(shape) * size
 
 
 def normal_path(path: str) -> str:
@@ -306,11 +318,11 @@ def normal_path(path: str) -> str:
     return path[2:] if path.startswith("./") else path
 
 
-def _check_path(path: Any, source: str) -> str:
-    problem, given = None, path
-    if isinstance(path, str):  # a leading "./" (TF.js downloads:// writes it) names the same file
-        path = normal_path(path)
-    if not isinstance(path, str) or not path:
+def _check_path(given: object, source: str) -> str:
+    problem = None
+    # a leading "./" (TF.js downloads:// writes it) names the same file
+    path = normal_path(given) if isinstance(given, str) else ""
+    if not path:
         problem = "it is empty or not a string"
     elif "\x00" in path:
         problem = "it contains a NUL byte"
@@ -331,7 +343,7 @@ def _check_path(path: Any, source: str) -> str:
     return path
 
 
-def weight_paths(model_json: dict[str, Any], *, source: str) -> list[str]:
+def weight_paths(model_json: Mapping[str, Any], *, source: str) -> list[str]:
     """Every weight file path in manifest order (duplicates dropped), after rejecting hostile ones.
 
     A leading ``./`` (as TF.js's ``downloads://`` writes) is accepted and dropped: it names the
@@ -362,7 +374,7 @@ def weight_paths(model_json: dict[str, Any], *, source: str) -> list[str]:
     return list(seen)
 
 
-def expected_weight_bytes(model_json: dict[str, Any]) -> int:
+def expected_weight_bytes(model_json: Mapping[str, Any]) -> int:
     """Total bytes the manifest's weights occupy: sum over groups of ``prod(shape) * itemsize``."""
     return sum(
         weight_nbytes(entry)

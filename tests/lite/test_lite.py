@@ -79,6 +79,8 @@ def _visit(browser, server, *, expect_source: str, draw_zero: bool = True) -> No
     expect(output_with(page, "and again: from the cache")).to_be_attached(timeout=60_000)
     # The drawing's comm messages queue behind the running cells: wait for the last one.
     expect(output_with(page, "skipped in the browser")).to_be_attached(timeout=120_000)
+    # No warning on any visit: a re-run loads from browser storage without a word (issue 18)
+    assert page.locator('[data-mime-type="application/vnd.jupyter.stderr"]').count() == 0
     canvas = page.locator(".mnist-widgets-canvas").first
     prediction = page.locator(".mnist-widgets-prediction").first
     canvas.scroll_into_view_if_needed()
@@ -119,7 +121,8 @@ def test_site_is_self_contained():
     model = json.loads((SITE / "models" / "mnist" / "model.json").read_text())
     assert {g["weights"][0]["quantization"]["dtype"] for g in model["weightsManifest"]} == {"uint8"}
     wheels = {p.name.split("-")[0] for p in (SITE / "pypi").glob("*.whl")}
-    assert {"mnist_widgets", "ipycanvas", "ipywidgets", "comm", "urllib3", "httpx"} <= wheels
+    assert {"mnist_widgets", "ipycanvas", "ipywidgets", "comm", "urllib3"} <= wheels
+    assert not {"httpx", "httpcore", "anyio", "h11"} & wheels  # one HTTP stack: urllib3
     size = sum(p.stat().st_size for p in SITE.rglob("*") if p.is_file())
     print(f"site size: {size / 1e6:.1f} MB (goal {SITE_SIZE_GOAL / 1e6:.0f} MB)")
 
