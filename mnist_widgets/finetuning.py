@@ -29,6 +29,7 @@ the date: :class:`~mnist_widgets.PersonalModel` keeps it in the model store.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import threading
 from collections.abc import Mapping, Sequence
@@ -42,7 +43,7 @@ import numpy as np
 
 from . import engines
 from .drawings import Drawing, DrawingSet, as_drawing_set
-from .engines._plan import Plan, Step, cut, plan_artifacts
+from .engines._plan import Dense, Plan, cut, plan_artifacts
 from .errors import ConfigError, ModelFormatError
 from .predictor import Predictor
 from .tfjs.artifacts import ModelArtifacts
@@ -247,16 +248,17 @@ def _plan_backend(backend: str) -> str:
     return backend if backend in ("numpy", "onnxruntime") else "numpy"
 
 
-def _head(plan: Plan) -> Step:
+def _head(plan: Plan) -> Dense:
     head = plan.steps[-1] if plan.steps else None
     if (
-        head is None
+        not isinstance(head, Dense)
         or head.name != plan.output
-        or head.kind != "dense"
         or head.activation not in ("softmax", "linear")
         or len(head.input_shape) != 1
     ):
-        what = "no layers" if head is None else f"{head.name!r} ({head.kind}, {head.activation})"
+        activation = getattr(head, "activation", "")
+        kind = type(head).__name__.lower()
+        what = "no layers" if head is None else f"{head.name!r} ({kind}, {activation})"
         msg = (
             f"fine-tuning refits the model's last layer, which must be a Dense layer with a "
             f"softmax (or linear) activation on flat features; this model's last is {what}"
@@ -352,10 +354,13 @@ def _body_digest(plan: Plan, layer: str) -> str:
     """A fingerprint of the steps up to ``layer`` (their kinds, shapes and weights)."""
     digest = hashlib.sha256()
     for step in cut(plan, layer).steps:
-        digest.update(f"{step.kind}{step.output_shape}{step.activation}{step.pads}".encode())
-        for array in (step.kernel, step.bias, step.scale, step.shift):
-            if array is not None:
-                digest.update(np.ascontiguousarray(array).tobytes())
+        digest.update(type(step).__name__.encode())
+        for f in dataclasses.fields(step):
+            value = getattr(step, f.name)
+            if isinstance(value, np.ndarray):
+                digest.update(np.ascontiguousarray(value).tobytes())
+            elif f.name not in ("name", "input"):
+                digest.update(f"{f.name}={value!r};".encode())
     return digest.hexdigest()
 
 

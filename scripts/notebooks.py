@@ -13,7 +13,7 @@ runs again.
 
 Notebook 01 runs in full mode (10 epochs on all 60,000 images: about 3 minutes of training on a
 quiet 2-core machine, the five notebooks about 7-8): the committed outputs are what a reader sees
-on GitHub, so they show the real model's learning curves and confusion matrix, not a one-epoch
+on GitHub, so they show the real model's learning curves and confusion matrix, not a three-epoch
 sketch. ``MNIST_WIDGETS_QUICK=1 make notebooks`` commits a quick run instead (its metadata says so).
 """
 
