@@ -52,6 +52,7 @@ def test_the_wheel_carries_the_model_the_tutorials_and_project_urls(wheel):
     assert {f"mnist_widgets/_tutorials/{name}" for name in TUTORIALS} <= names
     assert "mnist_widgets/_models/mnist/model.json" in names
     assert "mnist_widgets/_models/mnist/model.onnx" in names  # Predictor() starts without onnx
+    assert "mnist_widgets/replay.npz" in names  # fine-tuning's MNIST replay
     assert "Project-URL: Repository, https://" in metadata
     assert "Provides-Extra: notebooks" in metadata
     body = metadata.split("\n\n", 1)[1]
