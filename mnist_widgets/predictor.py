@@ -237,8 +237,19 @@ class Predictor:
 def _prepare(image: np.ndarray, preprocessed: bool) -> np.ndarray | None:
     if not preprocessed:
         return preprocess_or_none(image)
+    try:
+        raw = np.asarray(image)
+    except (ValueError, TypeError) as exc:  # ragged nested lists, objects NumPy cannot hold
+        msg = f"preprocessed=True needs a (28, 28) array in [0, 1], got {type(image).__name__}"
+        raise CanvasError(f"{msg} that is no rectangular array ({exc})") from exc
+    if raw.dtype.kind not in "biuf":  # strings, objects, dicts; complex (never drop a part)
+        msg = (
+            f"preprocessed=True needs a (28, 28) array of real numbers in [0, 1], got dtype "
+            f"{raw.dtype} ({type(image).__name__})"
+        )
+        raise CanvasError(msg)
     # A copy: _make marks the input read-only, which must not happen to the caller's own array.
-    x = np.array(image, dtype=np.float32)
+    x = np.array(raw, dtype=np.float32)
     if x.shape != (SIZE, SIZE):
         msg = f"preprocessed=True needs a (28, 28) array in [0, 1], got shape {x.shape}"
         raise CanvasError(msg)

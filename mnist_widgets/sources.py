@@ -25,7 +25,7 @@ from urllib.parse import unquote, urlsplit
 
 from ._fs import fsync_dir, write_synced
 from ._http import NetworkOptions
-from .errors import MnistWidgetsError, ModelFormatError
+from .errors import ConfigError, MnistWidgetsError, ModelFormatError
 from .loader import FetchResult, download_artifacts, fetch_artifacts
 from .store import ModelStore, parse_name
 from .tfjs.artifacts import MODEL_JSON, ModelArtifacts, parse_model_json, weight_paths
@@ -159,6 +159,8 @@ def _write_cache(artifacts: ModelArtifacts, dest: Source) -> str:
 
 
 def _local_path(src: Source) -> Path:
+    if "\x00" in os.fspath(src):  # no file can be named so; os calls raise a bare ValueError
+        raise ConfigError(f"invalid model location {str(src)!r}: a path cannot hold a NUL byte")
     if isinstance(src, str) and src.lower().startswith("file:"):
         parts = urlsplit(src)
         if parts.netloc not in ("", "localhost"):

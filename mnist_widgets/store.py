@@ -51,7 +51,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ._fs import fsync_dir, replace_file, sha256_hex, write_synced
-from .errors import CacheError, MnistWidgetsError, ModelFormatError
+from .errors import CacheError, ConfigError, MnistWidgetsError, ModelFormatError
 from .tfjs.artifacts import MODEL_JSON, ModelArtifacts
 from .tfjs.graph import check_artifacts
 
@@ -115,10 +115,22 @@ def default_root() -> Path:
     """``$MNIST_WIDGETS_CACHE``, else ``<user cache dir>/mnist-widgets/models``."""
     env = os.environ.get(ENV_CACHE)
     if env:
-        return Path(env).expanduser()
+        return _expand(env, f"{ENV_CACHE}={env!r}")
     import platformdirs  # deferred: only the default root needs it
 
     return Path(platformdirs.user_cache_dir("mnist-widgets")) / "models"
+
+
+def _expand(path: str | os.PathLike[str], what: str) -> Path:
+    """``path`` with ``~`` expanded; an unknown ``~user`` is a ConfigError, not a RuntimeError."""
+    try:
+        return Path(path).expanduser()
+    except RuntimeError as exc:  # pathlib: "Could not determine home directory"
+        msg = (
+            f"{what}: cannot expand {str(path).split(os.sep)[0]!r} ({exc}); use an absolute "
+            "path or an existing user's ~name"
+        )
+        raise ConfigError(msg) from exc
 
 
 def _now() -> str:
@@ -392,7 +404,7 @@ class ModelStore:
     """
 
     def __init__(self, root: str | os.PathLike | None = None) -> None:
-        self.root = Path(root).expanduser() if root is not None else default_root()
+        self.root = _expand(root, "the model store root") if root is not None else default_root()
 
     def __repr__(self) -> str:
         return f"ModelStore({str(self.root)!r})"
@@ -421,6 +433,12 @@ class ModelStore:
 
     def _adopt(self) -> None:
         """Make ``root`` a store (creating it) unless it is a non-empty directory that is not."""
+        if "\x00" in str(self.root):  # every os call would raise a bare ValueError
+            msg = (
+                f"cannot use {str(self.root)!r} as the model store: the path contains a NUL "
+                f"byte; set {ENV_CACHE} (or --cache-dir) to a valid directory"
+            )
+            raise CacheError(msg)
         if not self.is_store():
             self.root.mkdir(parents=True, exist_ok=True)
             # Another process may be making this a store right now: its marker (or the marker's
@@ -524,6 +542,7 @@ class ModelStore:
         )
         try:
             self._adopt()
+            self._refuse_links(bare)
             self._maybe_cleanup()
             version = self._publish(bare, self._stage(contents, metadata))
         except OSError as exc:
@@ -536,6 +555,22 @@ class ModelStore:
         self._touch(bare)
         # From memory: a concurrent writer may already have replaced (and removed) our version.
         return CacheEntry(bare, version, metadata, _now())
+
+    def _refuse_links(self, name: str) -> None:
+        """Never write through a symbolic link: the store does not read through one either.
+
+        An entry moved to another disk and replaced by a link would otherwise be a silent miss on
+        every load, each writing one more full copy through the link that nothing cleans up.
+        """
+        for path in (self.root / name, self.root / _TMP):
+            if path.is_symlink():
+                msg = (
+                    f"not writing model {name!r}: {str(path)!r} is a symbolic link (to "
+                    f"{os.readlink(path)!r}), and the store neither reads, writes nor deletes "
+                    "through links; move the folder back (or remove the link), or point "
+                    f"{ENV_CACHE} at a store on the other disk"
+                )
+                raise CacheError(msg)
 
     def _stage(self, contents: Mapping[str, bytes], metadata: EntryMetadata) -> Path:
         """Write a version into ``.tmp``, read it back and check it; return its directory."""

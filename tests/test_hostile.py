@@ -177,3 +177,161 @@ def test_cli_predict_with_nan_weights_prints_one_line_and_fails(tmp_path, capsys
     captured = capsys.readouterr()
     assert code == 1 and captured.out == ""
     assert captured.err.count("\n") == 1 and "'dense/kernel'" in captured.err
+
+
+# -- 5. raw exceptions where a package error is promised ------------------------------------------
+
+
+@pytest.mark.parametrize("argv", [["cache", "list"], ["cache", "fetch", "URL"], ["predict"]])
+def test_a_cache_path_with_an_unknown_user_is_a_config_error(argv, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("MNIST_WIDGETS_CACHE", "~nosuchuser-mnist-widgets/models")
+    monkeypatch.setenv("MNIST_WIDGETS_OFFLINE", "1")  # nothing may leave the machine anyway
+    url = "http://127.0.0.1:9/model.json"
+    if argv[0] == "predict":
+        image = tmp_path / "one.png"
+        Image.fromarray(one_canvas()).save(image)
+        argv = ["predict", str(image), "--model", url]
+    argv = [url if a == "URL" else a for a in argv]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "MNIST_WIDGETS_CACHE" in err and "~nosuchuser" in err
+
+
+def test_the_store_refuses_an_unknown_user_with_a_config_error(monkeypatch):
+    from mnist_widgets.errors import ConfigError
+    from mnist_widgets.store import ModelStore
+
+    monkeypatch.setenv("MNIST_WIDGETS_CACHE", "~nosuchuser-mnist-widgets/models")
+    with pytest.raises(ConfigError, match="MNIST_WIDGETS_CACHE"):
+        ModelStore()
+    with pytest.raises(ConfigError, match="model store root"):
+        ModelStore("~nosuchuser-mnist-widgets")
+
+
+def test_a_nul_byte_in_a_path_is_our_error_everywhere(tmp_path):
+    from mnist_widgets.errors import CacheError, MnistWidgetsError
+    from mnist_widgets.serve import serve_directory
+    from mnist_widgets.sources import read_artifacts
+    from mnist_widgets.store import ModelStore
+
+    artifacts = ModelArtifacts(*digit_model())
+    bad = str(tmp_path / "a\x00b")
+    with pytest.raises(CacheError, match="NUL byte"):
+        ModelStore(bad).write("m", artifacts)
+    with pytest.raises(MnistWidgetsError, match="NUL byte"):
+        Predictor(bad)
+    with pytest.raises(MnistWidgetsError, match="NUL byte"):
+        read_artifacts(bad)
+    with pytest.raises(MnistWidgetsError, match="NUL byte"):
+        read_artifacts("file://" + bad)
+    with pytest.raises(MnistWidgetsError, match="NUL byte"):
+        serve_directory(bad)
+
+
+def test_fetch_with_a_store_at_a_nul_path_returns_the_network_model_with_a_warning(tmp_path):
+    from _serving import serve_directory
+
+    from mnist_widgets.loader import CacheWriteWarning, fetch_artifacts
+    from mnist_widgets.store import ModelStore
+
+    model = write_model(tmp_path / "model", *digit_model())
+    with serve_directory(model) as server, pytest.warns(CacheWriteWarning, match="NUL byte"):
+        result = fetch_artifacts(
+            server.url + "model.json", store=ModelStore(str(tmp_path / "a\x00b"))
+        )
+    assert result.source == "network" and result.entry is None
+    assert result.artifacts is not None and "dense/kernel" in str(result.artifacts.model_json)
+
+
+@pytest.mark.parametrize(
+    ("value", "what"),
+    [
+        ("abc", "dtype <U3"),
+        ([[0.0] * 28] * 27 + [[0.0] * 27], "no rectangular array"),
+        ({"pixels": 0}, "dtype object"),
+        (np.zeros((28, 28), np.complex64) + 0.5j, "dtype complex64"),
+        (np.array([["x"] * 28] * 28), "dtype <U1"),
+    ],
+)
+def test_preprocessed_input_that_is_no_real_array_is_a_canvas_error(value, what):
+    from mnist_widgets.errors import CanvasError
+
+    predictor = Predictor(ModelArtifacts(*digit_model()), backend="numpy")
+    with pytest.raises(CanvasError, match=what):
+        predictor.predict(value, preprocessed=True)
+
+
+@pytest.mark.parametrize("name", ["a/b", "a b", "_x", "é", "-x", "x:0"])
+def test_layer_names_tfjs_cannot_use_are_refused_at_the_graph_check(name):
+    from mnist_widgets.tfjs.graph import check_artifacts
+
+    model_json, files = digit_model()
+    layers = model_json["modelTopology"]["config"]["layers"]
+    layers[2]["config"]["name"] = name
+    for weight in model_json["weightsManifest"][0]["weights"]:
+        weight["name"] = weight["name"].replace("dense", name)
+    artifacts = ModelArtifacts(model_json, files)
+    with pytest.raises(ModelFormatError, match=r"field 'name' must start with a letter or digit"):
+        check_artifacts(artifacts, source="m")
+    with pytest.raises(ModelFormatError, match="field 'name'"):
+        Predictor(artifacts, backend="numpy")
+
+
+def test_cli_export_of_a_layer_named_with_a_slash_prints_one_line(tmp_path, capsys):
+    model_json, files = digit_model()
+    model_json["modelTopology"]["config"]["layers"][2]["config"]["name"] = "a/b"
+    for weight in model_json["weightsManifest"][0]["weights"]:
+        weight["name"] = weight["name"].replace("dense", "a/b")
+    model = write_model(tmp_path / "model", model_json, files)
+    assert main(["export", str(model), "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "layer 'a/b' (Dense): field 'name' must start" in err
+
+
+# -- 6. the store and symlinked entries ------------------------------------------------------------
+
+
+def test_an_entry_moved_away_behind_a_symlink_is_never_copied_through_it(tmp_path):
+    import shutil
+
+    from _serving import serve_directory
+
+    from mnist_widgets.loader import CacheWriteWarning, fetch_artifacts
+    from mnist_widgets.store import ModelStore
+
+    model = write_model(tmp_path / "model", *digit_model())
+    store = ModelStore(tmp_path / "store")
+    other_disk = tmp_path / "other-disk"
+    other_disk.mkdir()
+    with serve_directory(model) as server:
+        url = server.url + "model.json"
+        first = fetch_artifacts(url, cache="digits", store=store)
+        assert first.source == "network" and first.entry is not None
+        shutil.move(store.root / "digits", other_disk / "digits")
+        (store.root / "digits").symlink_to(other_disk / "digits", target_is_directory=True)
+        before = sorted(p.name for p in (other_disk / "digits").iterdir())
+        for _ in range(2):
+            with pytest.warns(CacheWriteWarning, match="is a symbolic link"):
+                again = fetch_artifacts(url, cache="digits", store=store)
+            assert again.source == "network" and again.entry is None
+    assert sorted(p.name for p in (other_disk / "digits").iterdir()) == before
+    assert (store.root / "digits").is_symlink()
+
+
+def test_a_symlinked_tmp_folder_is_not_written_through(tmp_path):
+    import shutil
+
+    from mnist_widgets.errors import CacheError
+    from mnist_widgets.store import ModelStore
+
+    store = ModelStore(tmp_path / "store")
+    artifacts = ModelArtifacts(*digit_model())
+    store.write("digits", artifacts)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    shutil.rmtree(store.root / ".tmp", ignore_errors=True)
+    (store.root / ".tmp").symlink_to(elsewhere, target_is_directory=True)
+    with pytest.raises(CacheError, match="is a symbolic link"):
+        store.write("digits", artifacts)
+    assert list(elsewhere.iterdir()) == []
+    assert store.read("digits").model_json == artifacts.model_json

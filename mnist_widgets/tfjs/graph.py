@@ -51,6 +51,9 @@ if TYPE_CHECKING:  # pragma: no cover
 #: Default cap on the parameters a model may declare (float32: 4 bytes each, so 200 MB). The MNIST
 #: CNN has 0.6 M; the cap exists so that a hostile model.json cannot make us allocate gigabytes.
 DEFAULT_MAX_PARAMETERS = 50_000_000
+#: A layer name: TF.js's tensor-name rule (tfjs-layers common.ts ``isValidTensorName``, which
+#: names the layer's tensors and weights after it) without '/', its scope separator.
+_LAYER_NAME = re.compile(r"[A-Za-z0-9][-A-Za-z0-9._]*")
 #: Cap on the values one layer may output per sample (2**26 float32 = 256 MB per image).
 MAX_ACTIVATION_VALUES = 2**26
 
@@ -426,6 +429,14 @@ def _check_classes_and_names(topology: Topology, source: str) -> None:
         name, class_name = entry["name"], entry["class_name"]
         if class_name not in LAYER_KEYS:
             raise unsupported_layer(class_name, f"{source}: layer {name!r}")
+        if not isinstance(name, str) or not _LAYER_NAME.fullmatch(name):
+            msg = (
+                f"{source}: layer {name!r} ({class_name}): field 'name' must start with a letter "
+                "or digit and hold only letters, digits, '-', '.' and '_' (TF.js's tensor-name "
+                "rule; '/' separates a layer's name from its weights' names, and Keras refuses "
+                "it too)"
+            )
+            raise ModelFormatError(msg)
         if name in seen:
             msg = (
                 f"{source}: layer {name!r} ({class_name}): field 'name' is also used by layer "
