@@ -119,7 +119,8 @@ def test_site_is_self_contained():
     model = json.loads((SITE / "models" / "mnist" / "model.json").read_text())
     assert {g["weights"][0]["quantization"]["dtype"] for g in model["weightsManifest"]} == {"uint8"}
     wheels = {p.name.split("-")[0] for p in (SITE / "pypi").glob("*.whl")}
-    assert {"mnist_widgets", "ipycanvas", "ipywidgets", "comm", "urllib3", "httpx"} <= wheels
+    assert {"mnist_widgets", "ipycanvas", "ipywidgets", "comm", "urllib3"} <= wheels
+    assert not {"httpx", "httpcore", "anyio", "h11"} & wheels  # one HTTP stack: urllib3
     size = sum(p.stat().st_size for p in SITE.rglob("*") if p.is_file())
     print(f"site size: {size / 1e6:.1f} MB (goal {SITE_SIZE_GOAL / 1e6:.0f} MB)")
 
