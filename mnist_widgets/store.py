@@ -50,7 +50,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from ._fs import fsync_dir, replace_file, sha256_hex, write_synced
+from ._fs import fsync_dir, read_regular, replace_file, sha256_hex, write_synced
 from .errors import CacheError, ConfigError, MnistWidgetsError, ModelFormatError
 from .tfjs.artifacts import MODEL_JSON, ModelArtifacts
 from .tfjs.graph import check_artifacts
@@ -86,6 +86,7 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 #: writer's pid looks alive (pids are reused, and another machine may share the directory).
 _STALE_SECONDS = 3600.0
 _CLEANUP_EVERY = 600.0
+_MAX_METADATA_BYTES = 16 * 1024 * 1024  # a few KB in practice
 
 
 def parse_name(name: str) -> str:
@@ -385,11 +386,14 @@ def _check_one(rel: str, data: bytes, recorded: FileRecord) -> str | None:
     return None
 
 
-def _read_file(version: Path, rel: str) -> bytes:
+def _read_file(version: Path, rel: str, size: int | None = None) -> bytes:
+    """A file of a version: never through a link, only a regular file, exactly ``size`` bytes
+    (metadata.json: at most ``_MAX_METADATA_BYTES``), sizes compared before reading."""
     path = version / rel
     if path.is_symlink():
         raise OSError(f"{rel} is a symbolic link; the store never follows one")
-    return path.read_bytes()
+    limit = _MAX_METADATA_BYTES if size is None else size
+    return read_regular(path, what="file", error=CacheError, max_bytes=limit, exact=size)
 
 
 class ModelStore:
@@ -636,7 +640,7 @@ class ModelStore:
             raw = _read_file(version, METADATA)
         except FileNotFoundError:
             raise  # the version was replaced under us: callers retry with the new pointer
-        except OSError as exc:
+        except (OSError, CacheError) as exc:
             raise _bad_metadata(name, str(exc)) from exc
         meta = EntryMetadata.parse(raw, name=name)
         if meta.name != name:
@@ -715,10 +719,10 @@ class ModelStore:
         contents: dict[str, bytes] = {}
         for rel, record in meta.files.items():
             try:
-                data = _read_file(version, rel)
+                data = _read_file(version, rel, record.size)
             except FileNotFoundError:
                 raise
-            except OSError as exc:
+            except (OSError, CacheError) as exc:
                 raise CacheError(f"model store entry {name!r} is corrupt: {exc}") from exc
             problem = _check_one(rel, data, record)
             if problem:

@@ -77,8 +77,11 @@ def one_canvas() -> np.ndarray:
     return canvas
 
 
-def run_limited(code: str, *, limit_mb: int = 1024, timeout: float = 60) -> str:
-    """Run ``code`` in a child Python whose address space is capped at ``limit_mb``; its stdout.
+def run_limited(
+    code: str, *, limit_mb: int = 1024, timeout: float = 60, stderr: bool = False
+) -> str:
+    """Run ``code`` in a child Python whose address space is capped at ``limit_mb``; its stdout
+    (then its stderr, with ``stderr=True``).
 
     The child has this checkout first on its path; a MemoryError or a kill shows as a failure.
     """
@@ -99,7 +102,7 @@ def run_limited(code: str, *, limit_mb: int = 1024, timeout: float = 60) -> str:
         check=False,
     )
     assert proc.returncode == 0, f"child failed ({proc.returncode}):\n{proc.stderr[-3000:]}"
-    return proc.stdout
+    return proc.stdout + (proc.stderr if stderr else "")
 
 
 # -- 1. non-finite weights and scores --------------------------------------------------------------
@@ -335,3 +338,155 @@ def test_a_symlinked_tmp_folder_is_not_written_through(tmp_path):
         store.write("digits", artifacts)
     assert list(elsewhere.iterdir()) == []
     assert store.read("digits").model_json == artifacts.model_json
+
+
+# -- 3. local files: regular files only, the caps a download has -----------------------------------
+
+LOCAL_CASES = ["dev-zero", "model-json-links-to-dev-zero", "weights-link-to-dev-zero", "sparse-3gb"]
+
+
+def _hostile_local_model(tmp_path: Path, case: str) -> str:
+    if case == "dev-zero":
+        return "/dev/zero"
+    model = write_model(tmp_path / case, *digit_model())
+    if case == "model-json-links-to-dev-zero":
+        (model / "model.json").unlink()
+        (model / "model.json").symlink_to("/dev/zero")
+    elif case == "weights-link-to-dev-zero":
+        (model / "group1-shard1of1.bin").unlink()
+        (model / "group1-shard1of1.bin").symlink_to("/dev/zero")
+    else:  # a sparse model.json of 3 GB: no disk used, but read whole it takes 3 GB
+        with (model / "model.json").open("r+b") as fh:
+            fh.truncate(3 * 1024**3)
+    return str(model)
+
+
+@pytest.mark.parametrize("case", LOCAL_CASES)
+def test_local_models_that_are_not_regular_files_or_too_big_are_refused_unread(tmp_path, case):
+    model = _hostile_local_model(tmp_path, case)
+    image = tmp_path / "one.png"
+    Image.fromarray(one_canvas()).save(image)
+    out = run_limited(
+        f"""
+        from mnist_widgets.cli import main
+        from mnist_widgets.sources import read_artifacts
+        from mnist_widgets.errors import ModelFormatError
+        try:
+            read_artifacts({model!r})
+        except ModelFormatError as exc:
+            print("refused:", exc)
+        argv = ["predict", {str(image)!r}, "--model", {model!r}, "--backend", "numpy"]
+        print("exit", main(argv))
+        """,
+        limit_mb=1024,
+        timeout=60,
+        stderr=True,
+    )
+    assert out.startswith("refused:") and "\nexit 1\nmnist-widgets predict: error: " in out
+    assert out.count("\n") == 3
+    assert any(
+        what in out
+        for what in (
+            "is a character device, not a regular file",
+            "more than the 33,554,432",
+            "more than the 31,400 it may have",
+        )
+    ), out
+
+
+def test_a_weight_file_of_another_size_than_the_manifest_is_refused_before_reading(tmp_path):
+    model = write_model(tmp_path / "m", *digit_model())
+    with (model / "group1-shard1of1.bin").open("r+b") as fh:
+        fh.truncate(4 * 1024**3)  # sparse: read whole, 4 GiB
+    out = run_limited(
+        f"""
+        from mnist_widgets.errors import ModelFormatError
+        from mnist_widgets.sources import read_artifacts
+        try:
+            read_artifacts({str(model)!r})
+        except ModelFormatError as exc:
+            print("refused:", exc)
+        """
+    )
+    assert out.startswith("refused:") and "has 4,294,967,296 bytes, more than the 31,400" in out
+
+
+@pytest.mark.parametrize("where", ["model", "model.json", "image"])
+def test_a_fifo_never_blocks_a_load_or_a_prediction(tmp_path, where):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    image = tmp_path / "one.png"
+    Image.fromarray(one_canvas()).save(image)
+    if where == "model":
+        argv = ["predict", str(image), "--model", str(fifo)]
+    elif where == "model.json":
+        model = write_model(tmp_path / "m", *digit_model())
+        (model / "model.json").unlink()
+        os.mkfifo(model / "model.json")
+        argv = ["predict", str(image), "--model", str(model)]
+    else:
+        argv = ["predict", str(fifo)]
+    code = f"""
+        from mnist_widgets.cli import main
+        raise SystemExit(0 if main({argv!r}) == 1 else 3)
+        """
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=30,  # a FIFO with no writer blocks forever: the test fails instead
+        env=env,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.count("\n") == 1 and "a FIFO (named pipe), not a regular file" in proc.stderr
+
+
+def _mnist_dir(tmp_path: Path) -> Path:
+    """A data dir whose train images come first: the other three files are never reached."""
+    directory = tmp_path / "mnist"
+    directory.mkdir()
+    for stem in ("train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        (directory / stem).write_bytes(b"never read")
+    return directory
+
+
+def test_a_gzip_bomb_in_place_of_mnist_stops_at_the_known_size(tmp_path):
+    import gzip
+
+    directory = _mnist_dir(tmp_path)
+    member = gzip.compress(bytes(64 * 1024**2), compresslevel=9)  # 64 MiB of zeros, ~64 KB
+    (directory / "train-images-idx3-ubyte.gz").write_bytes(member * 64)  # 4 GiB inflated, ~4 MB
+    out = run_limited(
+        f"""
+        from mnist_widgets.data import load_mnist
+        from mnist_widgets.errors import DataError
+        try:
+            load_mnist({str(directory)!r})
+        except DataError as exc:
+            print("refused:", exc)
+        """,
+        limit_mb=1024,
+    )
+    assert out.startswith("refused:") and "inflates to more than the 47,040,016 bytes" in out
+
+
+def test_a_sparse_4_gib_idx_file_is_refused_by_its_size_before_reading(tmp_path):
+    directory = _mnist_dir(tmp_path)
+    with (directory / "train-images-idx3-ubyte").open("wb") as fh:
+        fh.truncate(4 * 1024**3)
+    out = run_limited(
+        f"""
+        from mnist_widgets.cli import main
+        from mnist_widgets.data import load_mnist
+        from mnist_widgets.errors import DataError
+        try:
+            load_mnist({str(directory)!r})
+        except DataError as exc:
+            print("refused:", exc)
+        raise SystemExit(main(["data", "info", "--data-dir", {str(directory)!r}]) != 1)
+        """,
+        limit_mb=1024,
+    )
+    assert out.startswith("refused:") and "4,294,967,296 bytes, more than the 47,040,016" in out
