@@ -268,11 +268,11 @@ def _prepare(image: np.ndarray, preprocessed: bool) -> np.ndarray | None:
             f"{raw.dtype} ({type(image).__name__})"
         )
         raise CanvasError(msg)
+    if raw.shape != (SIZE, SIZE):  # before the copy: a huge array is never converted
+        msg = f"preprocessed=True needs a (28, 28) array in [0, 1], got shape {raw.shape}"
+        raise CanvasError(msg)
     # A copy: _make marks the input read-only, which must not happen to the caller's own array.
     x = np.array(raw, dtype=np.float32)
-    if x.shape != (SIZE, SIZE):
-        msg = f"preprocessed=True needs a (28, 28) array in [0, 1], got shape {x.shape}"
-        raise CanvasError(msg)
     lo, hi = float(x.min()), float(x.max())  # NaN propagates into both
     if not (lo >= 0.0 and hi <= 1.0):
         what = "NaN or inf" if not np.isfinite(x).all() else f"values in [{lo:g}, {hi:g}]"

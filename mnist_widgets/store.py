@@ -16,8 +16,10 @@ old complete version or the new complete one, even if a writer is killed at any 
 
 The store deletes only what it can prove it made: nothing at all in a directory without the
 marker (and it refuses to turn a non-empty directory that is not a store into one), only names of
-its own patterns inside one, and never through a symbolic link. Leftovers of killed writers are
-removed by :meth:`ModelStore.cleanup`, which a write runs at most every ten minutes.
+its own patterns inside one, and never through a symbolic link (nor does it read or write through
+one: an entry replaced by a link is a miss, and a write to it is refused with a CacheError).
+Leftovers of killed writers are removed by :meth:`ModelStore.cleanup`, which a write runs at most
+every ten minutes.
 
 Examples
 --------

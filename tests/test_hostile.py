@@ -105,6 +105,24 @@ def run_limited(
     return proc.stdout + (proc.stderr if stderr else "")
 
 
+def refused_in_child(call: str, error: str, *, limit_mb: int = 1024) -> str:
+    """Run ``call`` (an expression, ``mnist_widgets`` imported) in a child under ``limit_mb``;
+    the message of the ``mnist_widgets.errors.<error>`` it raised (a failure if none)."""
+    out = run_limited(
+        f"""
+        import mnist_widgets.data, mnist_widgets.predictor, mnist_widgets.sources
+        from mnist_widgets.errors import {error}
+        try:
+            {call}
+        except {error} as exc:
+            print("refused:", exc)
+        """,
+        limit_mb=limit_mb,
+    )
+    assert out.startswith("refused:"), out
+    return out
+
+
 # -- 1. non-finite weights and scores --------------------------------------------------------------
 
 
@@ -398,17 +416,10 @@ def test_a_weight_file_of_another_size_than_the_manifest_is_refused_before_readi
     model = write_model(tmp_path / "m", *digit_model())
     with (model / "group1-shard1of1.bin").open("r+b") as fh:
         fh.truncate(4 * 1024**3)  # sparse: read whole, 4 GiB
-    out = run_limited(
-        f"""
-        from mnist_widgets.errors import ModelFormatError
-        from mnist_widgets.sources import read_artifacts
-        try:
-            read_artifacts({str(model)!r})
-        except ModelFormatError as exc:
-            print("refused:", exc)
-        """
+    out = refused_in_child(
+        f"mnist_widgets.sources.read_artifacts({str(model)!r})", "ModelFormatError"
     )
-    assert out.startswith("refused:") and "has 4,294,967,296 bytes, more than the 31,400" in out
+    assert "has 4,294,967,296 bytes, more than the 31,400" in out
 
 
 @pytest.mark.parametrize("where", ["model", "model.json", "image"])
@@ -458,18 +469,8 @@ def test_a_gzip_bomb_in_place_of_mnist_stops_at_the_known_size(tmp_path):
     directory = _mnist_dir(tmp_path)
     member = gzip.compress(bytes(64 * 1024**2), compresslevel=9)  # 64 MiB of zeros, ~64 KB
     (directory / "train-images-idx3-ubyte.gz").write_bytes(member * 64)  # 4 GiB inflated, ~4 MB
-    out = run_limited(
-        f"""
-        from mnist_widgets.data import load_mnist
-        from mnist_widgets.errors import DataError
-        try:
-            load_mnist({str(directory)!r})
-        except DataError as exc:
-            print("refused:", exc)
-        """,
-        limit_mb=1024,
-    )
-    assert out.startswith("refused:") and "inflates to more than the 47,040,016 bytes" in out
+    out = refused_in_child(f"mnist_widgets.data.load_mnist({str(directory)!r})", "DataError")
+    assert "inflates to more than the 47,040,016 bytes" in out
 
 
 def test_a_sparse_4_gib_idx_file_is_refused_by_its_size_before_reading(tmp_path):
@@ -490,3 +491,100 @@ def test_a_sparse_4_gib_idx_file_is_refused_by_its_size_before_reading(tmp_path)
         limit_mb=1024,
     )
     assert out.startswith("refused:") and "4,294,967,296 bytes, more than the 47,040,016" in out
+
+
+# -- 2. memory per model, batches in chunks, huge canvases -----------------------------------------
+
+
+def _wide_conv_model(filters: int, activations: int) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """Conv2D(filters, 3x3, same) on 28x28x1, ``activations`` ReLU layers, a 28x28 max pool,
+    Dense(10): each layer's output stays under the per-layer cap, the weights stay small."""
+    rng = np.random.default_rng(0)
+    conv = {"name": "conv", "filters": filters, "kernel_size": [3, 3], "padding": "same"}
+    layers = [
+        {"class_name": "InputLayer", "config": {"name": "in", "batch_input_shape": INPUT}},
+        {"class_name": "Conv2D", "config": {**conv, "activation": "relu"}},
+        *(
+            {"class_name": "Activation", "config": {"name": f"act{i}", "activation": "relu"}}
+            for i in range(activations)
+        ),
+        {"class_name": "MaxPooling2D", "config": {"name": "pool", "pool_size": [28, 28]}},
+        {"class_name": "Flatten", "config": {"name": "flat"}},
+        {"class_name": "Dense", "config": {"name": "dense", "units": 10, "activation": "softmax"}},
+    ]
+    named = [
+        ("conv/kernel", rng.normal(0, 0.1, (3, 3, 1, filters)).astype(np.float32)),
+        ("conv/bias", np.zeros(filters, np.float32)),
+        ("dense/kernel", rng.normal(0, 0.01, (filters, 10)).astype(np.float32)),
+        ("dense/bias", np.zeros(10, np.float32)),
+    ]
+    manifest, files = encode_weights(named)
+    return _layers_json(layers, manifest), files
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_model_whose_layers_together_hold_gigabytes_is_refused_at_the_graph_check(
+    tmp_path, backend
+):
+    # 40000 filters: 31.4 M values per layer (under the 67.1 M per-layer cap), 11 such layers:
+    # 1.4 GB per image. A 3 MB download.
+    model = write_model(tmp_path / "wide", *_wide_conv_model(40_000, 10))
+    call = f"mnist_widgets.predictor.Predictor({str(model)!r}, backend={backend!r})"
+    out = refused_in_child(call, "ModelFormatError")
+    assert "values per sample in all" in out
+    assert "more than the 67,108,864 this reader allows" in out
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_big_batch_runs_in_chunks_inside_the_memory_budget(tmp_path, backend):
+    # 8000 filters: ~75 MB of working memory per image; a batch of 64 at once would take ~5 GB.
+    model = write_model(tmp_path / "big", *_wide_conv_model(8_000, 1))
+    out = run_limited(
+        f"""
+        import numpy as np
+        from mnist_widgets.predictor import Predictor
+        predictor = Predictor({str(model)!r}, backend={backend!r})
+        rng = np.random.default_rng(0)
+        images = [rng.random((28, 28), dtype=np.float32) for _ in range(64)]
+        batch = predictor.predict_batch(images, preprocessed=True)
+        one = [predictor.predict(images[i], preprocessed=True) for i in (0, 37, 63)]
+        same = all(
+            np.allclose(batch[i].probabilities, p.probabilities, atol=1e-5)
+            for i, p in zip((0, 37, 63), one)
+        )
+        print(len(batch), same)
+        """,
+        limit_mb=1024,
+        timeout=180,
+    )
+    assert out.split() == ["64", "True"]
+
+
+@pytest.mark.parametrize("shape", [(40_000, 40_000), (40_000, 40_000, 4), (5000, 4000)])
+def test_a_huge_canvas_array_is_refused_before_any_full_size_copy(shape):
+    # a broadcast view: a real uint8 array of that shape that itself takes no memory
+    canvas = np.broadcast_to(np.uint8(255), shape)
+    out = run_limited(
+        f"""
+        import numpy as np
+        from mnist_widgets.errors import CanvasError
+        from mnist_widgets.preprocessing import preprocess
+        from mnist_widgets.predictor import Predictor
+        canvas = np.broadcast_to(np.uint8(255), {shape!r})
+        for call in (preprocess, Predictor(backend="numpy").predict):
+            try:
+                call(canvas)
+            except CanvasError as exc:
+                print("refused:", exc)
+        try:
+            Predictor(backend="numpy").predict(canvas, preprocessed=True)
+        except CanvasError as exc:
+            print("refused:", exc)
+        """,
+        limit_mb=1024,
+    )
+    assert canvas.shape == shape
+    lines = out.splitlines()
+    assert len(lines) == 3 and all(line.startswith("refused:") for line in lines)
+    assert "at most 16,777,216 are read" in lines[0] and "at most 16,777,216" in lines[1]
+    assert "needs a (28, 28) array" in lines[2]

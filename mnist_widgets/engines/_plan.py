@@ -9,6 +9,7 @@ model either runs exactly as TF.js runs it or does not load.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -40,6 +41,10 @@ ACTIVATIONS = (
 
 #: Layers that change nothing at inference.
 IDENTITY = ("Dropout",)
+
+#: Memory one engine call may use for one chunk of its batch (NumPy keeps the buffers of up to
+#: three batch sizes, so at most about twice this). A batch is run in chunks that fit it.
+MEMORY_BUDGET_BYTES = 256 * 2**20
 
 
 @dataclass(frozen=True, eq=False)
@@ -269,7 +274,41 @@ def plan(graph: Any, arrays: Mapping[str, np.ndarray], *, source: str) -> Plan:
         raise ModelFormatError(msg)
     output = graph.outputs[0]
     shape = input_shape if output == graph.inputs[0] else _shape_of(steps, output)
-    return Plan(graph.name, graph.inputs[0], input_shape, output, shape, tuple(steps))
+    result = Plan(graph.name, graph.inputs[0], input_shape, output, shape, tuple(steps))
+    needed = image_bytes(result)
+    if needed > MEMORY_BUDGET_BYTES:
+        msg = (
+            f"{source}: model {graph.name!r} needs {needed / 2**20:,.0f} MiB of working memory "
+            f"per image, more than the engines' budget of {MEMORY_BUDGET_BYTES / 2**20:,.0f} "
+            "MiB; the NumPy and ONNX engines cannot run it"
+        )
+        raise ModelFormatError(msg)
+    return result
+
+
+def image_bytes(plan: Plan) -> int:
+    """The working memory one image takes in an engine: every step's output, plus what a
+    convolution or pooling step unfolds or pads (the NumPy engine's buffers, an upper bound for
+    onnxruntime's), from the plan's shapes alone."""
+    values = math.prod(plan.input_shape)
+    for step in plan.steps:
+        out = math.prod(step.output_shape)
+        values += out
+        if step.kind in ("conv", "maxpool", "avgpool"):
+            (h, w, c), (top, bottom, left, right) = step.input_shape, step.pads
+            kh, kw = step.window
+            oh, ow = step.output_shape[:2]
+            values += (h + top + bottom) * (w + left + right) * c  # the padded input
+            if step.kind == "conv":  # the unfolded windows and a second output (rows of kernel)
+                values += max(h + top + bottom, oh) * ow * kh * kw * c + out
+            else:
+                values += oh * w * c  # the rows of a block pooling
+    return values * 4  # float32
+
+
+def chunk_images(plan: Plan, most: int) -> int:
+    """How many images one pass of an engine may take: at most ``most``, within the budget."""
+    return max(1, min(most, MEMORY_BUDGET_BYTES // max(1, image_bytes(plan))))
 
 
 def _shape_of(steps: list[Step], name: str) -> tuple[int, ...]:

@@ -22,11 +22,11 @@ import numpy as np
 import onnxruntime as ort
 from onnx import TensorProto, checker, helper, numpy_helper
 
-from .._fs import replace_file
+from .._fs import read_regular, replace_file
 from ..errors import ModelFormatError
 from ..tfjs.artifacts import ModelArtifacts
 from ..tfjs.codec import encode_model
-from ._plan import Plan, Step, check_batch, plan_artifacts
+from ._plan import Plan, Step, check_batch, chunk_images, plan_artifacts
 
 __all__ = ["OPSET", "OnnxEngine", "build_onnx", "save_onnx", "session_options", "to_onnx"]
 
@@ -296,10 +296,21 @@ class OnnxEngine:
             sess_options=session_options(intra_op_threads),
             providers=["CPUExecutionProvider"],
         )
+        self._chunk = chunk_images(plan, 1 << 30)  # images per session.run within the budget
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
-        (out,) = self._session.run([OUTPUT], {INPUT: check_batch(self.plan, batch)})
-        return out
+        x = check_batch(self.plan, batch)
+        chunk = self._chunk
+        if len(x) <= chunk:
+            (out,) = self._session.run([OUTPUT], {INPUT: x})
+            return np.asarray(out)
+        # onnxruntime holds a whole call's activations at once: a big batch goes in chunks that
+        # fit the memory budget
+        parts = [
+            self._session.run([OUTPUT], {INPUT: x[i : i + chunk]})[0]
+            for i in range(0, len(x), chunk)
+        ]
+        return np.concatenate(parts)
 
     def __repr__(self) -> str:
         return f"OnnxEngine(model={self.plan.name!r})"
@@ -319,8 +330,10 @@ class OnnxFileEngine:
 
     def __init__(self, path: str | os.PathLike[str], *, intra_op_threads: int = 1) -> None:
         self.path = Path(path)
-        try:
-            data = self.path.read_bytes()
+        try:  # a regular file only (a FIFO would block), within protobuf's own 2 GiB limit
+            data = read_regular(
+                self.path, what="ONNX model", error=ModelFormatError, max_bytes=2**31 - 1
+            )
         except OSError as exc:
             msg = f"cannot read the ONNX model {str(self.path)!r}: {exc.strerror or exc}"
             raise ModelFormatError(msg) from exc

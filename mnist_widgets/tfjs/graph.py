@@ -56,6 +56,10 @@ DEFAULT_MAX_PARAMETERS = 50_000_000
 _LAYER_NAME = re.compile(r"[A-Za-z0-9][-A-Za-z0-9._]*")
 #: Cap on the values one layer may output per sample (2**26 float32 = 256 MB per image).
 MAX_ACTIVATION_VALUES = 2**26
+#: Cap on the values all layers together output per sample (the same 256 MB per image): an engine
+#: holds every activation of an image at once, so a cap per layer alone lets ten layers each just
+#: under it take gigabytes. The shipped CNN holds about 0.1 M.
+MAX_MODEL_ACTIVATION_VALUES = 2**26
 
 Shape = tuple[int | None, ...]
 
@@ -593,7 +597,24 @@ def parse_graph(model_json: Mapping[str, Any], *, source: str) -> ModelGraph:
     topology = parse_topology(topology_json, source=source)
     _check_classes_and_names(topology, source)
     build = _sequential if topology.kind == "sequential" else _functional
-    return build(topology, source)
+    graph = build(topology, source)
+    _check_model_size(graph, source)
+    return graph
+
+
+def _check_model_size(graph: ModelGraph, source: str) -> None:
+    """Cap the sum of every layer's output per sample (each is known: :func:`_check_size`)."""
+    sizes = [math.prod(d or 1 for d in layer.output_shape[1:]) for layer in graph.layers]
+    total = sum(sizes)
+    if total > MAX_MODEL_ACTIVATION_VALUES:
+        biggest = max(zip(sizes, graph.layers, strict=True), key=lambda pair: pair[0])[1]
+        msg = (
+            f"{source}: the model's {len(sizes)} layers output {total:,} values per sample in all "
+            f"(the largest, layer {biggest.name!r}, {_fmt(biggest.output_shape)}), more than the "
+            f"{MAX_MODEL_ACTIVATION_VALUES:,} this reader allows: running it would take "
+            f"{total * 4 / 2**30:.1f} GiB per image"
+        )
+        raise ModelFormatError(msg)
 
 
 # -- weights ---------------------------------------------------------------------------------------
