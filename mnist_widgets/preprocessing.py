@@ -74,6 +74,7 @@ from .strokes import ink_skeleton, stroke_width, thickness, thin
 __all__ = [
     "EMPTY_INK_FRACTION",
     "INK_THRESHOLD",
+    "MAX_CANVAS_PIXELS",
     "MIN_INK_PIXELS",
     "PEN_FRACTION",
     "REASON_EMPTY",
@@ -95,6 +96,9 @@ CENTRE = 14.0  # target centre of mass (row, column), as measured on MNIST
 INK_THRESHOLD = 0.1  # a pixel at or above this value counts as ink
 EMPTY_INK_FRACTION = 0.0005  # fewer ink pixels than this share of the canvas: empty
 MIN_INK_PIXELS = 2  # ... and never fewer than this many (tiny canvases)
+#: The largest canvas accepted, as for image files (``images.MAX_IMAGE_PIXELS``): the steps make
+#: a few full-size temporaries, ~70 MB at this size, and 40000x40000 would take gigabytes.
+MAX_CANVAS_PIXELS = 4096 * 4096
 _INK_U8 = int(np.ceil(INK_THRESHOLD * 255))  # the same threshold on 0-255 data
 STROKE_RANGE = (0.05, 0.33)  # stroke width / ink's longer side left as it is (MNIST: 0.07-0.25)
 STROKE_TARGET = 0.12  # ... and re-inked at this ratio when outside (MNIST's median)
@@ -336,6 +340,13 @@ def _as_gray(canvas: object) -> tuple[np.ndarray, bool]:
         raise CanvasError(msg)
     if a.shape[0] == 0 or a.shape[1] == 0:
         msg = f"the canvas has no pixels (shape {a.shape})"
+        raise CanvasError(msg)
+    if a.shape[0] * a.shape[1] > MAX_CANVAS_PIXELS:  # before any full-size temporary is made
+        msg = (
+            f"the canvas is {a.shape[1]}x{a.shape[0]} pixels ({a.shape[0] * a.shape[1]:,}); at "
+            f"most {MAX_CANVAS_PIXELS:,} are read, like image files: scale it down (a digit needs "
+            "no more than a few hundred pixels a side)"
+        )
         raise CanvasError(msg)
     a = _check_values(a)
     if channels == 1:
