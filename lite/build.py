@@ -37,6 +37,8 @@ import tarfile
 import zipfile
 from pathlib import Path
 
+import offline  # lite/offline.py: the service worker, the app manifest, preloading, compression
+
 ROOT = Path(__file__).resolve().parent.parent
 LITE = ROOT / "lite"
 CACHE = Path(os.environ.get("LITE_CACHE", ROOT / ".cache" / "lite"))
@@ -60,7 +62,11 @@ CORE_FILES = (
 # Their dependencies (per the lock) come along.
 LOCK_ROOTS = ("micropip", "ssl", "sqlite3", "jedi", "ipython", "numpy", "pillow")
 
+# The tutorials the site serves (add one here: the file browser, the offline page and the app's
+# shortcuts all follow); START is the one the installed app and the site's root open.
 NOTEBOOKS = ("03_offline_cache.ipynb", "04_draw.ipynb")
+START = "04_draw.ipynb"
+APP_NAME = "mnist-widgets tutorials"
 
 
 def log(message: str) -> None:
@@ -270,9 +276,13 @@ def build(out: Path) -> None:
     (out / "models" / "mnist").mkdir(parents=True)
     for path in model.iterdir():
         shutil.copy(path, out / "models" / "mnist" / path.name)
+    packages = offline.preload(out)
+    log(f"{len(packages)} packages preloaded while Pyodide starts")
+    offline.make_app(out, NOTEBOOKS, start=START, name=APP_NAME, python=PROJECT_PY)
     check(out)
-    size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
-    log(f"built {out} ({size / 1e6:.1f} MB)")
+    version = offline.finish(out, CACHE / "compressed")
+    raw, smallest = offline.site_bytes(out)
+    log(f"built {out}: {raw / 1e6:.1f} MB, {smallest / 1e6:.1f} MB compressed; version {version}")
 
 
 # The Pyodide kernel's fallback when jupyter-lite.json names no pyodideUrl: the CDN. Pointed at
