@@ -6,9 +6,9 @@ What it adds to ``python -m http.server``:
 
 - **Precompressed files.** ``lite/build.py`` writes ``FILE.br`` and ``FILE.gz`` next to every
   compressible file; a request whose ``Accept-Encoding`` allows it gets the smaller one with
-  ``Content-Encoding: br`` (or ``gzip``) and ``Vary: Accept-Encoding``. Netlify, Cloudflare Pages,
-  nginx (``brotli_static``/``gzip_static``) and Caddy (``file_server { precompressed }``) do the same;
-  GitHub Pages compresses text types itself (gzip) but not ``.wasm``.
+  ``Content-Encoding: br`` (or ``gzip``) and ``Vary: Accept-Encoding``. Netlify, Cloudflare
+  Pages, nginx (``brotli_static``/``gzip_static``) and Caddy (``file_server { precompressed }``)
+  do the same; GitHub Pages compresses text types itself (gzip) but not ``.wasm``.
 - **Types**: ``.wasm`` is ``application/wasm`` (streaming compilation needs it), ``.mjs`` is
   JavaScript, ``.webmanifest`` is ``application/manifest+json``.
 - **Validators**: a content-hash ``ETag`` and ``Cache-Control: no-cache``, so a browser
@@ -80,7 +80,7 @@ class Handler(http.server.SimpleHTTPRequestHandler):
 
     extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map, **TYPES}  # noqa: RUF012
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base's name)
+    def log_message(self, format: str, *args: Any) -> None:
         if os.environ.get("LITE_SERVE_LOG"):
             super().log_message(format, *args)
 

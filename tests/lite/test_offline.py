@@ -77,12 +77,11 @@ def rotate_model(model_dir: Path) -> None:
         width = np.dtype(spec.get("quantization", {}).get("dtype", spec["dtype"])).itemsize
         specs.append((spec, offset, count * width, width))
         offset += count * width
-    for spec, start, size, width in specs[-2:]:  # the last Dense layer: kernel, then bias
+    for spec, start, size, _ in specs[-2:]:  # the last Dense layer: kernel, then bias
         dtype = np.dtype(spec.get("quantization", {}).get("dtype", spec["dtype"]))
         values = np.frombuffer(bytes(blob[start : start + size]), dtype=dtype)
         values = np.roll(values.reshape(spec["shape"]), 1, axis=-1)
         blob[start : start + size] = values.tobytes()
-    assert width  # at least one tensor
     (path,) = group["paths"]
     (model_dir / path).write_bytes(bytes(blob))
 
@@ -136,7 +135,7 @@ def test_after_one_visit_the_site_works_with_its_server_gone(server: Any, profil
             server.start()
     server.stop()
     try:
-        with lite_browser(profile) as browser, artifacts_on_failure(browser.page, "offline-restart"):
+        with lite_browser(profile) as browser, artifacts_on_failure(browser.page, "restart"):
             open_lite(browser.page, server, NOTEBOOK)
             _run_and_draw(browser.page, seven_reads="7", one_reads="1", source="cache")
             assert browser.outside_requests() == []
