@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import sys
 import threading
 import warnings
 from collections.abc import Callable, Mapping
@@ -43,7 +44,7 @@ from urllib.parse import unquote, urlsplit
 from ._fs import sha256_hex
 from ._http import ENV_OFFLINE, Download, NetworkOptions, Validators, check_url, download, offline
 from .errors import CacheError, DownloadError, MnistWidgetsError, ModelFormatError, OfflineError
-from .store import CacheEntry, ModelStore, parse_name
+from .store import CacheEntry, ModelStore, import_filelock, parse_name
 from .tfjs.artifacts import ModelArtifacts
 from .tfjs.graph import check_artifacts  # the default validate: decodes into a model graph
 
@@ -324,7 +325,26 @@ def _on_miss(job: _Job) -> FetchResult:
         hit = job.cached(report=False)  # someone may have stored it meanwhile
         if hit is not None:
             return job.result(hit)
-        return job.save(*job.download())
+        try:
+            got = job.download()
+        except DownloadError as exc:
+            if not _in_browser() or isinstance(exc, OfflineError):
+                raise
+            raise DownloadError(f"{exc}\n{_BROWSER_MISS}") from exc
+        return job.save(*got)
+
+
+# What a learner can do about a miss in the tutorials' web app: no shell there.
+_BROWSER_MISS = (
+    "The model is not in this browser's storage (it was never saved here, or the browser's data "
+    "for this site was cleared) and the site could not be reached. Connect to the network, "
+    "reload the page and run the notebook again: the model is downloaded and saved again, and "
+    "later runs work offline."
+)
+
+
+def _in_browser() -> bool:
+    return sys.platform == "emscripten"
 
 
 def _network_first(job: _Job) -> FetchResult:
@@ -430,7 +450,7 @@ def _lock(job: _Job):
 def _acquire(job: _Job) -> Any:
     """The acquired lock, or None when it cannot be had (said with a LockWaitWarning if the
     wait ran out)."""
-    import filelock  # deferred: only a download needs it
+    filelock = import_filelock()  # deferred: only a download needs it
 
     wait = min(LOCK_TIMEOUT, job.options.total_seconds)
     try:

@@ -43,11 +43,12 @@ import re
 import shutil
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from types import MappingProxyType
+from types import MappingProxyType, ModuleType
 from typing import Any
 
 from ._fs import fsync_dir, replace_file, sha256_hex, write_synced
@@ -477,8 +478,7 @@ class ModelStore:
         Only an optimisation: entries stay consistent without it. Raises ``OSError`` if the lock
         file cannot be created (e.g. a read-only store), CacheError if root is not a store.
         """
-        import filelock  # deferred: only downloads take the lock
-
+        filelock = import_filelock()  # deferred: only downloads take the lock
         self._adopt()
         locks = self.root / _LOCKS
         locks.mkdir(exist_ok=True)
@@ -857,3 +857,16 @@ def list_models() -> list[CacheEntry]:
 def remove_model(name: str) -> CacheEntry | BrokenEntry:
     """Remove an entry from the default store (see :meth:`ModelStore.remove_model`)."""
     return ModelStore().remove_model(name)
+
+
+def import_filelock() -> ModuleType:
+    """``filelock``, imported without its "only soft file lock is available" warning.
+
+    Without ``fcntl`` (Pyodide, in the browser) filelock falls back to a lock file and warns on
+    import: a warning box in every notebook that downloads. One browser tab's kernel is the only
+    process that uses its store, so the soft lock is all it needs: nothing to act on, no warning.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="only soft file lock is available")
+        import filelock
+    return filelock

@@ -118,7 +118,11 @@ def test_site_is_self_contained():
     assert not {"scipy", "pandas", "matplotlib"} & set(lock["packages"])  # trimmed
     model = json.loads((SITE / "models" / "mnist" / "model.json").read_text())
     assert {g["weights"][0]["quantization"]["dtype"] for g in model["weightsManifest"]} == {"uint8"}
-    wheels = {p.name.split("-")[0] for p in (SITE / "pypi").glob("*.whl")}
+    # the kernel's and the tutorials' wheels are lock packages, preloaded while Pyodide starts
+    wheels = {p.name.split("-")[0] for p in (SITE / "static" / "pyodide").glob("*.whl")}
+    preloaded = kernel["loadPyodideOptions"]["packages"]
+    assert {"mnist-widgets", "ipycanvas", "piplite", "pyodide-kernel", "numpy"} <= set(preloaded)
+    assert set(preloaded) <= {n for n in lock["packages"]}
     assert {"mnist_widgets", "ipycanvas", "ipywidgets", "comm", "urllib3", "httpx"} <= wheels
     size = sum(p.stat().st_size for p in SITE.rglob("*") if p.is_file())
     print(f"site size: {size / 1e6:.1f} MB (goal {SITE_SIZE_GOAL / 1e6:.0f} MB)")

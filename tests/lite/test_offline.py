@@ -118,10 +118,13 @@ def _run_and_draw(page: Any, *, seven_reads: str, one_reads: str, source: str) -
 
 
 def test_after_one_visit_the_site_works_with_its_server_gone(server: Any, profile: Path) -> None:
+    from playwright.sync_api import expect
+
     with lite_browser(profile) as browser, artifacts_on_failure(browser.page, "offline-reload"):
         page = browser.page
         open_lite(page, server, NOTEBOOK)
         _run_and_draw(page, seven_reads="7", one_reads="1", source="network")
+        expect(output_with(page, "this site stores")).to_be_attached()  # storage_usage()
         _wait_saved(page)
         worker = page.evaluate("() => navigator.serviceWorker.controller.scriptURL")
         assert worker == f"{server.url}service-worker.js?enableCache=false"  # JupyterLite's own
