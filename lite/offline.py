@@ -36,7 +36,7 @@ KERNEL_PACKAGES += ("jedi", "ipython")
 TUTORIAL_PACKAGES = ("numpy", "pillow")
 NOT_PRECACHED = re.compile(r"(\.map|\.br|\.gz|\.LICENSE\.txt|/\.built-stamp)$|^service-worker\.js$")
 COMPRESSIBLE = {".js", ".mjs", ".json", ".html", ".css", ".svg", ".wasm", ".ipynb", ".md", ".txt"}
-COMPRESSIBLE |= {".webmanifest", ".ico", ".ttf", ".map", ".py"}
+COMPRESSIBLE |= {".webmanifest", ".ico", ".ttf", ".map", ".py", ".whl"}
 MIN_COMPRESS = 1024  # bytes: smaller files gain nothing worth a second request format
 
 
@@ -64,6 +64,31 @@ def _imports(wheel: Path) -> list[str]:
     return sorted(n for n in names if n.isidentifier())
 
 
+# Not needed in the browser: the shipped float32 model (2.4 MB) inside the mnist-widgets wheel. The
+# site serves its uint8 copy at models/mnist/, which is what the notebooks load there.
+WHEEL_DROP = ("mnist_widgets/_models/",)
+
+
+def repack(wheel: Path, dest: Path, drop: Sequence[str] = WHEEL_DROP) -> bytes:
+    """``wheel`` rewritten to ``dest`` stored (not deflated), without the ``drop`` folders.
+
+    Stored members cost nothing to unpack in Pyodide, and the site's brotli/gzip compresses the
+    whole wheel better than per-file deflate. RECORD loses the dropped lines; the rest is
+    unchanged. Returns the new wheel's bytes.
+    """
+    with zipfile.ZipFile(wheel) as source, zipfile.ZipFile(dest, "w", zipfile.ZIP_STORED) as out:
+        for info in source.infolist():
+            if info.filename.startswith(tuple(drop)):
+                continue
+            data = source.read(info)
+            if info.filename.endswith(".dist-info/RECORD"):
+                lines = data.decode().splitlines(keepends=True)
+                data = "".join(ln for ln in lines if not ln.startswith(tuple(drop))).encode()
+            info.compress_type = zipfile.ZIP_STORED
+            out.writestr(info, data)
+    return dest.read_bytes()
+
+
 def preload(out: Path, wheels: Iterable[Path] | None = None) -> list[str]:
     """Make every wheel a lock package that Pyodide loads at start; returns the package names.
 
@@ -84,8 +109,7 @@ def preload(out: Path, wheels: Iterable[Path] | None = None) -> list[str]:
         name, version = _wheel_name(wheel)
         if name in known:
             continue  # Pyodide's own build of it stays
-        data = wheel.read_bytes()
-        shutil.copy(wheel, pyodide / wheel.name)
+        data = repack(wheel, pyodide / wheel.name)
         lock["packages"][name] = {
             "depends": [],  # every one is named in `packages`: no resolution needed
             "file_name": wheel.name,
@@ -140,13 +164,15 @@ def make_app(out: Path, notebooks: Sequence[str], *, start: str, name: str, pyth
     script = (LITE / "pwa.js").read_text().replace("@APP_VERSION@", config["appVersion"])
     (out / "pwa.js").write_text(script)
     (out / "build" / "service-worker.js").unlink(missing_ok=True)  # a copy JupyterLite never uses
-    for page in out.rglob("*.html"):
+    for page in out.rglob("*.html"):  # JupyterLite's pages (lab/, lab/tree/, doc/, ...)
         text = page.read_text()
         if "pwa.js" in text or "<head>" not in text:
             continue
         depth = len(page.relative_to(out).parts) - 1
         src = "../" * depth + "pwa.js"
         page.write_text(text.replace("<head>", f'<head>\n    <script src="{src}"></script>', 1))
+    start_page = (LITE / "index.html").read_text().replace("@START@", start)
+    (out / "index.html").write_text(start_page.replace("@NOTEBOOKS@", _link_list(notebooks)))
     offline = (LITE / "offline.html").read_text()
     (out / "offline.html").write_text(offline.replace("@NOTEBOOKS@", _link_list(notebooks)))
     icons = [(192, "icon-192.png"), (512, "icon-512.png")]

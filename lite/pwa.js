@@ -42,6 +42,11 @@
     } else if (data.type === 'precache-failed') {
       state.offline = 'failed';
       console.warn('mnist-widgets: could not save the site for offline use:', data.error);
+      whenBody(() => {
+        const bar = banner('mnist-widgets-not-saved');
+        bar.textContent = 'This site is not completely saved for offline use yet, and the '
+          + 'network is unreachable: parts of it may not load. Connect and reload to finish.';
+      });
     }
   });
 
@@ -54,16 +59,22 @@
     else document.addEventListener('DOMContentLoaded', callback, { once: true });
   }
 
+  function banner(id) {
+    const bar = document.getElementById(id) || document.createElement('div');
+    bar.id = id;
+    bar.setAttribute('role', 'status');
+    bar.style.cssText = 'position:fixed;bottom:12px;left:50%;transform:translateX(-50%);'
+      + 'z-index:10000;background:#1e3a5f;color:#fff;padding:8px 14px;border-radius:6px;'
+      + 'font:14px system-ui,sans-serif;box-shadow:0 2px 8px rgba(0,0,0,.3)';
+    document.body.append(bar);
+    return bar;
+  }
+
   function announce(registration) {
     state.update = true;
     whenBody(() => {
       if (document.getElementById('mnist-widgets-update')) return;
-      const bar = document.createElement('div');
-      bar.id = 'mnist-widgets-update';
-      bar.setAttribute('role', 'status');
-      bar.style.cssText = 'position:fixed;bottom:12px;left:50%;transform:translateX(-50%);'
-        + 'z-index:10000;background:#1e3a5f;color:#fff;padding:8px 14px;border-radius:6px;'
-        + 'font:14px system-ui,sans-serif;box-shadow:0 2px 8px rgba(0,0,0,.3)';
+      const bar = banner('mnist-widgets-update');
       bar.textContent = 'A new version of these tutorials is saved and ready. ';
       const button = document.createElement('button');
       button.textContent = 'Reload to use it';

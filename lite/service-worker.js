@@ -144,17 +144,25 @@ function conditional(request, response) {
   return response;
 }
 
+const NOT_SAVED = '<!DOCTYPE html><meta charset="utf-8"><title>Offline</title>'
+  + '<h1>You are offline, and this site was not completely saved</h1>'
+  + '<p>Connect to the network once and reload: the site saves itself in the background, '
+  + 'and then works offline.</p>';
+
 async function fromSite(request, url) {
   const cache = await caches.open(CACHE);
+  const complete = !!(await cache.match(new URL(COMPLETE, ROOT).href));
   const key = url.origin + url.pathname + (url.pathname.endsWith('/') ? 'index.html' : '');
-  const hit = await cache.match(key);
+  // A page is opened from the cache only once the whole site is in it: a half-saved site would
+  // open and then wait forever for a kernel file it does not have.
+  const hit = complete || request.mode !== 'navigate' ? await cache.match(key) : null;
   if (hit) return conditional(request, hit);
   try {
     return await fetch(request);
   } catch (error) {
     if (request.mode === 'navigate') {
       const page = await cache.match(new URL(OFFLINE_PAGE, ROOT).href);
-      if (page) return page;
+      return page || new Response(NOT_SAVED, { headers: { 'content-type': 'text/html' } });
     }
     return new Response(`offline, and ${url.pathname} is not in this site's offline copy`, {
       status: 404, headers: { 'content-type': 'text/plain' },
