@@ -14,6 +14,8 @@ Where every file comes from, and what is checked:
   *official* lock from npm. Nothing unverified is shipped.
 - ``PYODIDE_DIST=DIR`` (an extracted official Pyodide 0.27.7 distribution, e.g. the release
   tarball) replaces both: core, lock and packages all come from there, checked against its lock.
+- The lock and the core files are pinned by sha256 (``lite/pins.py``) whichever way they come, so
+  a package altered together with its lock entry, or an altered core, is refused.
 - The lock is trimmed to the packages shipped (micropip fails on an entry whose file is absent).
 - The piplite wheels: ``lite/requirements-kernel.txt`` from PyPI, plus a wheel of mnist-widgets
   built from this checkout (the shipped model inside it).
@@ -35,9 +37,11 @@ import subprocess
 import sys
 import tarfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import offline  # lite/offline.py: the service worker, the app manifest, preloading, compression
+from pins import PinError, verified  # lite/ is this script's directory, hence on sys.path
 
 ROOT = Path(__file__).resolve().parent.parent
 LITE = ROOT / "lite"
@@ -113,6 +117,19 @@ def transport_wheel() -> Path:
     return dest
 
 
+def _pinned(name: str, read: Callable[[str], Path | bytes], origin: str) -> bytes:
+    """The lock or a core file, only if it is the official one (``lite/pins.py``)."""
+    try:
+        got = read(name)
+        data = got.read_bytes() if isinstance(got, Path) else got
+    except (OSError, KeyError) as exc:
+        sys.exit(f"{name} is missing from {origin} ({exc})")
+    try:
+        return verified(name, data, origin=origin)
+    except PinError as exc:
+        sys.exit(str(exc))
+
+
 class Distribution:
     """Pyodide's official lock plus a way to read its core and package files."""
 
@@ -121,8 +138,9 @@ class Distribution:
         if dist:
             self.dir = Path(dist)
             log(f"Pyodide from PYODIDE_DIST={self.dir}")
-            self.lock = json.loads((self.dir / "pyodide-lock.json").read_bytes())
-            self._core = lambda name: (self.dir / name).read_bytes()
+            origin = f"PYODIDE_DIST={self.dir}"
+            self.lock = json.loads(_pinned("pyodide-lock.json", self.dir.joinpath, origin))
+            self._core = lambda name: _pinned(name, self.dir.joinpath, origin)
             self._package = lambda name: (
                 (self.dir / name).read_bytes() if (self.dir / name).exists() else None
             )
@@ -133,8 +151,9 @@ class Distribution:
                     for m in tar.getmembers()
                     if m.isfile()
                 }
-            self.lock = json.loads(files["pyodide-lock.json"])
-            self._core = files.__getitem__
+            origin = f"npm {PYODIDE_NPM}"
+            self.lock = json.loads(_pinned("pyodide-lock.json", files.__getitem__, origin))
+            self._core = lambda name: _pinned(name, files.__getitem__, origin)
             transport = zipfile.ZipFile(transport_wheel())
             names = set(transport.namelist())
 

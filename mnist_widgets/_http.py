@@ -1,4 +1,4 @@
-"""Downloading a TF.js model over HTTP, carefully (httpx, no TensorFlow).
+"""Downloading a TF.js model over HTTP, carefully (urllib3, no TensorFlow).
 
 What TF.js's own http loader does not do, and this does: check the status of every response,
 resolve weight paths relative to ``model.json`` and keep them on the same origin and below its
@@ -8,26 +8,38 @@ against the manifest, retry transient failures with exponential back-off inside 
 deadline, revalidate cached files with conditional requests, and show progress. Every failure to
 get the bytes is a :class:`~mnist_widgets.errors.DownloadError`.
 
-One code path everywhere; only the transport differs: httpx's own on CPython, a small one over
-urllib3 under Emscripten (Pyodide), where httpx cannot open sockets but urllib3 >= 2.2 can fetch.
+One stack everywhere: urllib3 (>= 2.2), which opens sockets on CPython and fetches through the
+browser under Emscripten (Pyodide). Environment proxies (``HTTP_PROXY``, ``HTTPS_PROXY``,
+``ALL_PROXY``, ``NO_PROXY``, as :func:`urllib.request.getproxies` reads them) are honoured on
+CPython; in a browser the browser's own settings apply. Response headers are read as the RFCs say:
+bytes (Latin-1, one character per byte) in, lenient out: a value we cannot use is ignored, never
+an exception.
 """
 
 from __future__ import annotations
 
+import http.client
 import math
-import os
+import re
 import sys
 import time
+import urllib.request
 import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
+from email.utils import parsedate_to_datetime
 from types import MappingProxyType
 from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
-import httpx
+import urllib3
+from urllib3.exceptions import HTTPError as Urllib3Error
+from urllib3.exceptions import ProtocolError, ProxyError, ProxySchemeUnknown
+from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
-from .errors import ConfigError, DownloadError, ModelFormatError, OfflineError
+from ._env import ENV_OFFLINE, offline
+from ._validators import Validators
+from .errors import ConfigError, DownloadError, MnistWidgetsError, ModelFormatError, OfflineError
 from .tfjs.artifacts import (
     MODEL_JSON,
     ModelArtifacts,
@@ -37,11 +49,7 @@ from .tfjs.artifacts import (
     weight_paths,
 )
 
-ENV_OFFLINE = "MNIST_WIDGETS_OFFLINE"
-#: ``httpx`` or ``urllib3``: the transport ``transport="auto"`` picks (default: by platform).
-ENV_TRANSPORT = "MNIST_WIDGETS_HTTP_TRANSPORT"
-TRANSPORTS = ("auto", "httpx", "urllib3")
-MAXMODEL_JSON_BYTES = 32 * 1024 * 1024
+MAX_MODEL_JSON_BYTES = 32 * 1024 * 1024
 MAX_WEIGHTS_BYTES = 2 * 1024 * 1024 * 1024
 MAX_REDIRECTS = 10
 #: Downloads smaller than this show no progress bar unless asked for.
@@ -49,11 +57,7 @@ PROGRESS_MIN_BYTES = 1024 * 1024
 _BACKOFF_SECONDS = 0.25  # first retry delay; doubles each attempt
 _MAX_RETRY_AFTER = 30.0
 _CHUNK = 64 * 1024
-
-
-def offline() -> bool:
-    """Whether ``MNIST_WIDGETS_OFFLINE`` asks for no network access at all."""
-    return os.environ.get(ENV_OFFLINE, "").strip().lower() in ("1", "true", "yes", "on")
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
 @dataclass(frozen=True)
@@ -81,9 +85,6 @@ class NetworkOptions:
     allow_cross_origin_redirects
         Let a weight file redirect to another origin (a CDN). Off by default: the weights then
         come from wherever the server points, not from model.json's origin.
-    transport
-        ``"auto"`` (urllib3 under Emscripten, httpx elsewhere; ``$MNIST_WIDGETS_HTTP_TRANSPORT``
-        overrides), ``"httpx"`` or ``"urllib3"``.
 
     Raises
     ------
@@ -107,11 +108,10 @@ class NetworkOptions:
     deadline: float | None = None
     retries: int = 3
     progress: bool | None = None
-    max_model_json_bytes: int = MAXMODEL_JSON_BYTES
+    max_model_json_bytes: int = MAX_MODEL_JSON_BYTES
     max_weights_bytes: int = MAX_WEIGHTS_BYTES
     headers: Mapping[str, str] | None = None
     allow_cross_origin_redirects: bool = False
-    transport: str = "auto"
 
     def __post_init__(self) -> None:
         _positive("timeout", self.timeout)
@@ -121,17 +121,16 @@ class NetworkOptions:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ConfigError(f"{name} must be a non-negative integer, got {value!r}")
-        if self.transport not in TRANSPORTS:
-            msg = f"transport must be one of {', '.join(TRANSPORTS)}, got {self.transport!r}"
-            raise ConfigError(msg)
         if self.headers is not None:  # frozen means frozen: a read-only copy
+            for key, value in self.headers.items():
+                _check_header(key, value)
             object.__setattr__(self, "headers", MappingProxyType(dict(self.headers)))
 
     @classmethod
     def merge(cls, options: NetworkOptions | None = None, **changes: Any) -> NetworkOptions:
         """``options`` (default ``NetworkOptions()``) with ``changes`` (``timeout=5``, ...)."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(changes) - known)
+        known = [f.name for f in fields(cls)]
+        unknown = sorted(set(changes) - set(known))
         if unknown:
             msg = f"unknown network option {unknown[0]!r}; expected one of {', '.join(known)}"
             raise TypeError(msg)
@@ -143,21 +142,24 @@ class NetworkOptions:
         return float(self.deadline if self.deadline is not None else max(120, 30 * self.timeout))
 
 
-def _positive(name: str, value: Any) -> None:
+def _positive(name: str, value: object) -> None:
     number = isinstance(value, int | float) and not isinstance(value, bool)
-    if not number or not math.isfinite(value) or value <= 0:
+    if not number or not math.isfinite(value) or value <= 0:  # type: ignore[arg-type, operator]
         raise ConfigError(f"{name} must be a positive number of seconds, got {value!r}")
 
 
-@dataclass(frozen=True)
-class Validators:
-    """What a server said about one file, for conditional requests later."""
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # a header name (RFC 9110 5.6.2)
 
-    etag: str | None = None
-    last_modified: str | None = None
 
-    def as_dict(self) -> dict[str, str | None]:
-        return {"etag": self.etag, "last_modified": self.last_modified}
+def _check_header(key: object, value: object) -> None:
+    if not (isinstance(key, str) and _TOKEN.fullmatch(key)):
+        raise ConfigError(f"headers: {key!r} is not a valid HTTP header name")
+    if not (isinstance(value, str) and _FIELD_VALUE.fullmatch(value)):
+        msg = (
+            f"headers: the value of {key!r} must be a string of printable Latin-1 characters "
+            f"(no line breaks), got {value!r:.60}"
+        )
+        raise ConfigError(msg)
 
 
 @dataclass(frozen=True)
@@ -183,8 +185,12 @@ class _Transient(Exception):
 
 def check_url(url: str) -> None:
     """Raise DownloadError unless ``url`` is an ``http(s)://HOST/...`` URL."""
-    parts = urlsplit(str(url))
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(str(url))
+        hostname = parts.hostname
+    except ValueError as exc:  # a malformed port or IPv6 literal
+        raise DownloadError(f"expected an http(s)://HOST/.../model.json URL, got {url!r}") from exc
+    if parts.scheme not in ("http", "https") or not hostname:
         msg = (
             f"expected an http(s)://HOST/.../model.json URL, got {url!r}; for a local path, "
             "file:// or cache://NAME use mnist_widgets.load_layers_model"
@@ -221,120 +227,146 @@ def resolve_weight_url(model_json_url: str, path: str) -> str:
     return url
 
 
-# -- transports ------------------------------------------------------------------------------
+# -- response headers: bytes in (one character per byte), lenient out ------------------------
+
+_DIGITS = re.compile(r"[0-9]{1,18}")  # ASCII only: str.isdigit() also accepts "²" and "٣"
+#: What may travel back in a conditional request: visible Latin-1, spaces and tabs (RFC 9110 5.5).
+_FIELD_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
 
 
-def make_transport(kind: str = "auto") -> httpx.BaseTransport:
-    """The transport for ``kind`` (see ``NetworkOptions.transport``)."""
-    if kind == "auto":
-        default = "urllib3" if sys.platform == "emscripten" else "httpx"
-        kind = os.environ.get(ENV_TRANSPORT, "").strip().lower() or default
-    if kind == "urllib3":
-        return Urllib3Transport()
-    if kind == "httpx":
-        return httpx.HTTPTransport()
-    raise ConfigError(f"{ENV_TRANSPORT} must be httpx or urllib3, got {kind!r}")
+def _digits(value: str | None) -> int | None:
+    """A ``1*DIGIT`` header value (``Content-Length``); repeated equal values are one."""
+    if value is None:
+        return None
+    found = {v.strip() for v in value.split(",")}
+    if len(found) != 1:
+        return None
+    (text,) = found
+    return int(text) if _DIGITS.fullmatch(text) else None
 
 
-class Urllib3Transport(httpx.BaseTransport):
-    """An httpx transport over urllib3 (>= 2.2, which works synchronously under Emscripten).
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """``Retry-After`` in seconds: delay-seconds or an HTTP-date (RFC 9110 10.2.3); ``None`` for
+    anything else.
 
-    It hands httpx the body as it arrives, undecoded (our reader decodes and caps it), and maps
-    urllib3's errors to httpx's so the download code above sees one family of errors.
+    Examples
+    --------
+    >>> retry_after_seconds("7"), retry_after_seconds("²"), retry_after_seconds("soon")
+    (7.0, None, None)
+    >>> retry_after_seconds("Thu, 01 Jan 1970 00:01:40 GMT", now=40.0)
+    60.0
     """
+    if value is None:
+        return None
+    text = value.strip()
+    if _DIGITS.fullmatch(text):
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text).timestamp()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return max(0.0, when - (time.time() if now is None else now))
 
-    def __init__(self) -> None:
-        import urllib3  # deferred, like each use below: only this transport needs urllib3
 
-        self._pool = urllib3.PoolManager(retries=False)
+def _validator(value: str | None) -> str | None:
+    """A validator we can send back byte for byte; anything else is as if none was sent."""
+    if value is None or not value.strip() or not _FIELD_VALUE.fullmatch(value):
+        return None
+    return value.strip()
 
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        import urllib3
 
-        ext = request.extensions.get("timeout", {})
-        timeout = urllib3.Timeout(connect=ext.get("connect"), read=ext.get("read"))
-        headers = _browser_safe(request.headers)
-        with _mapped_errors(request):
-            raw = self._pool.request(
-                request.method,
-                str(request.url),
-                headers=headers,
-                body=request.read() or None,
-                redirect=False,
-                retries=False,
-                preload_content=False,
-                decode_content=False,
-                timeout=timeout,
-            )
-        response_headers = list(raw.headers.items())
-        if sys.platform == "emscripten":  # the browser has decoded the body already
-            response_headers = [
-                (k, v) for k, v in response_headers if k.lower() != "content-encoding"
-            ]
-        return httpx.Response(
-            raw.status,
-            headers=response_headers,
-            stream=_Urllib3Stream(raw, request),
-            extensions={"reason_phrase": (raw.reason or "").encode("latin-1", "replace")},
-        )
+def _validators(headers: Mapping[str, str]) -> Validators:
+    return Validators(_validator(headers.get("etag")), _validator(headers.get("last-modified")))
 
-    def close(self) -> None:
-        self._pool.clear()
+
+# -- connections: urllib3 pools, direct or through the environment's proxy --------------------
+
+
+def _in_browser() -> bool:
+    return sys.platform == "emscripten"
 
 
 #: Headers a browser sets itself and refuses from scripts.
-_FORBIDDEN = frozenset({"host", "connection", "accept-encoding", "user-agent", "content-length"})
+_BROWSER_SETS = frozenset({"host", "connection", "accept-encoding", "user-agent", "content-length"})
 
 
-def _browser_safe(headers: httpx.Headers) -> dict[str, str]:
-    if sys.platform != "emscripten":
-        return dict(headers.items())
-    return {k: v for k, v in headers.items() if k.lower() not in _FORBIDDEN}
+class _Connections:
+    """The urllib3 pools of one download: direct, or through the proxy the environment names."""
+
+    def __init__(self) -> None:
+        self._direct = urllib3.PoolManager(retries=False)
+        self._proxies: dict[str, str] = {} if _in_browser() else urllib.request.getproxies()
+        self._via: dict[str, urllib3.ProxyManager] = {}
+
+    def __enter__(self) -> _Connections:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._direct.clear()
+        for pool in self._via.values():
+            pool.clear()
+
+    def proxy_for(self, url: str) -> str | None:
+        """The proxy URL for ``url``, or ``None`` to connect directly (``NO_PROXY`` included)."""
+        parts = urlsplit(url)
+        proxy = self._proxies.get(parts.scheme) or self._proxies.get("all")
+        if not proxy:
+            return None
+        host = parts.netloc.rpartition("@")[2]
+        return None if urllib.request.proxy_bypass(host) else proxy
+
+    def get(self, url: str, headers: Mapping[str, str], timeout: float) -> Any:
+        """Send one GET (no redirects, no retries, body not read yet); return the response."""
+        proxy = self.proxy_for(url)
+        pool = self._direct if proxy is None else self._proxy(proxy)
+        if _in_browser():
+            headers = {k: v for k, v in headers.items() if k.lower() not in _BROWSER_SETS}
+        return pool.request(
+            "GET",
+            url,
+            headers=dict(headers),
+            redirect=False,
+            retries=False,
+            preload_content=False,
+            decode_content=False,  # _Decoder decodes, and caps what it decodes
+            timeout=urllib3.Timeout(connect=timeout, read=timeout),
+        )
+
+    def _proxy(self, proxy: str) -> urllib3.ProxyManager:
+        if proxy not in self._via:
+            parts = urlsplit(proxy)
+            auth = unquote(parts.netloc.rpartition("@")[0]) if "@" in parts.netloc else None
+            try:
+                proxy_headers = urllib3.make_headers(proxy_basic_auth=auth) if auth else None
+                self._via[proxy] = urllib3.ProxyManager(
+                    proxy, proxy_headers=proxy_headers, retries=False
+                )
+            except (ProxySchemeUnknown, ValueError) as exc:
+                msg = (
+                    f"cannot use the proxy {_without_auth(proxy)!r} from the environment ({exc}); "
+                    "only http:// and https:// proxies are supported: fix HTTP_PROXY, "
+                    "HTTPS_PROXY or ALL_PROXY, or name the host in NO_PROXY"
+                )
+                raise DownloadError(msg) from exc
+        return self._via[proxy]
 
 
-class _mapped_errors:
-    """Re-raise urllib3's exceptions as the httpx ones the download code handles."""
-
-    def __init__(self, request: httpx.Request) -> None:
-        self.request = request
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: type | None, exc: BaseException | None, tb: Any) -> bool:
-        import urllib3.exceptions as u
-
-        if exc is None or not isinstance(exc, u.HTTPError):
-            return False
-        if isinstance(exc, u.NewConnectionError | u.MaxRetryError):  # before: a subclass
-            raise httpx.ConnectError(str(exc), request=self.request) from exc
-        if isinstance(exc, u.ConnectTimeoutError):
-            raise httpx.ConnectTimeout(str(exc), request=self.request) from exc
-        if isinstance(exc, u.TimeoutError):
-            raise httpx.ReadTimeout(str(exc), request=self.request) from exc
-        raise httpx.RemoteProtocolError(str(exc), request=self.request) from exc
+def _without_auth(url: str) -> str:
+    parts = urlsplit(url)
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
 
 
-class _Urllib3Stream(httpx.SyncByteStream):
-    def __init__(self, raw: Any, request: httpx.Request) -> None:
-        self._raw = raw
-        self._request = request
+def _read_chunk(response: Any) -> bytes:
+    # Emscripten's response inherits a read1 that raises NotImplementedError: use its read
+    if _in_browser():
+        return bytes(response.read(_CHUNK, decode_content=False))
+    return bytes(response.read1(_CHUNK, decode_content=False))
 
-    def __iter__(self) -> Iterator[bytes]:
-        # Emscripten's response inherits a read1 that raises NotImplementedError: use its read
-        read = self._raw.read if sys.platform == "emscripten" else self._raw.read1
-        while True:
-            with _mapped_errors(self._request):
-                chunk = read(_CHUNK, decode_content=False)
-            if not chunk:
-                self._done = True
-                return
-            yield chunk
 
-    def close(self) -> None:
-        if not getattr(self, "_done", False):  # unread body: the connection cannot be reused
-            self._raw.close()
-        self._raw.release_conn()
+def _content_encoding(response: Any) -> str:
+    if _in_browser():  # the browser has decoded the body already
+        return ""
+    return str(response.headers.get("content-encoding", ""))
 
 
 # -- one GET: redirects, status, decoding, caps, deadline -------------------------------------
@@ -351,13 +383,17 @@ class _Decoder:
             msg = f"{url} sent a stacked Content-Encoding {header!r}; only one of gzip, deflate"
             raise DownloadError(msg + " is accepted (is the server misconfigured?)")
         self._url = url
-        self._zlib = None
+        self._zlib: Any = None  # a zlib decompressor (its type is private to zlib)
         if codings:
             wbits = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS}.get(codings[0])
             if wbits is None and codings[0] != "deflate":
                 msg = f"{url} sent Content-Encoding {codings[0]!r}; only gzip and deflate are "
                 raise DownloadError(msg + "accepted")
             self._zlib = zlib.decompressobj(wbits or zlib.MAX_WBITS)
+
+    @property
+    def identity(self) -> bool:
+        return self._zlib is None
 
     def __call__(self, chunk: bytes) -> Iterator[bytes]:
         if self._zlib is None:
@@ -386,7 +422,7 @@ class _Response:
 
 
 @dataclass
-class _Get:
+class _Request:
     """One file to fetch: what it is called, its cap, and the validators to send."""
 
     url: str
@@ -396,18 +432,19 @@ class _Get:
     conditional: Validators | None = None
     same_origin_only: bool = False
 
-    def conditional_headers(self) -> dict[str, str]:
-        headers = {}
-        if self.conditional is not None and self.conditional.etag:
-            headers["If-None-Match"] = self.conditional.etag
-        if self.conditional is not None and self.conditional.last_modified:
-            headers["If-Modified-Since"] = self.conditional.last_modified
-        return headers
+
+def _describe(exc: BaseException) -> str:
+    """A transport failure in a few words (urllib3 nests the cause in its message)."""
+    if isinstance(exc, Urllib3Timeout):
+        return f"timed out ({type(exc).__name__}: {exc})"
+    if isinstance(exc, ProxyError):
+        return f"the proxy failed ({exc})"
+    return f"{type(exc).__name__}: {exc}"
 
 
 class _Fetcher:
-    def __init__(self, client: httpx.Client, options: NetworkOptions) -> None:
-        self.client = client
+    def __init__(self, connections: _Connections, options: NetworkOptions) -> None:
+        self.connections = connections
         self.options = options
         self.deadline = time.monotonic() + options.total_seconds
         self.progress: _Progress | None = None
@@ -423,35 +460,43 @@ class _Fetcher:
             raise DownloadError(msg)
         return left
 
-    def get(self, get: _Get) -> _Response:
+    def fetch(self, request: _Request) -> _Response:
+        """GET ``request.url`` with retries; every failure is a DownloadError (or the
+        ModelFormatError of a hostile answer)."""
         last: Exception | None = None
         for attempt in range(self.options.retries + 1):
             if attempt:
-                self._back_off(attempt, last, get.url)
+                self._back_off(attempt, last, request.url)
             try:
-                response = self._get_once(get)
+                response = self._fetch_once(request)
+            except MnistWidgetsError:
+                raise
             except _Transient as exc:
                 last = exc
-            except httpx.TimeoutException as exc:
-                last = _Transient(f"timed out ({type(exc).__name__}: {exc or 'no data'})")
-            except httpx.TransportError as exc:
-                last = _Transient(f"{type(exc).__name__}: {exc}")
-            except (httpx.HTTPError, httpx.InvalidURL) as exc:  # anything else httpx raises
-                msg = f"could not download {get.label} from {get.url}: {type(exc).__name__}: {exc}"
-                raise DownloadError(msg) from exc
+            except (Urllib3Error, OSError, http.client.HTTPException) as exc:
+                if isinstance(exc, ValueError):  # a URL urllib3 refuses: retrying cannot help
+                    raise self._failed(request, exc) from exc
+                last = _Transient(_describe(exc))
+            except (ValueError, LookupError) as exc:  # e.g. an unusable Location header
+                raise self._failed(request, exc) from exc
             else:
-                if response.status == 304 and get.conditional is None:
-                    msg = f"{get.url} answered 304 Not Modified to an unconditional request"
+                if response.status == 304 and request.conditional is None:
+                    msg = f"{request.url} answered 304 Not Modified to an unconditional request"
                     raise DownloadError(msg)
                 return response
         retries = self.options.retries
         tries = f"{retries + 1} attempt{'s' if retries else ''}"
         msg = (
-            f"could not download {get.label} from {get.url}: {last} (after {tries}); check that "
-            "the server is running and reachable, or load from the cache (strategy='cache-only', "
-            f"or set {ENV_OFFLINE}=1)"
+            f"could not download {request.label} from {request.url}: {last} (after {tries}); "
+            "check that the server is running and reachable, or load from the cache "
+            f"(strategy='cache-only', or set {ENV_OFFLINE}=1)"
         )
         raise DownloadError(msg) from last
+
+    @staticmethod
+    def _failed(request: _Request, exc: BaseException) -> DownloadError:
+        what = f"{type(exc).__name__}: {exc}"
+        return DownloadError(f"could not download {request.label} from {request.url}: {what}")
 
     def _back_off(self, attempt: int, last: Exception | None, url: str) -> None:
         delay = _BACKOFF_SECONDS * 2 ** (attempt - 1)
@@ -462,99 +507,111 @@ class _Fetcher:
             raise DownloadError(msg) from last
         time.sleep(delay)
 
-    def _get_once(self, get: _Get) -> _Response:
-        response = self._follow(get)
+    def _fetch_once(self, request: _Request) -> _Response:
+        response = self._follow(request)
         try:
-            return self._read(get, response)
+            return self._read(request, response)
+        except BaseException:
+            response.close()  # a body left unread: the connection cannot be reused
+            raise
         finally:
-            response.close()
+            response.release_conn()
 
-    def _follow(self, get: _Get) -> httpx.Response:
-        """GET ``get.url``, following redirects here so that no caller header (credentials)
+    def _follow(self, request: _Request) -> Any:
+        """GET ``request.url``, following redirects here so that no caller header (credentials)
         reaches another origin and weight files stay on model.json's origin unless allowed."""
-        url = get.url
+        url = request.url
+        conditional = request.conditional or Validators()
         for _ in range(MAX_REDIRECTS + 1):
-            headers = {"Accept-Encoding": "gzip, deflate", **get.conditional_headers()}
-            if _origin(url) == _origin(get.url):
+            headers = {"Accept-Encoding": "gzip, deflate", **conditional.conditional_headers()}
+            if _origin(url) == _origin(request.url):
                 headers.update(self.options.headers or {})
-            left = self.remaining(get.url)
-            timeout = httpx.Timeout(min(self.options.timeout, left))
-            request = self.client.build_request("GET", url, headers=headers, timeout=timeout)
-            response = self.client.send(request, stream=True, follow_redirects=False)
-            if not response.is_redirect or "location" not in response.headers:
+            timeout = min(self.options.timeout, self.remaining(request.url))
+            response = self.connections.get(url, headers, timeout)
+            location = response.headers.get("location")
+            if response.status not in _REDIRECTS or not location:
                 return response
-            response.close()
-            url = self._redirect_target(get, url, response.headers["location"])
-        msg = f"{get.url} redirected more than {MAX_REDIRECTS} times (a redirect loop?)"
+            response.close()  # not drained: a redirect's body may be endless
+            response.release_conn()
+            url = self._redirect_target(request, url, location)
+        msg = f"{request.url} redirected more than {MAX_REDIRECTS} times (a redirect loop?)"
         raise DownloadError(msg)
 
-    def _redirect_target(self, get: _Get, url: str, location: str) -> str:
-        target = urljoin(url, location)
+    def _redirect_target(self, request: _Request, url: str, location: str) -> str:
+        target = urljoin(url, location.strip())
         if urlsplit(target).scheme not in ("http", "https"):
             raise DownloadError(f"{url} redirected to {target!r}, which is not http(s)")
-        crossing = _origin(target) != _origin(get.url)
-        if crossing and get.same_origin_only and not self.options.allow_cross_origin_redirects:
+        crossing = _origin(target) != _origin(request.url)
+        if crossing and request.same_origin_only and not self.options.allow_cross_origin_redirects:
             msg = (
-                f"refusing the redirect of weight file {get.label!r} from {get.url} to another "
-                f"origin ({target}); pass NetworkOptions(allow_cross_origin_redirects=True) if "
-                "the weights are meant to come from there"
+                f"refusing the redirect of weight file {request.label!r} from {request.url} to "
+                f"another origin ({target}); pass NetworkOptions(allow_cross_origin_redirects="
+                "True) if the weights are meant to come from there"
             )
             raise DownloadError(msg)
         return target
 
-    def _read(self, get: _Get, response: httpx.Response) -> _Response:
-        status = response.status_code
-        validators = Validators(response.headers.get("etag"), response.headers.get("last-modified"))
+    def _read(self, request: _Request, response: Any) -> _Response:
+        status = int(response.status)
+        headers = response.headers
+        validators = _validators(headers)
+        reason = response.reason or http.client.responses.get(status, "")
         if status == 304:
             return _Response(304, b"", validators)
         if status == 429 or status >= 500:
-            retry_after = response.headers.get("retry-after", "")
-            wait = float(retry_after) if retry_after.strip().isdigit() else None
-            raise _Transient(f"HTTP {status} {response.reason_phrase}", wait)
+            raise _Transient(
+                f"HTTP {status} {reason}", retry_after_seconds(headers.get("retry-after"))
+            )
         if status != 200:
             msg = (
-                f"could not download {get.label}: {get.url} answered HTTP {status} "
-                f"{response.reason_phrase}; expected 200 (is the URL right, and is every file "
-                "of the model on the server?)"
+                f"could not download {request.label}: {request.url} answered HTTP {status} "
+                f"{reason}; expected 200 (is the URL right, and is every file of the model on "
+                "the server?)"
             )
             raise DownloadError(msg)
-        declared = response.headers.get("content-length", "")
-        encoded = response.headers.get("content-encoding", "identity").strip().lower()
-        if encoded == "identity" and declared.isdigit() and int(declared) > get.cap:
-            raise DownloadError(_too_big(get, f"declares {int(declared):,}"))
-        return _Response(200, self._body(get, response, declared), validators)
+        declared = _digits(headers.get("content-length"))
+        decode = _Decoder(_content_encoding(response), request.url)
+        if decode.identity and declared is not None and declared > request.cap:
+            raise DownloadError(_too_big(request, f"declares {declared:,}"))
+        return _Response(200, self._body(request, response, decode, declared), validators)
 
-    def _body(self, get: _Get, response: httpx.Response, declared: str) -> bytes:
-        decode = _Decoder(response.headers.get("content-encoding", ""), get.url)
+    def _body(
+        self, request: _Request, response: Any, decode: _Decoder, declared: int | None
+    ) -> bytes:
         body = bytearray()
+        received = 0
         try:
-            for raw in response.iter_raw():  # as it arrives: a deadline check per read
+            while raw := _read_chunk(response):  # as it arrives: a deadline check per read
+                received += len(raw)
                 for piece in decode(raw):
                     body += piece
-                    if len(body) > get.cap:
-                        raise DownloadError(_too_big(get, f"sent more than {get.cap:,}"))
+                    if len(body) > request.cap:
+                        raise DownloadError(_too_big(request, f"sent more than {request.cap:,}"))
                     if self.progress is not None:
                         self.progress.update(len(piece))
-                self.remaining(get.url)
-        except httpx.TransportError as exc:
-            expected = f" of {int(declared):,}" if declared.isdigit() else ""
-            got = max(len(body), response.num_bytes_downloaded)
+                self.remaining(request.url)
+        except (ProtocolError, OSError, http.client.HTTPException) as exc:
+            expected = f" of {declared:,}" if declared is not None else ""
+            got = max(len(body), received)
             msg = f"the transfer was cut off after {got:,}{expected} bytes ({exc})"
             raise _Transient(msg) from exc
         decode.finish()
         return bytes(body)
 
 
-def _too_big(get: _Get, what: str) -> str:
-    return f"{get.label} from {get.url} is too large: the server {what} bytes; {get.cap_hint}"
+def _too_big(request: _Request, what: str) -> str:
+    return (
+        f"{request.label} from {request.url} is too large: the server {what} bytes; "
+        f"{request.cap_hint}"
+    )
 
 
-def _keep(response: _Response, old: Validators | None) -> Validators:
-    """A 304 may omit the validators; then the ones we sent still identify the file."""
-    fresh = response.validators
-    if response.status == 304 and old is not None and not (fresh.etag or fresh.last_modified):
-        return old
-    return fresh
+def _validators_after(response: _Response, sent: Validators | None) -> Validators:
+    """The validators that identify the file now: a 304 may omit them, and then the ones we sent
+    still do."""
+    if response.status == 304 and sent is not None and not response.validators:
+        return sent
+    return response.validators
 
 
 # -- progress ---------------------------------------------------------------------------------
@@ -575,9 +632,9 @@ def _want_progress(progress: bool | None, total: int) -> bool:
 
 class _Progress:
     def __init__(self, enabled: bool, total: int, desc: str) -> None:
-        self._bar = None
+        self._bar: Any = None  # a tqdm bar (a widget in Jupyter)
         if enabled:
-            from tqdm.auto import tqdm  # a widget in Jupyter, text in a terminal
+            from tqdm.auto import tqdm  # deferred: only a shown bar needs tqdm (and its widget)
 
             self._bar = tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=desc)
 
@@ -593,7 +650,7 @@ class _Progress:
 # -- the model: model.json, then its weight files ----------------------------------------------
 
 
-def _file_expectations(model_json: dict[str, Any]) -> dict[str, int]:
+def _file_expectations(model_json: Mapping[str, Any]) -> dict[str, int]:
     """Exact byte counts for weight files that are alone in their group (the common case)."""
     exact: dict[str, int] = {}
     for group in model_json["weightsManifest"]:
@@ -602,7 +659,7 @@ def _file_expectations(model_json: dict[str, Any]) -> dict[str, int]:
     return exact
 
 
-def _check_total(url: str, model_json: dict[str, Any], options: NetworkOptions) -> int:
+def _check_total(url: str, model_json: Mapping[str, Any], options: NetworkOptions) -> int:
     total = expected_weight_bytes(model_json)
     if total > options.max_weights_bytes:
         msg = (
@@ -614,25 +671,25 @@ def _check_total(url: str, model_json: dict[str, Any], options: NetworkOptions) 
 
 
 def _fetch_model_json(
-    fetcher: _Fetcher, url: str, cached: ModelArtifacts | None, old: Validators | None
+    fetcher: _Fetcher, url: str, cached: ModelArtifacts | None, sent: Validators | None
 ) -> tuple[dict[str, Any], Validators, bool]:
     """model.json (parsed), its validators, and whether it was the cached one (a 304)."""
     hint = "raise max_model_json_bytes= if this model.json is genuine"
     cap = fetcher.options.max_model_json_bytes
-    first = fetcher.get(_Get(url, MODEL_JSON, cap, hint, conditional=old))
+    first = fetcher.fetch(_Request(url, MODEL_JSON, cap, hint, conditional=sent))
     if first.status == 304:
-        assert cached is not None
-        return cached.model_json, _keep(first, old), True
-    return parse_model_json(first.body, source=url), _keep(first, old), False
+        assert cached is not None  # only a conditional request can answer 304
+        return dict(cached.model_json), _validators_after(first, sent), True
+    return parse_model_json(first.body, source=url), _validators_after(first, sent), False
 
 
 def _fetch_weights(
     fetcher: _Fetcher,
     url: str,
-    model_json: dict[str, Any],
+    model_json: Mapping[str, Any],
     total: int,
     cached: ModelArtifacts | None,
-    old: Mapping[str, Validators],
+    sent: Mapping[str, Validators],
 ) -> tuple[dict[str, bytes], dict[str, Validators], bool]:
     """Every weight file (the cached bytes where the server says 304), their validators, and
     whether all of them were 304s. ``total``: the manifest's weight bytes, already capped."""
@@ -643,18 +700,23 @@ def _fetch_weights(
     for rel in weight_paths(model_json, source=url):
         cap = exact.get(rel, total - sum(len(b) for b in files.values()))
         hint = f"the manifest declares {cap:,} (a wrong file is being served for this model.json)"
-        usable = cached is not None and rel in cached.weight_files
-        conditional = old.get(rel) if usable else None
-        get = _Get(resolve_weight_url(url, rel), rel, cap, hint, conditional, same_origin_only=True)
-        response = fetcher.get(get)
-        validators[rel] = _keep(response, old.get(rel))
+        cached_bytes = cached.weight_files.get(rel) if cached is not None else None
+        conditional = sent.get(rel) if cached_bytes is not None else None
+        request = _Request(
+            resolve_weight_url(url, rel), rel, cap, hint, conditional, same_origin_only=True
+        )
+        response = fetcher.fetch(request)
+        validators[rel] = _validators_after(response, sent.get(rel))
         all_cached = all_cached and response.status == 304
-        files[rel] = cached.weight_files[rel] if response.status == 304 else response.body  # type: ignore[union-attr]
+        if response.status == 304 and cached_bytes is not None:
+            files[rel] = cached_bytes
+        else:
+            files[rel] = response.body
         if rel in exact and len(files[rel]) != exact[rel]:
             msg = (
-                f"{get.url}: weight file {rel!r} has {len(files[rel]):,} bytes, but the manifest "
-                f"declares {exact[rel]:,}; the file on the server is truncated or belongs to "
-                "another model.json"
+                f"{request.url}: weight file {rel!r} has {len(files[rel]):,} bytes, but the "
+                f"manifest declares {exact[rel]:,}; the file on the server is truncated or "
+                "belongs to another model.json"
             )
             raise ModelFormatError(msg)
     return files, validators, all_cached
@@ -682,21 +744,18 @@ def download(
         )
         raise OfflineError(msg)
     check_url(url)
-    old = dict(cached_validators or {}) if cached is not None else {}
-    transport = make_transport(options.transport)
-    # Environment proxies would mount httpx's own transports over ours: only httpx's honours them.
-    trust_env = isinstance(transport, httpx.HTTPTransport)
-    with httpx.Client(transport=transport, trust_env=trust_env) as client:
-        fetcher = _Fetcher(client, options)
+    sent = dict(cached_validators or {}) if cached is not None else {}
+    with _Connections() as connections:
+        fetcher = _Fetcher(connections, options)
         model_json, first, json_cached = _fetch_model_json(
-            fetcher, url, cached, old.get(MODEL_JSON)
+            fetcher, url, cached, sent.get(MODEL_JSON)
         )
         total = _check_total(url, model_json, options)
         bar = _Progress(_want_progress(options.progress, total), total, _label(url))
         fetcher.progress = bar
         try:
             files, validators, weights_cached = _fetch_weights(
-                fetcher, url, model_json, total, cached, old
+                fetcher, url, model_json, total, cached, sent
             )
         finally:
             bar.close()

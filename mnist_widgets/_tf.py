@@ -5,10 +5,13 @@ at import time, before absl logging is initialised, so no environment variable s
 (tried: ``TF_CPP_MIN_LOG_LEVEL``, ``GLOG_minloglevel``, ``ABSL_MIN_LOG_LEVEL``). ipykernel forwards
 fd 2 into notebook output, so the banners would land in every notebook. We capture fd 2 while
 importing, drop the known banners, and pass anything else through: a real error still shows.
+Both are imported by name (``importlib``): they ship no type information, so to callers they are
+plain modules whose attributes are untyped.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import re
@@ -46,13 +49,11 @@ def _import_filtered() -> ModuleType:
         sys.stderr.flush()
         saved_fd = os.dup(2)
     except (OSError, ValueError):  # no usable fd 2 (unusual embedders): import plainly
-        import tensorflow
-
-        return tensorflow
+        return importlib.import_module("tensorflow")
     with tempfile.TemporaryFile() as capture:
         os.dup2(capture.fileno(), 2)
         try:
-            import tensorflow
+            tensorflow = importlib.import_module("tensorflow")
         finally:
             os.dup2(saved_fd, 2)
             os.close(saved_fd)
@@ -80,6 +81,4 @@ def tensorflow() -> ModuleType:
 def keras() -> ModuleType:
     """Return the Keras 3 module, imported without log noise."""
     tensorflow()
-    import keras as _keras
-
-    return _keras
+    return importlib.import_module("keras")

@@ -36,7 +36,8 @@ _OS_ADVICE = {
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mnist-widgets",
-        description="Train, export, serve, cache and run the MNIST digit model offline.",
+        description="Train the MNIST digit model, export it for TF.js or ONNX, serve it, keep it "
+        "in the offline model store, and predict drawn digits; copy the tutorials out.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

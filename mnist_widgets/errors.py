@@ -30,7 +30,8 @@ class DownloadError(MnistWidgetsError):
 
 
 class OfflineError(DownloadError):
-    """The network was needed but offline mode is on (``MNIST_WIDGETS_OFFLINE=1``)."""
+    """The network was needed but offline mode is on (``MNIST_WIDGETS_OFFLINE=1``): no valid
+    cached copy, or ``strategy="network-only"``."""
 
 
 class CacheError(MnistWidgetsError):

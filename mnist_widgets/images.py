@@ -27,7 +27,7 @@ MAX_IMAGE_PIXELS = 4096 * 4096
 _SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I")
 
 
-def load_image(path: str | os.PathLike, *, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
+def load_image(path: str | os.PathLike[str], *, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
     """Read ``path`` as a uint8 ``(H, W)`` / ``(H, W, 4)`` array (float32 for 16-bit grayscale).
 
     Raises

@@ -23,7 +23,7 @@ __all__ = ["fetch_model", "load_layers_model", "save_layers_model"]
 
 def save_layers_model(
     model: Any,
-    dest: str | os.PathLike,
+    dest: str | os.PathLike[str],
     *,
     quantize: str | None = None,
     shard_size_bytes: int = DEFAULT_SHARD_BYTES,
@@ -57,7 +57,7 @@ def save_layers_model(
 
 
 def load_layers_model(
-    src: str | os.PathLike, *, options: NetworkOptions | None = None, cache: bool = True
+    src: str | os.PathLike[str], *, options: NetworkOptions | None = None, cache: bool = True
 ) -> Any:
     """Load a TF.js layers model (ours, TF.js-saved, or converter output) as a ``keras.Model``.
 
@@ -100,7 +100,7 @@ def fetch_model(
         :class:`~mnist_widgets.loader.NetworkOptions` fields, kept as keywords for
         compatibility: ``timeout``, ``deadline``, ``retries``, ``progress``,
         ``max_model_json_bytes``, ``max_weights_bytes``, ``headers``,
-        ``allow_cross_origin_redirects``, ``transport``.
+        ``allow_cross_origin_redirects``.
 
     Examples
     --------

@@ -21,11 +21,20 @@ only after it validates** (``validate``, by default "it decodes into a model gra
 replaces a good cached model, and a cached version that does not validate is treated like a
 corrupt one: reported (a :class:`CacheCorruptWarning`) and re-fetched when online.
 
-``MNIST_WIDGETS_OFFLINE=1`` turns every strategy into ``cache-only``: no socket is opened. If the
+``MNIST_WIDGETS_OFFLINE=1`` (also ``true``, ``yes``, ``on``; ``0``, ``false``, ``no``, ``off`` or
+empty mean online, anything else is a :class:`ConfigError`) opens no socket, with one rule, like
+``HF_HUB_OFFLINE``: every strategy that can use the store serves the cache (``cache-only``), and an
+explicit ``network-only`` raises :class:`OfflineError`. If the
 store cannot be written, the network model is still returned with a :class:`CacheWriteWarning`.
-An entry records the URL it came from: asking for entry ``NAME`` with another URL re-fetches from
-the new URL with a :class:`CacheSourceWarning` (and fails, rather than serve the other URL's model,
-when that is impossible).
+An entry is keyed by its name, like the article's ``indexeddb://NAME``, and records the URL it came
+from. Asking for entry ``NAME`` with another URL (the same site on another port or host, a mirror)
+asks the new URL whether it serves the same model: conditional requests with the entry's validators,
+or the files' SHA-256s. The same model stays in the store, recorded under the new URL, without a
+word; another model replaces it with a :class:`CacheSourceWarning` (and when the new URL cannot be
+asked, or offline, the other URL's model is never served for it: an error).
+
+With no ``cache=`` name, the entry is the one that already holds ``url``'s model, under whatever
+name it was stored (``mnist-widgets cache fetch URL --name NAME``), else :func:`cache_name_for`.
 """
 
 from __future__ import annotations
@@ -41,11 +50,20 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 from urllib.parse import unquote, urlsplit
 
+from ._env import ENV_OFFLINE, offline
 from ._fs import sha256_hex
-from ._http import ENV_OFFLINE, Download, NetworkOptions, Validators, check_url, download, offline
-from .errors import CacheError, DownloadError, MnistWidgetsError, ModelFormatError, OfflineError
+from ._http import Download, NetworkOptions, check_url, download
+from ._validators import Validators
+from .errors import (
+    CacheError,
+    ConfigError,
+    DownloadError,
+    MnistWidgetsError,
+    ModelFormatError,
+    OfflineError,
+)
 from .store import CacheEntry, ModelStore, import_filelock, parse_name
-from .tfjs.artifacts import ModelArtifacts
+from .tfjs.artifacts import MODEL_JSON, ModelArtifacts
 from .tfjs.graph import check_artifacts  # the default validate: decodes into a model graph
 
 __all__ = [
@@ -61,6 +79,7 @@ __all__ = [
     "cache_name_for",
     "check_artifacts",
     "download_artifacts",
+    "entry_name_for",
     "fetch_artifacts",
 ]
 
@@ -86,7 +105,8 @@ class CacheCorruptWarning(UserWarning):
 
 
 class CacheSourceWarning(UserWarning):
-    """The entry asked for holds a model from another URL; it is re-fetched from the new one."""
+    """The entry asked for holds another URL's model, and the URL asked for serves a different
+    one (or cannot be asked): the entry is re-fetched from the new URL, never served for it."""
 
 
 class NetworkFallbackWarning(UserWarning):
@@ -204,17 +224,52 @@ class _Job:
     def cached(self, *, report: bool = True) -> _Hit | None:
         """The valid entry for this URL, or None: a miss, a corrupt entry (reported) or an
         entry that holds another URL's model (reported, unless offline where it is an error)."""
+        hit = self.stored(report=report)
+        if hit is not None and hit.entry.source_url != self.url:
+            self._other_source(hit.entry, report)
+            return None
+        return hit
+
+    def stored(self, *, report: bool = True) -> _Hit | None:
+        """The entry's valid model, whatever URL it came from; None for a miss or a corrupt
+        entry (reported)."""
         try:
             artifacts, entry = self.store.load(self.name)
-            if entry.source_url != self.url:
-                self._other_source(entry, report)
-                return None
             return _Hit(artifacts, entry, self.check(artifacts, self.cache_url))
         except (CacheError, ModelFormatError) as exc:
             if report and self.store.exists(self.name):
                 msg = f"{exc}; treating {self.cache_url} as a miss"
-                warnings.warn(CacheCorruptWarning(msg), stacklevel=5)
+                warnings.warn(CacheCorruptWarning(msg), stacklevel=6)
             return None
+
+    def follow(self) -> FetchResult | None:
+        """When the entry holds the model from another URL, ask this one whether it serves the
+        same model (the entry's validators, then the files' SHA-256s).
+
+        The same model: the entry is recorded under this URL (no bytes re-downloaded after a
+        304) and None is returned, so the strategy finds a current entry. Another model: it
+        replaces the entry, with a :class:`CacheSourceWarning`, and is returned. Nothing to
+        follow (a miss, a corrupt entry, the same URL): None.
+        """
+        hit = self.stored()
+        if hit is None or hit.entry.source_url == self.url:
+            return None
+        with _lock(self):
+            try:  # no progress bar: usually a few 304s
+                got, model = self.download(hit, progress=False)
+            except (DownloadError, ModelFormatError):
+                self._other_source(hit.entry, report=True)
+                raise
+            if got.not_modified or _same_files(got.artifacts, hit.entry):
+                self.write(got)
+                return None
+            held = hit.entry.source_url or "an unknown source"
+            msg = (
+                f"{self.cache_url} holds the model from {held}, not {self.url}, which serves "
+                "another model: it replaces the stored one (pass another cache= name to keep both)"
+            )
+            warnings.warn(CacheSourceWarning(msg), stacklevel=4)
+            return self.save(got, model)
 
     def _other_source(self, entry: CacheEntry, report: bool) -> None:
         held = entry.source_url or "an unknown source"
@@ -249,7 +304,10 @@ class _Job:
             self.name,
             got.artifacts,
             source_url=self.url,
-            file_headers={rel: v.as_dict() for rel, v in got.validators.items()},
+            file_headers={
+                rel: {"etag": v.etag, "last_modified": v.last_modified}
+                for rel, v in got.validators.items()
+            },
         )
 
     def save(self, got: Download, model: Any) -> FetchResult:
@@ -279,15 +337,15 @@ def fetch_artifacts(
     url : str
         ``http(s)://.../model.json``.
     cache : str, optional
-        Store entry, ``"cache://NAME"`` or ``"NAME"``. Default: derived from the URL
-        (:func:`cache_name_for`).
+        Store entry, ``"cache://NAME"`` or ``"NAME"``. Default: the entry that holds ``url``'s
+        model under any name, else one derived from the URL (:func:`entry_name_for`).
     strategy : str
         ``"cache-first"`` (default), ``"network-first"``, ``"stale-while-revalidate"``,
         ``"network-only"`` or ``"cache-only"`` (see the module docstring).
     store : ModelStore, optional
         Default: ``ModelStore()`` (``$MNIST_WIDGETS_CACHE`` or the user cache directory).
     options : NetworkOptions, optional
-        Timeouts, deadline, retries, size caps, headers, redirects, transport.
+        Timeouts, deadline, retries, size caps, headers, redirects.
     validate : callable, optional
         ``validate(artifacts, *, source)``, run before a version is stored and on every cached
         copy used; raising means "not a usable model". Default :func:`check_artifacts`.
@@ -299,19 +357,48 @@ def fetch_artifacts(
     DownloadError
         The network was needed and failed (and no valid cached copy could stand in).
     CacheError
-        ``cache-only`` and no valid cached copy (:class:`OfflineError` in offline mode).
+        ``cache-only`` and no valid cached copy.
+    OfflineError
+        Offline mode is on and there is no valid cached copy, or the strategy is
+        ``network-only``.
+    ConfigError
+        An unknown strategy, or an unrecognised ``MNIST_WIDGETS_OFFLINE`` value.
     ModelFormatError
         The server's model is malformed, hostile, or does not validate.
     """
     if strategy not in STRATEGIES:
         msg = f"unknown strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}"
-        raise ValueError(msg)
+        raise ConfigError(msg)
     check_url(url)
-    name = parse_name(cache) if cache else cache_name_for(url)
-    job = _Job(url, name, store or ModelStore(), NetworkOptions.merge(options, **network), validate)
-    if offline():
+    store = store or ModelStore()
+    name = parse_name(cache) if cache else entry_name_for(url, store)
+    job = _Job(url, name, store, NetworkOptions.merge(options, **network), validate)
+    if offline() and strategy != "network-only":  # network-only: download() says OfflineError
         return _cache_only(job)
+    if strategy not in ("network-only", "cache-only"):
+        moved = job.follow()
+        if moved is not None:
+            return moved
     return _STRATEGY[strategy](job)
+
+
+def entry_name_for(url: str, store: ModelStore) -> str:
+    """The store entry for ``url`` when no name is given: :func:`cache_name_for`'s, unless the
+    store holds ``url``'s model under another name (``cache fetch URL --name NAME``)."""
+    derived = cache_name_for(url)
+    if not store.exists(derived):
+        for entry in store.list_models():
+            if entry.source_url == url:
+                return entry.name
+    return derived
+
+
+def _same_files(artifacts: ModelArtifacts, entry: CacheEntry) -> bool:
+    """Whether ``artifacts`` hold byte for byte the files ``entry`` records."""
+    contents = {MODEL_JSON: artifacts.model_json_bytes(), **artifacts.weight_files}
+    return contents.keys() == entry.files.keys() and all(
+        sha256_hex(data) == entry.files[rel].sha256 for rel, data in contents.items()
+    )
 
 
 def _cache_first(job: _Job) -> FetchResult:

@@ -15,13 +15,14 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 
-def _pyplot():
+def _figure(figsize: tuple[float, float]) -> Figure:
+    """A new pyplot figure (so notebooks show it inline), as ``plt.subplots`` makes one."""
     try:
-        import matplotlib.pyplot as plt
+        import matplotlib.pyplot as plt  # deferred: matplotlib is optional and slow to import
     except ImportError as exc:  # pragma: no cover - depends on the environment
         msg = "plots need matplotlib: pip install 'mnist-widgets[notebooks]'"
         raise ImportError(msg) from exc
-    return plt
+    return plt.figure(figsize=figsize)
 
 
 def show_digits(
@@ -40,12 +41,11 @@ def show_digits(
     labels : optional labels printed above each digit
     titles : optional free-form titles (override ``labels``)
     """
-    plt = _pyplot()
     images = np.asarray(images)
     n = len(images)
     rows = max(1, -(-n // columns))
-    fig, axes = plt.subplots(rows, columns, figsize=(columns * size, rows * size * 1.15))
-    for i, ax in enumerate(np.atleast_1d(axes).ravel()):
+    fig = _figure((columns * size, rows * size * 1.15))
+    for i, ax in enumerate(fig.subplots(rows, columns, squeeze=False).ravel()):
         ax.axis("off")
         if i >= n:
             continue
@@ -60,9 +60,9 @@ def show_digits(
 
 def plot_class_counts(labels: np.ndarray, *, title: str = "Digits per class") -> Figure:
     """Bar chart of how many examples each digit has."""
-    plt = _pyplot()
     counts = np.bincount(np.asarray(labels), minlength=10)
-    fig, ax = plt.subplots(figsize=(6, 2.5))
+    fig = _figure((6, 2.5))
+    ax = fig.subplots()
     ax.bar(range(10), counts, color="#4c72b0")
     ax.set_xticks(range(10))
     ax.set_xlabel("digit")
@@ -77,11 +77,15 @@ def plot_class_counts(labels: np.ndarray, *, title: str = "Digits per class") ->
 def plot_history(history: Mapping[str, Sequence[float]] | object) -> Figure:
     """Loss and accuracy per epoch, training vs validation.
 
-    ``history`` is a Keras ``History`` object or its ``.history`` dict.
+    ``history`` is a :class:`~mnist_widgets.training.TrainHistory`, a Keras ``History``, or the
+    ``.history`` dict of either.
     """
-    plt = _pyplot()
-    hist: Mapping[str, Sequence[float]] = getattr(history, "history", history)  # type: ignore[assignment]
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.2))
+    hist = getattr(history, "history", history)
+    if not isinstance(hist, Mapping):
+        msg = f"expected a Keras History or its .history dict, got {type(history).__name__}"
+        raise TypeError(msg)
+    fig = _figure((10, 3.2))
+    ax_loss, ax_acc = fig.subplots(1, 2, squeeze=False)[0]
     for ax, key, label in ((ax_loss, "loss", "loss"), (ax_acc, "accuracy", "accuracy")):
         for prefix, style in (("", "-o"), ("val_", "--o")):
             values = hist.get(prefix + key)
@@ -107,9 +111,9 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int = 
 
 def plot_confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray) -> Figure:
     """Confusion matrix with counts; the diagonal is what the model got right."""
-    plt = _pyplot()
     matrix = confusion_matrix(y_true, y_pred)
-    fig, ax = plt.subplots(figsize=(5.5, 5))
+    fig = _figure((5.5, 5))
+    ax = fig.subplots()
     off_diagonal = matrix - np.diag(np.diag(matrix))
     ax.imshow(off_diagonal, cmap="Reds")
     for (t, p), count in np.ndenumerate(matrix):
@@ -157,12 +161,10 @@ def compare_inputs(rows: Mapping[str, Sequence[np.ndarray]], *, size: float = 1.
 
     ``rows`` maps a row label (e.g. "canvas", "article's pooling", "our preprocessing") to images.
     """
-    plt = _pyplot()
     labels = list(rows)
     columns = max(len(v) for v in rows.values())
-    fig, axes = plt.subplots(
-        len(labels), columns, figsize=(columns * size, len(labels) * size), squeeze=False
-    )
+    fig = _figure((columns * size, len(labels) * size))
+    axes = fig.subplots(len(labels), columns, squeeze=False)
     for r, label in enumerate(labels):
         for c in range(columns):
             ax = axes[r][c]

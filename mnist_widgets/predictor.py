@@ -13,15 +13,18 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import engines
-from .errors import CanvasError, ModelFormatError
+from .errors import CanvasError, ConfigError, ModelFormatError
 from .preprocessing import SIZE, preprocess_or_none
 from .tfjs.artifacts import ModelArtifacts
 from .tfjs.codec import encode_model
+
+if TYPE_CHECKING:
+    from .loader import FetchResult
 
 __all__ = ["Prediction", "Predictor"]
 
@@ -83,6 +86,7 @@ class Predictor:
     ----------
     model : None, str, os.PathLike, ModelArtifacts or keras.Model
         ``None``: the model shipped with the package (no network, no training). A source: a
+        ``model.onnx`` file (``export --format onnx``'s; onnxruntime only), a
         directory or ``model.json`` path, ``file://``, ``cache://NAME`` (the model store) or an
         ``http(s)://`` URL of a ``model.json`` (fetched through the model store, cache-first; use
         :meth:`from_url` for other strategies). Already-read :class:`ModelArtifacts`. Or a
@@ -132,9 +136,11 @@ class Predictor:
     """
 
     def __init__(self, model: Any = None, *, backend: str = "auto", jit_compile: bool = True):
-        self.fetch_result: Any = None
-        self.model: Any = None
-        if model is None or isinstance(model, str | os.PathLike | ModelArtifacts):
+        self.fetch_result: FetchResult | None = None
+        self.model: Any = None  # a keras.Model (Keras ships no types), or None
+        if isinstance(model, str | os.PathLike) and os.fspath(model).endswith(".onnx"):
+            self.engine = _onnx_file_engine(model, backend)
+        elif model is None or isinstance(model, str | os.PathLike | ModelArtifacts):
             artifacts, source = self._artifacts(model)
             self.engine = engines.load_engine(
                 artifacts, backend, source=source, jit_compile=jit_compile
@@ -203,13 +209,13 @@ class Predictor:
     ) -> list[Prediction]:
         """Classify many drawings in a few engine calls; empty canvases give ``digit=None``."""
         inputs = [_prepare(image, preprocessed) for image in images]
-        kept = [i for i, x in enumerate(inputs) if x is not None]
+        kept = [(i, x) for i, x in enumerate(inputs) if x is not None]
         out: list[Prediction] = [Prediction(None, _EMPTY_PROBS, _EMPTY_INPUT)] * len(inputs)
         for start in range(0, len(kept), _BATCH):
             chunk = kept[start : start + _BATCH]
-            batch = np.stack([inputs[i] for i in chunk])[:, :, :, None]
-            for i, probs in zip(chunk, self._run(batch), strict=True):
-                out[i] = _make(probs, inputs[i])
+            batch = np.stack([x for _, x in chunk])[:, :, :, None]
+            for (i, x), probs in zip(chunk, self._run(batch), strict=True):
+                out[i] = _make(probs, x)
         return out
 
     def _run(self, batch: np.ndarray) -> np.ndarray:
@@ -217,12 +223,35 @@ class Predictor:
         if probs.ndim != 2 or probs.shape[1] != 10:
             msg = f"the model must output 10 class scores per image, got shape {probs.shape}"
             raise ModelFormatError(msg)
-        return _as_distribution(probs)
+        probs = _as_distribution(probs)
+        if not np.isfinite(probs).all():
+            rows = np.flatnonzero(~np.isfinite(probs).all(axis=1))
+            msg = (
+                f"the model's scores for image {int(rows[0])} of the batch are not finite (NaN or "
+                "inf): its weights make the computation overflow float32, so there is no answer; "
+                "use a model whose outputs stay finite (a retrained or re-exported one)"
+            )
+            raise ModelFormatError(msg)
+        return probs
 
     def __repr__(self) -> str:
         plan = getattr(self.engine, "plan", None)
         name = plan.name if plan is not None else getattr(self.model, "name", "?")
         return f"Predictor(model={name!r}, backend={self.backend!r})"
+
+
+def _onnx_file_engine(path: str | os.PathLike[str], backend: str) -> engines.Engine:
+    """A ``model.onnx`` file runs on onnxruntime only."""
+    if engines.resolve_backend(backend) != "onnxruntime":
+        msg = (
+            f"{os.fspath(path)!r} is an ONNX model, which runs on backend='onnxruntime' "
+            f"(installed: {', '.join(engines.available_backends())}), not {backend!r}; pass the "
+            "TF.js model (model.json) for the other backends"
+        )
+        raise ConfigError(msg)
+    from .engines.onnx import OnnxFileEngine  # deferred: onnxruntime only for an .onnx file
+
+    return OnnxFileEngine(path)
 
 
 def _prepare(image: np.ndarray, preprocessed: bool) -> np.ndarray | None:
@@ -252,7 +281,10 @@ def _make(probs: np.ndarray, x: np.ndarray) -> Prediction:
 
 def _as_distribution(scores: np.ndarray) -> np.ndarray:
     """Pass softmax output through; turn logits (negative, or not summing to 1) into softmax."""
-    sums = scores.sum(axis=1, keepdims=True)
+    if not np.isfinite(scores).all():
+        return scores  # no distribution to make: the caller refuses it
+    with np.errstate(over="ignore"):  # huge finite scores: inf sums take the softmax path
+        sums = scores.sum(axis=1, keepdims=True)
     if scores.min() >= 0 and float(np.abs(sums - 1.0).max()) < 1e-3:  # (np.allclose: 10x slower)
         return scores / sums  # renormalise float32 rounding so every row sums to 1
     shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
@@ -277,7 +309,7 @@ def _check_keras_input(model: Any) -> None:
         raise _shape_error(tuple(shape))
 
 
-def _check_shapes(engine: Any) -> None:
+def _check_shapes(engine: engines.Engine) -> None:
     plan = getattr(engine, "plan", None)
     if plan is not None and plan.input_shape != _INPUT:
         raise _shape_error((None, *plan.input_shape))

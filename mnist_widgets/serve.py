@@ -9,12 +9,12 @@ starts with a dot (``.env``, ``.git/config``) is ever served: those answer 404.
 
 Example
 -------
->>> import httpx
+>>> import urllib.request
 >>> from mnist_widgets import shipped_model_dir
 >>> seen = []
 >>> with serve_directory(shipped_model_dir(), on_request=seen.append) as server:
-...     response = httpx.get(server.url + "model.json")
->>> response.status_code, response.headers["Access-Control-Allow-Origin"]
+...     response = urllib.request.urlopen(server.url + "model.json")
+>>> response.status, response.headers["Access-Control-Allow-Origin"]
 (200, '*')
 >>> [(r.method, r.path, r.status) for r in seen]
 [('GET', '/model.json', 200)]
@@ -31,9 +31,10 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
 
+from tornado.concurrent import Future
 from tornado.httpserver import HTTPServer
+from tornado.httputil import HTTPServerConnectionDelegate
 from tornado.netutil import bind_sockets
 from tornado.web import Application, HTTPError, RequestHandler, StaticFileHandler
 
@@ -126,10 +127,12 @@ class ModelFileHandler(StaticFileHandler):
         for key, value in _CORS_HEADERS.items():
             self.set_header(key, value)
 
-    def options(self, *args: Any) -> None:  # CORS preflight
+    def options(self, *args: str) -> None:  # CORS preflight
         self.set_status(204)
         self.finish()
 
+    # tornado passes a handler's keyword arguments to initialize, which each handler class
+    # declares for itself: its signature differs from the base class's by design.
     def initialize(  # type: ignore[override]
         self,
         path: str,
@@ -156,7 +159,7 @@ class ModelFileHandler(StaticFileHandler):
         assert self.absolute_path is not None
         return self._etags.etag(self.absolute_path)
 
-    def flush(self, include_footers: bool = False) -> Any:
+    def flush(self, include_footers: bool = False) -> Future[None]:
         # The first flush sends the status line: report the request before any byte leaves, so a
         # client holding the response can rely on its record having been delivered.
         if not self._reported:
@@ -167,7 +170,7 @@ class ModelFileHandler(StaticFileHandler):
 
 
 def make_app(
-    directory: str | os.PathLike, *, on_request: RequestCallback | None = None
+    directory: str | os.PathLike[str], *, on_request: RequestCallback | None = None
 ) -> Application:
     """A tornado application serving ``directory`` (for :class:`ModelServer` or your own server).
 
@@ -197,7 +200,9 @@ class ModelServer:
         The bound port (useful with ``port=0``, which picks a free one).
     """
 
-    def __init__(self, app: Any, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, app: HTTPServerConnectionDelegate, *, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
         # ``app``: a tornado Application, or any HTTPServerConnectionDelegate wrapping one.
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
             # tornado's bind_sockets would take 99999 and quietly listen on another port.
@@ -253,7 +258,7 @@ class ModelServer:
 
 
 def serve_directory(
-    directory: str | os.PathLike,
+    directory: str | os.PathLike[str],
     *,
     host: str = "127.0.0.1",
     port: int = 0,

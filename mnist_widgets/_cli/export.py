@@ -1,7 +1,8 @@
 """``mnist-widgets export MODEL --out DIR [--format tfjs|onnx]``: write a model for other runtimes.
 
-MODEL is a Keras ``.keras`` file, or any TF.js model location (directory, ``model.json``, URL,
-``cache://NAME``), which is re-exported, e.g. to quantize or re-shard it. ``--format onnx`` writes
+MODEL is ``shipped`` (the model that comes with the package), a Keras ``.keras`` file, or any TF.js
+model location (directory, ``model.json``, URL, ``cache://NAME``), which is re-exported, e.g. to
+quantize or re-shard it. ``--format onnx`` writes
 ``DIR/model.onnx`` instead (:func:`mnist_widgets.engines.onnx.to_onnx`: input ``(n, 28, 28, 1)``,
 output ``(n, 10)``); from a TF.js model that needs no TensorFlow.
 """
@@ -10,21 +11,29 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from ..errors import ModelFormatError
 from ..tfjs.artifacts import DEFAULT_SHARD_BYTES, QUANTIZE_CHOICES
 from ._types import check_output_dir, positive_int
 
+SHIPPED = "shipped"
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "export",
-        help="write a model as TF.js model.json + weight shards",
-        description="Export a Keras .keras file (or re-export a TF.js model) in the TensorFlow.js "
-        "layers format that tf.loadLayersModel reads. Writes are atomic.",
+        help="write a model for TF.js (model.json + weight shards) or ONNX (model.onnx)",
+        description="Export a model in the TensorFlow.js layers format that tf.loadLayersModel "
+        "reads (default), or as model.onnx for onnxruntime and other ONNX runtimes. MODEL is "
+        "`shipped` (the model that comes with mnist-widgets), a Keras .keras file, or a TF.js "
+        "model (directory, model.json, URL, cache://NAME). Writes are atomic.",
     )
     parser.add_argument(
-        "model", metavar="MODEL", help=".keras file, TF.js model dir/URL, cache://NAME"
+        "model",
+        metavar="MODEL",
+        help=f"{SHIPPED!r} (the shipped model), a .keras file, a TF.js model dir/URL, cache://NAME "
+        f"(./{SHIPPED} for a directory of that name)",
     )
     parser.add_argument("--out", required=True, metavar="DIR", help="output directory")
     parser.add_argument(
@@ -50,7 +59,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _load(src: str):
+def _source(model: str) -> str:
+    """``shipped``: the model that comes with the package; anything else as given."""
+    if model != SHIPPED:
+        return model
+    from .._shipped import shipped_model_dir
+
+    return str(shipped_model_dir())
+
+
+def _load(src: str) -> Any:
+    """The Keras model in ``src`` (a ``.keras`` file, or a TF.js model's path or URL)."""
     from ..keras_io import load_layers_model
 
     if src.endswith(".keras"):
@@ -75,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
     from ..tfjs import encode_model
 
     check_output_dir(args.out, flag="--out")
+    args.model = _source(args.model)
     if args.format == "onnx":
         return _run_onnx(args)
     model = _load(args.model)

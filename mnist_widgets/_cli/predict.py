@@ -15,7 +15,7 @@ from ..engines import BACKENDS
 from ._types import positive_int
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "predict",
         help="recognise the digit in image files (PNG, JPEG, ...)",
@@ -32,7 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help=(
             "model to use: an http(s) URL of a model.json (fetched through the model store, "
-            "offline-first), cache://NAME, or a local directory / model.json "
+            "offline-first; the store entry holding that URL under any name), cache://NAME, a "
+            "local directory / model.json, or a model.onnx (onnxruntime) "
             "(default: the model shipped with mnist-widgets)"
         ),
     )

@@ -8,7 +8,7 @@ import threading
 from ._types import port
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "serve",
         help="serve a model directory over HTTP (ETag, conditional GET, CORS)",

@@ -17,7 +17,7 @@ from pathlib import Path
 from ..errors import MnistWidgetsError
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "train",
         help="train the mnist-node CNN on MNIST and save it",

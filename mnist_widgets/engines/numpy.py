@@ -383,7 +383,8 @@ class NumpyEngine:
         x = check_batch(self.plan, batch)
         n = x.shape[0]
         out = np.empty((n, *self.plan.output_shape), np.float32)
-        with self._lock:
+        # An overflow shows as non-finite scores, which the Predictor refuses: no warning noise.
+        with self._lock, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             for start in range(0, n, CHUNK):
                 out[start : start + CHUNK] = self._forward(x[start : start + CHUNK])
         return out

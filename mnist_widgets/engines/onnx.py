@@ -303,3 +303,50 @@ class OnnxEngine:
 
     def __repr__(self) -> str:
         return f"OnnxEngine(model={self.plan.name!r})"
+
+
+class OnnxFileEngine:
+    """Run a ``model.onnx`` file (``mnist-widgets export --format onnx``'s, or any model with one
+    float32 input ``(n, 28, 28, 1)`` and one output) in onnxruntime; ``engine(batch)`` -> outputs.
+
+    Raises
+    ------
+    ModelFormatError
+        The file is missing, not an ONNX model onnxruntime can load, or has another input shape.
+    """
+
+    backend = "onnxruntime"
+
+    def __init__(self, path: str | os.PathLike[str], *, intra_op_threads: int = 1) -> None:
+        self.path = Path(path)
+        try:
+            data = self.path.read_bytes()
+        except OSError as exc:
+            msg = f"cannot read the ONNX model {str(self.path)!r}: {exc.strerror or exc}"
+            raise ModelFormatError(msg) from exc
+        try:
+            self._session = ort.InferenceSession(
+                data,
+                sess_options=session_options(intra_op_threads),
+                providers=["CPUExecutionProvider"],
+            )
+        except Exception as exc:  # onnxruntime raises its own untyped exceptions for a bad file
+            msg = f"{str(self.path)!r} is not an ONNX model onnxruntime can run: {exc}"
+            raise ModelFormatError(msg) from exc
+        inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
+        shape = tuple(inputs[0].shape) if len(inputs) == 1 else ()
+        if len(inputs) != 1 or len(outputs) != 1 or tuple(shape[1:]) != (28, 28, 1):
+            msg = (
+                f"{str(self.path)!r} takes inputs {[tuple(i.shape) for i in inputs]}; expected one "
+                "input of shape (n, 28, 28, 1) and one output (as `mnist-widgets export --format "
+                "onnx` writes)"
+            )
+            raise ModelFormatError(msg)
+        self._input, self._output = inputs[0].name, outputs[0].name
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        (out,) = self._session.run([self._output], {self._input: batch.astype(np.float32)})
+        return np.asarray(out, dtype=np.float32)
+
+    def __repr__(self) -> str:
+        return f"OnnxFileEngine({str(self.path)!r})"

@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Mapping
-from typing import Any
+from typing import Any, TypeGuard, TypeVar
 
 from ..errors import ModelFormatError
 from .layers import ACTIVATIONS, CONSTRAINTS, INITIALIZERS, dtype_name
+
+T = TypeVar("T")
 
 
 class Where:
@@ -50,11 +52,11 @@ def short(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def is_int(value: Any) -> bool:
+def is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def is_number(value: Any) -> bool:
+def is_number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
@@ -102,13 +104,15 @@ def pair(config: Mapping[str, Any], key: str, where: Where, default: Any) -> tup
     return int(value[0]), int(value[1])
 
 
-def choice(config: Mapping[str, Any], key: str, where: Where, choices: tuple, default: Any):
+def choice(
+    config: Mapping[str, Any], key: str, where: Where, choices: tuple[T, ...], default: T
+) -> T:
     value = config.get(key, default)
     if value is None:
         value = default
     if value not in choices:
         raise where.bad(key, value, "one of " + ", ".join(map(repr, choices)))
-    return value
+    return choices[choices.index(value)]
 
 
 def activation(config: Mapping[str, Any], where: Where, *, required: bool = False) -> str:

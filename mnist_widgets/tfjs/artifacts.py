@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -156,12 +156,13 @@ def parse_model_json(raw: bytes | str, *, source: str) -> dict[str, Any]:
             "(was the file truncated, or is the URL serving an HTML page?)"
         )
         raise ModelFormatError(msg) from exc
-    check_model_json(model_json, source=source)
-    return model_json
+    return check_model_json(model_json, source=source)
 
 
-def check_model_json(model_json: Any, *, source: str) -> None:
+def check_model_json(model_json: object, *, source: str) -> dict[str, Any]:
     """Validate a parsed ``model.json`` (what :func:`parse_model_json` checks after parsing).
+
+    Returns it, typed as the JSON object it was checked to be.
 
     Raises
     ------
@@ -189,6 +190,7 @@ def check_model_json(model_json: Any, *, source: str) -> None:
     for g, group in enumerate(manifest):
         _check_group(group, g, source)
     _check_depth(model_json, source)
+    return model_json
 
 
 def _check_depth(model_json: dict[str, Any], source: str) -> None:
@@ -197,8 +199,8 @@ def _check_depth(model_json: dict[str, Any], source: str) -> None:
     A depth-first walk with an explicit stack of iterators: no recursion, and memory in
     proportion to the depth, not to the size of the file.
     """
-    path: list[Any] = []
-    stack = [iter(model_json.items())]
+    path: list[str | int] = []
+    stack: list[Iterator[tuple[str | int, Any]]] = [iter(model_json.items())]
     while stack:
         step = next(stack[-1], None)
         if step is None:
@@ -294,7 +296,8 @@ def weight_nbytes(entry: dict[str, Any]) -> int:
     """Bytes one manifest entry takes: ``prod(shape)`` x its stored (maybe quantized) dtype."""
     quant = entry.get("quantization")
     size = QUANTIZED_SIZES[quant["dtype"]] if quant else DTYPE_SIZES[entry["dtype"]]
-    return math.prod(entry["shape"]) * size
+    shape: list[int] = entry["shape"]
+    return math.prod(shape) * size
 
 
 def normal_path(path: str) -> str:
@@ -306,11 +309,11 @@ def normal_path(path: str) -> str:
     return path[2:] if path.startswith("./") else path
 
 
-def _check_path(path: Any, source: str) -> str:
-    problem, given = None, path
-    if isinstance(path, str):  # a leading "./" (TF.js downloads:// writes it) names the same file
-        path = normal_path(path)
-    if not isinstance(path, str) or not path:
+def _check_path(given: object, source: str) -> str:
+    problem = None
+    # a leading "./" (TF.js downloads:// writes it) names the same file
+    path = normal_path(given) if isinstance(given, str) else ""
+    if not path:
         problem = "it is empty or not a string"
     elif "\x00" in path:
         problem = "it contains a NUL byte"

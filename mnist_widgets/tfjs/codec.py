@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from importlib import metadata
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -24,7 +25,7 @@ def _version() -> str:
         return "unknown"
 
 
-def _model_class(model: Any, k: Any) -> str:
+def _model_class(model: Any, k: ModuleType) -> str:
     if isinstance(model, k.Sequential):
         return "Sequential"
     if type(model).__name__ == "Functional" or type(model) is k.Model:
@@ -36,7 +37,7 @@ def _model_class(model: Any, k: Any) -> str:
     raise ModelFormatError(msg)
 
 
-def _named_weights(model: Any, k: Any) -> list[tuple[str, np.ndarray]]:
+def _named_weights(model: Any, k: ModuleType) -> list[tuple[str, np.ndarray]]:
     named, seen = [], set()
     for layer in model.layers:
         cls = type(layer).__name__
@@ -118,7 +119,7 @@ def decode_model(artifacts: ModelArtifacts, *, source: str = MODEL_JSON) -> Any:
     return model
 
 
-def _build(graph: ModelGraph, k: Any) -> Any:
+def _build(graph: ModelGraph, k: ModuleType) -> Any:
     """The Keras model of ``graph``, unweighted: Sequential if the file said so, else functional."""
     tensors: dict[str, Any] = {}
     if graph.kind == "sequential":

@@ -731,9 +731,42 @@ def load_weights(
         quant = entry.get("quantization")
         stored_dtype = STORED_DTYPES[quant["dtype"]] if quant else STORED_DTYPES["float32"]
         stored = np.frombuffer(groups[g], stored_dtype, count=spec.size, offset=offset)
-        values = dequantize(stored, quant, "float32") if quant else stored.astype(np.float32)
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported just below
+            values = dequantize(stored, quant, "float32") if quant else stored.astype(np.float32)
+        _check_finite(values, entry, source)
         out[spec.name] = values.reshape(spec.shape)
     return out
+
+
+def _check_finite(values: np.ndarray, entry: Mapping[str, Any], source: str) -> None:
+    """Refuse NaN and inf in a decoded weight: every prediction would be NaN, i.e. no answer.
+
+    TF.js loads such weights silently; a model holding one answers "0" with NaN probabilities.
+    Quantized weights are checked after dequantization, where a finite but huge ``scale`` or
+    ``min`` (1e38) overflows float32.
+    """
+    finite = np.isfinite(values)
+    if finite.all():
+        return
+    bad = values[~finite]
+    kinds = " and ".join(
+        k for k, n in (("NaN", np.isnan(bad).sum()), ("inf", np.isinf(bad).sum())) if n
+    )
+    quant = entry.get("quantization")
+    how = ""
+    if quant and quant["dtype"] == "float16":
+        how = " (as float16 halves)"
+    elif quant:
+        how = (
+            f" after {quant['dtype']} dequantization (q * scale + min with scale "
+            f"{quant['scale']!r}, min {quant['min']!r}, overflows float32)"
+        )
+    msg = (
+        f"{source}: weight {entry['name']!r} holds {bad.size:,} non-finite values ({kinds})"
+        f"{how}; a model with NaN or inf weights gives no meaningful prediction: re-export it "
+        "from a trained model whose weights are finite"
+    )
+    raise ModelFormatError(msg)
 
 
 def check_artifacts(

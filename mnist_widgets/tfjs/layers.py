@@ -8,9 +8,13 @@ Value conversions (initializers, regularizers, constraints, activations) live he
 
 from __future__ import annotations
 
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ModelFormatError
+
+if TYPE_CHECKING:
+    from .graph import Layer
 
 _DENSE_LIKE = [
     "activation",
@@ -265,7 +269,7 @@ def _constraint_to_tfjs(value: Any, where: str) -> dict[str, Any]:
 # -- reading: TF.js config -> Keras 3 layer --------------------------------------------------------
 
 
-def build_layer(layer: Any) -> Any:
+def build_layer(layer: Layer) -> Any:
     """Construct the Keras layer for one checked :class:`~.graph.Layer` (never an InputLayer).
 
     The config was validated and normalised by :func:`~.graph.parse_graph`; this only converts
@@ -286,7 +290,7 @@ def build_layer(layer: Any) -> Any:
         raise ModelFormatError(msg) from exc
 
 
-def _value_from_tfjs(key: str, value: Any, k: Any) -> Any:
+def _value_from_tfjs(key: str, value: Any, k: ModuleType) -> Any:
     if value is None:
         return None
     if key == "activation":

@@ -19,7 +19,7 @@ from ..errors import ModelFormatError
 from .artifacts import DEFAULT_SHARD_BYTES, QUANTIZE_CHOICES
 
 #: How each manifest dtype and quantization dtype is laid out in the weight bytes.
-STORED_DTYPES = {
+STORED_DTYPES: dict[str, np.dtype[Any]] = {
     "float32": np.dtype("<f4"),
     "int32": np.dtype("<i4"),
     "bool": np.dtype("u1"),
@@ -70,7 +70,7 @@ def dequantize(stored: np.ndarray, spec: dict[str, Any], dtype: str) -> np.ndarr
     """Undo :func:`quantize` as TF.js does: ``q * scale + min`` in double, stored as ``dtype``."""
     if spec["dtype"] == "float16":
         return stored.astype(np.float32)
-    value = stored.astype(np.float64) * spec["scale"] + spec["min"]
+    value = stored.astype(np.float64) * float(spec["scale"]) + float(spec["min"])
     if dtype == "int32":  # Math.round: halves round up
         return np.floor(value + 0.5).astype(np.int32)
     return value.astype(np.float32)

@@ -123,7 +123,8 @@ def test_site_is_self_contained():
     preloaded = kernel["loadPyodideOptions"]["packages"]
     assert {"mnist-widgets", "ipycanvas", "piplite", "pyodide-kernel", "numpy"} <= set(preloaded)
     assert set(preloaded) <= {n for n in lock["packages"]}
-    assert {"mnist_widgets", "ipycanvas", "ipywidgets", "comm", "urllib3", "httpx"} <= wheels
+    assert {"mnist_widgets", "ipycanvas", "ipywidgets", "comm", "urllib3"} <= wheels
+    assert not {"httpx", "httpcore", "anyio", "h11"} & wheels  # one HTTP stack: urllib3
     size = sum(p.stat().st_size for p in SITE.rglob("*") if p.is_file())
     print(f"site size: {size / 1e6:.1f} MB (goal {SITE_SIZE_GOAL / 1e6:.0f} MB)")
 
