@@ -30,8 +30,8 @@ KERNEL_SETTINGS = "@jupyterlite/pyodide-kernel-extension:kernel"
 KERNEL_PYPI = Path("extensions/@jupyterlite/pyodide-kernel-extension/static/pypi")
 # What the Pyodide kernel installs itself when loadPyodideOptions.packages does not name it
 # (jupyterlite-pyodide-kernel 0.6.1: initPackageManager and initKernel).
-KERNEL_PACKAGES = ("micropip", "piplite", "ssl", "sqlite3", "ipykernel", "comm", "pyodide-kernel")
-KERNEL_PACKAGES += ("jedi", "ipython")
+KERNEL_PACKAGES: tuple[str, ...] = ("micropip", "piplite", "ssl", "sqlite3", "ipykernel", "comm")
+KERNEL_PACKAGES += ("pyodide-kernel", "jedi", "ipython")
 # Lock packages the tutorials import (their dependencies come along through the lock).
 TUTORIAL_PACKAGES = ("numpy", "pillow")
 NOT_PRECACHED = re.compile(r"(\.map|\.br|\.gz|\.LICENSE\.txt|/\.built-stamp)$|^service-worker\.js$")
