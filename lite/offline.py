@@ -171,8 +171,13 @@ def make_app(out: Path, notebooks: Sequence[str], *, start: str, name: str, pyth
         depth = len(page.relative_to(out).parts) - 1
         src = "../" * depth + "pwa.js"
         page.write_text(text.replace("<head>", f'<head>\n    <script src="{src}"></script>', 1))
-    start_page = (LITE / "index.html").read_text().replace("@START@", start)
-    (out / "index.html").write_text(start_page.replace("@NOTEBOOKS@", _link_list(notebooks)))
+    # The root opens the drawing tutorial. JupyterLite reads the root index.html for its config
+    # (fetched, scripts not run), so the page stays and only gains a redirect when visited.
+    root = out / "index.html"
+    opener = f"<script>window.location.replace('lab/index.html?path={start}');</script>"
+    root.write_text(root.read_text().replace('<script src="pwa.js"></script>', (
+        f'<script src="pwa.js"></script>\n    {opener}'
+    ), 1))  # fmt: skip
     offline = (LITE / "offline.html").read_text()
     (out / "offline.html").write_text(offline.replace("@NOTEBOOKS@", _link_list(notebooks)))
     icons = [(192, "icon-192.png"), (512, "icon-512.png")]

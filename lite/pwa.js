@@ -32,7 +32,7 @@
       reloading = true; // another version took over: reload rather than mix builds
       window.location.reload();
     }
-    askToSave();
+    saveSoon();
   });
   sw.addEventListener('message', (event) => {
     const data = event.data || {};
@@ -52,6 +52,13 @@
 
   function askToSave() {
     if (sw.controller) sw.controller.postMessage({ type: 'precache' });
+  }
+
+  // Saving starts after the page has loaded, so it does not compete with the page's own first
+  // downloads (what the page fetched first then costs a 304 each).
+  function saveSoon() {
+    if (document.readyState === 'complete') setTimeout(askToSave, 2000);
+    else window.addEventListener('load', () => setTimeout(askToSave, 2000), { once: true });
   }
 
   function whenBody(callback) {
@@ -104,7 +111,7 @@
   sw.register(workerUrl.href)
     .then((registration) => {
       watch(registration);
-      askToSave();
+      saveSoon();
       if (hadController) registration.update().catch(() => {}); // offline: nothing to check
     })
     .catch((error) => {

@@ -25,7 +25,7 @@ const OFFLINE_PAGE = 'offline.html';
 const PREFIX = 'mnist-widgets-site-';
 const CACHE = PREFIX + VERSION;
 const COMPLETE = '__precache-complete__';
-const PARALLEL = 6;
+const PARALLEL = 2; // of the browser's 6 connections per host: the page needs the rest
 const ROOT = new URL('./', self.location.href);
 const broadcast = new BroadcastChannel('/sw-api.v1');
 

@@ -89,7 +89,7 @@ def rotate_model(model_dir: Path) -> None:
 def _wait_saved(page: Any) -> None:
     page.wait_for_function(
         "() => window.mnistWidgetsSite && window.mnistWidgetsSite.offline === 'saved'",
-        timeout=120_000,
+        timeout=300_000,
         polling=500,
     )
 
@@ -131,7 +131,7 @@ def test_after_one_visit_the_site_works_with_its_server_gone(server: Any, profil
 
     with lite_browser(profile) as browser, artifacts_on_failure(browser.page, "offline-reload"):
         page = browser.page
-        open_lite(page, server, NOTEBOOK)
+        open_lite(page, server, NOTEBOOK, timeout=300)
         _run_and_draw(page, seven_reads="7", one_reads="1", source="network")
         expect(output_with(page, "this site stores")).to_be_attached()  # storage_usage()
         _wait_saved(page)
@@ -140,7 +140,7 @@ def test_after_one_visit_the_site_works_with_its_server_gone(server: Any, profil
         server.stop()
         try:
             since = len(server.requests)
-            open_lite(page, server, NOTEBOOK)  # a reload with nothing listening
+            open_lite(page, server, NOTEBOOK, timeout=300)  # a reload with nothing listening
             _run_and_draw(page, seven_reads="7", one_reads="1", source="cache")
             assert browser.outside_requests() == []
         finally:
@@ -148,7 +148,7 @@ def test_after_one_visit_the_site_works_with_its_server_gone(server: Any, profil
     server.stop()
     try:
         with lite_browser(profile) as browser, artifacts_on_failure(browser.page, "restart"):
-            open_lite(browser.page, server, NOTEBOOK)
+            open_lite(browser.page, server, NOTEBOOK, timeout=300)
             _run_and_draw(browser.page, seven_reads="7", one_reads="1", source="cache")
             assert browser.outside_requests() == []
     finally:
@@ -165,7 +165,7 @@ def test_a_rebuilt_site_reaches_the_visitor_and_stays_offline(
     offline.finish(site)  # the build's last step: new precache list, new worker version
     with lite_browser(profile) as browser, artifacts_on_failure(browser.page, "offline-update"):
         page = browser.page
-        open_lite(page, server, NOTEBOOK)  # still version A, from the cache
+        open_lite(page, server, NOTEBOOK, timeout=300)  # still version A, from the cache
         banner = page.locator("#mnist-widgets-update")
         expect(banner).to_contain_text("new version", timeout=120_000)
         assert len(page.evaluate(CACHES_JS)) == 2  # B saved beside A, A still serving
@@ -173,14 +173,14 @@ def test_a_rebuilt_site_reaches_the_visitor_and_stays_offline(
         page.wait_for_function(
             "() => window.mnistWidgetsSite && !window.mnistWidgetsSite.update", timeout=60_000
         )
-        open_lite(page, server, NOTEBOOK)
+        open_lite(page, server, NOTEBOOK, timeout=300)
         _run_and_draw(page, seven_reads="8", one_reads="2", source="network")
         assert len(page.evaluate(CACHES_JS)) == 1  # A's cache deleted
         assert browser.outside_requests() == []
     server.stop()
     try:
         with lite_browser(profile) as browser, artifacts_on_failure(browser.page, "offline-b"):
-            open_lite(browser.page, server, NOTEBOOK)
+            open_lite(browser.page, server, NOTEBOOK, timeout=300)
             _run_and_draw(browser.page, seven_reads="8", one_reads="2", source="cache")
             assert browser.outside_requests() == []
     finally:
