@@ -1,11 +1,11 @@
 """The JupyterLite site (``make lite``) in headless Chromium, offline: issue 13's browser tests.
 
-One browser profile is reused across three visits, as a learner's browser would be:
+One browser profile is reused across two visits, as a learner's browser would be:
 
 1. first visit: run all of 04_draw, draw a 1 and a 0; the model came over HTTP and was stored;
-2. the site's ``models/`` deleted, page reloaded: still draws, the model came from browser storage;
-3. browser storage cleared, the model files back: it falls back to HTTP and stores the model again.
+2. browser storage cleared: it falls back to HTTP and stores the model again.
 
+(Later visits, with the server stopped and after a browser restart, are tests/lite/test_offline.py.)
 Every request for a host other than 127.0.0.1 is aborted and counted; there must be none. The
 visits depend on each other, so they run in this order, in one module-scoped site and profile.
 """
@@ -17,7 +17,6 @@ import json
 import math
 import os
 import re
-import shutil
 from fnmatch import fnmatch
 from pathlib import Path
 
@@ -175,18 +174,6 @@ def test_first_visit_downloads_stores_and_draws(server, profile):
         assert out.split() == ["emscripten", "False"]
         assert browser.outside_requests() == []
     assert "/models/mnist/model.json" in server.paths()
-
-
-def test_second_visit_without_the_model_files_uses_browser_storage(site, server, profile):
-    shutil.rmtree(site / "models")
-    since = len(server.requests)
-    try:
-        with lite_browser(profile) as browser, artifacts_on_failure(browser.page, "lite-offline"):
-            _visit(browser, server, expect_source="cache", draw_zero=False)
-            assert browser.outside_requests() == []
-    finally:
-        shutil.copytree(SITE / "models", site / "models")
-    assert not [p for p in server.paths(since) if p.startswith("/models/")]
 
 
 def test_cleared_storage_falls_back_to_http_and_stores_again(server, profile):
