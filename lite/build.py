@@ -64,7 +64,9 @@ CORE_FILES = (
 # What the kernel loads from Pyodide's lock: the pyodide kernel itself always installs ssl, sqlite3,
 # jedi and ipython (and micropip to install anything); mnist-widgets needs numpy and Pillow.
 # Their dependencies (per the lock) come along.
-LOCK_ROOTS = ("micropip", "ssl", "sqlite3", "jedi", "ipython", "numpy", "pillow")
+# Not ssl (with openssl, 2.1 MB): in the browser TLS is the browser's (urllib3 goes through its
+# fetch), and urllib3 works without the module; lite/offline.py gives the kernel a stub for it.
+LOCK_ROOTS = ("micropip", "sqlite3", "jedi", "ipython", "numpy", "pillow")
 
 # The tutorials the site serves (add one here: the file browser, the offline page and the app's
 # shortcuts all follow); START is the one the installed app and the site's root open.

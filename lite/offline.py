@@ -89,6 +89,24 @@ def repack(wheel: Path, dest: Path, drop: Sequence[str] = WHEEL_DROP) -> bytes:
     return dest.read_bytes()
 
 
+def _ssl_stub(dest: Path) -> Path:
+    """An empty distribution named ``ssl``: the Pyodide kernel always asks for ``ssl`` (and
+    with it OpenSSL, 2.1 MB), which nothing in the browser needs (TLS is the browser's; urllib3
+    runs without the module). ``import ssl`` then fails as on a Python built without it."""
+    info = "ssl-0.0.0.dist-info"
+    files = {
+        f"{info}/METADATA": "Metadata-Version: 2.1\nName: ssl\nVersion: 0.0.0\n"
+        "Summary: stands in for Pyodide's ssl package: TLS is the browser's on this site\n",
+        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: mnist-widgets lite/offline.py\n"
+        "Root-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    files[f"{info}/RECORD"] = "".join(f"{n},,\n" for n in [*files, f"{info}/RECORD"])
+    with zipfile.ZipFile(dest, "w") as wheel:
+        for name, text in files.items():
+            wheel.writestr(zipfile.ZipInfo(name, (2020, 2, 2, 0, 0, 0)), text)
+    return dest
+
+
 def preload(out: Path, wheels: Iterable[Path] | None = None) -> list[str]:
     """Make every wheel a lock package that Pyodide loads at start; returns the package names.
 
@@ -104,6 +122,8 @@ def preload(out: Path, wheels: Iterable[Path] | None = None) -> list[str]:
         # widgetsnbextension 3.6.999 is the ipywidgets-7 stub; ipywidgets 8 takes the 4.x one
         wheels = [w for w in found if not w.name.startswith("widgetsnbextension-3.")]
     known = {canonical(k) for k in lock["packages"]}
+    if "ssl" not in known:
+        wheels = [*wheels, _ssl_stub(pyodide.parent / "ssl-0.0.0-py3-none-any.whl")]
     added = []
     for wheel in wheels:
         name, version = _wheel_name(wheel)
@@ -124,6 +144,7 @@ def preload(out: Path, wheels: Iterable[Path] | None = None) -> list[str]:
         known.add(name)
         added.append(name)
     lock_path.write_text(json.dumps(lock, indent=1, sort_keys=True))
+    (pyodide.parent / "ssl-0.0.0-py3-none-any.whl").unlink(missing_ok=True)  # repacked above
     shutil.rmtree(out / "pypi", ignore_errors=True)
     shutil.rmtree(out / KERNEL_PYPI, ignore_errors=True)
 
