@@ -39,7 +39,8 @@ SITE = REPO_ROOT / "build" / "lite"
 # what the tests import from here (artifacts_on_failure and drag: harness.py's, re-exported)
 __all__ = [
     "SITE", "artifacts_on_failure", "copy_site", "drag", "kernel_run", "lite_browser",
-    "notebook_outputs", "open_lite", "output_with", "run_all", "static_server",
+    "notebook_outputs", "open_lite", "output_with", "run_all", "run_walkthrough_03",
+    "static_server",
 ]  # fmt: skip
 # A persistent profile makes Chromium itself call home (updates, sign-in, autofill): off.
 QUIET_ARGS = [
@@ -306,3 +307,26 @@ def notebook_outputs(page: Any) -> list[dict]:
 def output_with(page: Any, text: str) -> Any:
     """The first cell output containing ``text`` (not the code that prints it)."""
     return page.locator(".jp-OutputArea-output", has_text=text).first
+
+
+def run_walkthrough_03(page: Any, server: StaticServer) -> None:
+    """Open 03_offline_cache and run it all: every code cell ran, none raised, and it loaded the
+    site's model over "the network" (in the browser: whatever answers for the site) and stored it.
+    """
+    from playwright.sync_api import expect
+
+    open_lite(page, server, "03_offline_cache.ipynb", timeout=300)
+    run_all(page)
+    expect(output_with(page, "skipped in the browser: publishing")).to_be_attached(timeout=240_000)
+    page.wait_for_function(
+        "() => { const c = window.jupyterapp.shell.currentWidget.content.model.cells;"
+        " const last = c.get(c.length - 2); return last.executionCount !== null; }",
+        timeout=120_000,
+    )
+    cells = notebook_outputs(page)
+    errors = [o for c in cells for o in c["outputs"] if o["output_type"] == "error"]
+    assert not errors, errors
+    assert all(c["count"] is not None for c in cells)
+    text = "".join(o.get("text", "") for c in cells for o in c["outputs"])
+    assert "source='network' stored as cache://mnist" in text
+    assert "identical predictions on 50 digits: True" in text

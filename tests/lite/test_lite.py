@@ -28,7 +28,6 @@ from lite_site import (
     drag,
     kernel_run,
     lite_browser,
-    notebook_outputs,
     open_lite,
     output_with,
     run_all,
@@ -186,32 +185,3 @@ def test_cleared_storage_falls_back_to_http_and_stores_again(server, profile):
         _visit(browser, server, expect_source="network", draw_zero=False)
         assert browser.outside_requests() == []
     assert "/models/mnist/model.json" in server.paths(since)
-
-
-def test_offline_cache_walkthrough_runs_in_the_browser(server, tmp_path):
-    """03 runs top to bottom in JupyterLite: every code cell ran, none raised."""
-    from playwright.sync_api import expect
-
-    with (
-        lite_browser(tmp_path / "profile") as browser,
-        artifacts_on_failure(browser.page, "lite-03"),
-    ):
-        page = browser.page
-        open_lite(page, server, "03_offline_cache.ipynb")
-        run_all(page)
-        expect(output_with(page, "skipped in the browser: publishing")).to_be_attached(
-            timeout=240_000
-        )
-        page.wait_for_function(
-            "() => { const c = window.jupyterapp.shell.currentWidget.content.model.cells;"
-            " const last = c.get(c.length - 2); return last.executionCount !== null; }",
-            timeout=120_000,
-        )
-        cells = notebook_outputs(page)
-        errors = [o for c in cells for o in c["outputs"] if o["output_type"] == "error"]
-        assert not errors, errors
-        assert all(c["count"] is not None for c in cells)
-        text = "".join(o.get("text", "") for c in cells for o in c["outputs"])
-        assert "source='network' stored as cache://mnist" in text
-        assert "identical predictions on 50 digits: True" in text
-        assert browser.outside_requests() == []

@@ -32,6 +32,7 @@ from lite_site import (
     open_lite,
     output_with,
     run_all,
+    run_walkthrough_03,
     static_server,
 )
 
@@ -150,6 +151,7 @@ def test_after_one_visit_the_site_works_with_its_server_gone(server: Any, profil
         with lite_browser(profile) as browser, artifacts_on_failure(browser.page, "restart"):
             open_lite(browser.page, server, NOTEBOOK, timeout=300)
             _run_and_draw(browser.page, seven_reads="7", one_reads="1", source="cache")
+            run_walkthrough_03(browser.page, server)  # the caching walkthrough, offline too
             assert browser.outside_requests() == []
     finally:
         server.start()
