@@ -24,6 +24,7 @@ ORDER = [
     "tfjs_latency",
     "train_full",
     "lite",
+    "teach",
 ]
 TITLES = {
     "engine_latency": "Predict latency per backend (one 280x280 canvas, end to end)",
@@ -35,6 +36,7 @@ TITLES = {
     "tfjs_latency": "TensorFlow.js under Node (the article's runtime)",
     "train_full": "Training on full MNIST",
     "lite": "The tutorials in the browser (JupyterLite site, Pyodide, numpy engine)",
+    "teach": "Teaching it a handwriting it misreads (fine-tuning the last layer, NumPy)",
 }
 README = Path(__file__).resolve().parents[1] / "README.md"
 START, END = "<!-- benchmarks:start -->", "<!-- benchmarks:end -->"

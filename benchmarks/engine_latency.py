@@ -56,9 +56,14 @@ def _child(model_dir: Path, backend: str, repeats: int) -> dict:
     predictor = Predictor(str(model_dir), backend=backend)
     threads = int(os.environ.get("BENCH_ORT_THREADS", "0"))
     if threads:  # the same model on a session with more intra-op threads
-        from mnist_widgets.engines.onnx import OnnxEngine
+        from mnist_widgets.engines.onnx import onnx_bytes
+        from mnist_widgets.engines.ort import OnnxEngine, session_for
+        from mnist_widgets.sources import read_artifacts
 
-        predictor.engine = OnnxEngine(predictor.engine.plan, intra_op_threads=threads)
+        graph = onnx_bytes(read_artifacts(model_dir), source=str(model_dir))
+        session = session_for(graph, None, intra_op_threads=threads)
+        old = predictor.engine
+        predictor.engine = OnnxEngine(session, input_shape=old.input_shape, name=old.name)
     (_, _), (x_test, y_test) = load_mnist()
     canvases, _, _ = drawn_digits(x_test, y_test, n=N_CANVASES, seed=123)
     cycle = itertools.cycle(canvases)

@@ -70,7 +70,7 @@ LOCK_ROOTS = ("micropip", "sqlite3", "jedi", "ipython", "numpy", "pillow")
 
 # The tutorials the site serves (add one here: the file browser, the offline page and the app's
 # shortcuts all follow); START is the one the installed app and the site's root open.
-NOTEBOOKS = ("03_offline_cache.ipynb", "04_draw.ipynb")
+NOTEBOOKS = ("03_offline_cache.ipynb", "04_draw.ipynb", "05_teach.ipynb")
 START = "04_draw.ipynb"
 APP_NAME = "mnist-widgets tutorials"
 
@@ -228,11 +228,28 @@ def kernel_wheels() -> list[Path]:
 
 
 def project_wheel(dest: Path) -> Path:
-    """A wheel of mnist-widgets built from this checkout (its shipped model inside)."""
+    """A wheel of mnist-widgets built from this checkout (its shipped model inside, without the
+    prebuilt model.onnx: the kernel runs the numpy engine, which never reads it)."""
     shutil.rmtree(dest, ignore_errors=True)
     run(PROJECT_PY, "-m", "pip", "wheel", "-q", "--no-deps", "-w", dest, ROOT)
     (wheel,) = dest.glob("mnist_widgets-*.whl")
+    _drop_from_wheel(wheel, ".onnx")
     return wheel
+
+
+def _drop_from_wheel(wheel: Path, suffix: str) -> None:
+    """Rewrite ``wheel`` without its files ending in ``suffix`` (and their RECORD lines)."""
+    tmp = wheel.with_suffix(".tmp")
+    with zipfile.ZipFile(wheel) as src, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            if info.filename.endswith(suffix):
+                continue
+            data = src.read(info)
+            if info.filename.endswith(".dist-info/RECORD"):
+                lines = data.decode().splitlines(keepends=True)
+                data = "".join(x for x in lines if not x.split(",")[0].endswith(suffix)).encode()
+            dst.writestr(info, data)
+    tmp.replace(wheel)
 
 
 # --- the model served by the site ------------------------------------------------------------

@@ -39,6 +39,13 @@ _EXPORTS: dict[str, str] = {
     "Predictor": "predictor",
     "Prediction": "predictor",
     "DigitCanvas": "widget",
+    # teaching it your handwriting
+    "Drawing": "drawings",
+    "DrawingSet": "drawings",
+    "CorrectionBar": "corrections",
+    "finetune": "finetuning",
+    "finetune_info": "finetuning",
+    "PersonalModel": "personal",
     # errors
     "MnistWidgetsError": "errors",
     "ConfigError": "errors",
@@ -62,7 +69,9 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from ._shipped import shipped_model_dir
+    from .corrections import CorrectionBar
     from .data import fetch_mnist, find_mnist, load_mnist
+    from .drawings import Drawing, DrawingSet
     from .errors import (
         CacheError,
         CanvasError,
@@ -74,9 +83,11 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         ModelFormatError,
         OfflineError,
     )
+    from .finetuning import finetune, finetune_info
     from .keras_io import fetch_model, load_layers_model, save_layers_model
     from .loader import FetchResult, NetworkOptions
     from .model import build_model
+    from .personal import PersonalModel
     from .predictor import Prediction, Predictor
     from .preprocessing import preprocess
     from .serve import serve_directory

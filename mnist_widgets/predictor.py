@@ -22,9 +22,12 @@ from .errors import CanvasError, ConfigError, ModelFormatError
 from .preprocessing import SIZE, preprocess_or_none
 from .tfjs.artifacts import ModelArtifacts
 from .tfjs.codec import encode_model
+from .tfjs.graph import ModelGraph
 
 if TYPE_CHECKING:
     from .loader import FetchResult
+
+ONNX_FILE = "model.onnx"  # the store's and the shipped model's prebuilt graph
 
 __all__ = ["Prediction", "Predictor"]
 
@@ -106,6 +109,9 @@ class Predictor:
         The engine itself: ``engine(batch)`` maps ``(n, 28, 28, 1)`` float32 to ``(n, 10)``.
     model
         The ``keras.Model`` on the tensorflow backend, else ``None``.
+    artifacts : ModelArtifacts or None
+        The model's files (TF.js layers format) it was loaded from; ``None`` for a
+        ``keras.Model``.
     fetch_result
         For an http(s) model, the loader's :class:`~mnist_widgets.FetchResult` (where the bytes
         came from, the store entry); else ``None``.
@@ -138,34 +144,43 @@ class Predictor:
     def __init__(self, model: Any = None, *, backend: str = "auto", jit_compile: bool = True):
         self.fetch_result: FetchResult | None = None
         self.model: Any = None  # a keras.Model (Keras ships no types), or None
+        self.artifacts: ModelArtifacts | None = None
         if isinstance(model, str | os.PathLike) and os.fspath(model).endswith(".onnx"):
             self.engine = _onnx_file_engine(model, backend)
         elif model is None or isinstance(model, str | os.PathLike | ModelArtifacts):
-            artifacts, source = self._artifacts(model)
+            resolved = engines.resolve_backend(backend)
+            artifacts, source, graph, onnx = self._open(model, resolved)
+            self.artifacts = artifacts
             self.engine = engines.load_engine(
-                artifacts, backend, source=source, jit_compile=jit_compile
+                artifacts, resolved, source=source, graph=graph, onnx=onnx, jit_compile=jit_compile
             )
             self.model = getattr(self.engine, "model", None)  # only the tensorflow engine has one
         else:  # a keras.Model
             resolved = "tensorflow" if backend == "auto" else engines.resolve_backend(backend)
             self.model = model
             self.engine = self._keras_engine(model, resolved, jit_compile)
-        self.backend: str = self.engine.backend
-        _check_shapes(self.engine)
-        self._run(np.zeros((1, *_INPUT), np.float32))  # compile/allocate now, not on a drawing
+        self._ready()
 
-    def _artifacts(self, model: Any) -> tuple[ModelArtifacts, str]:
+    def _open(
+        self, model: Any, backend: str
+    ) -> tuple[ModelArtifacts, str, ModelGraph | None, bytes | None]:
+        """The artifacts, a label, and what the source knows already: the checked graph (the
+        loader's) and a prebuilt ONNX graph (the store's, or the one shipped with the model)."""
         if isinstance(model, ModelArtifacts):
-            return model, "the given ModelArtifacts"
+            return model, "the given ModelArtifacts", None, None
+        onnx = None
         if model is None:
-            from ._shipped import shipped_model_dir
+            from ._shipped import shipped_model_dir, shipped_onnx
 
             model = shipped_model_dir()
-        from .sources import open_artifacts  # deferred: it imports httpx, a local model needs none
+            onnx = shipped_onnx() if backend == "onnxruntime" else None
+        from .sources import open_artifacts  # deferred: it imports HTTP, a local model needs none
 
-        opened = open_artifacts(model)
+        derive = _derive_onnx if backend == "onnxruntime" else None
+        opened = open_artifacts(model, derive=derive)
         self.fetch_result = opened.fetch_result
-        return opened.artifacts, opened.source
+        graph = opened.fetch_result.graph if opened.fetch_result is not None else None
+        return opened.artifacts, opened.source, graph, opened.derived.get(ONNX_FILE, onnx)
 
     @staticmethod
     def _keras_engine(model: Any, backend: str, jit_compile: bool) -> engines.Engine:
@@ -185,11 +200,32 @@ class Predictor:
         """
         from .loader import fetch_artifacts  # deferred: HTTP and the store only for a URL
 
-        result = fetch_artifacts(url, **fetch_options)
-        predictor = cls(result.artifacts, backend=backend)
+        resolved = engines.resolve_backend(backend)
+        derive = _derive_onnx if resolved == "onnxruntime" else None
+        result = fetch_artifacts(url, derive=derive, **fetch_options)
+        onnx = result.derived.get(ONNX_FILE)
+        engine = engines.load_engine(
+            result.artifacts, resolved, source=url, graph=result.graph, onnx=onnx
+        )
+        predictor = cls._with_engine(engine, result.artifacts)
         result.model = predictor.model
         predictor.fetch_result = result
         return predictor
+
+    @classmethod
+    def _with_engine(cls, engine: engines.Engine, artifacts: ModelArtifacts) -> Predictor:
+        predictor = cls.__new__(cls)
+        predictor.fetch_result = None
+        predictor.artifacts = artifacts
+        predictor.engine = engine
+        predictor.model = getattr(engine, "model", None)
+        predictor._ready()
+        return predictor
+
+    def _ready(self) -> None:
+        self.backend: str = self.engine.backend
+        _check_shapes(self.engine)
+        self._run(np.zeros((1, *_INPUT), np.float32))  # compile/allocate now, not on a drawing
 
     def predict(self, image: np.ndarray, *, preprocessed: bool = False) -> Prediction:
         """Classify one drawing (any canvas :func:`~mnist_widgets.preprocess` accepts).
@@ -235,8 +271,7 @@ class Predictor:
         return probs
 
     def __repr__(self) -> str:
-        plan = getattr(self.engine, "plan", None)
-        name = plan.name if plan is not None else getattr(self.model, "name", "?")
+        name = getattr(self.engine, "name", None) or getattr(self.model, "name", "?")
         return f"Predictor(model={name!r}, backend={self.backend!r})"
 
 
@@ -249,7 +284,7 @@ def _onnx_file_engine(path: str | os.PathLike[str], backend: str) -> engines.Eng
             "TF.js model (model.json) for the other backends"
         )
         raise ConfigError(msg)
-    from .engines.onnx import OnnxFileEngine  # deferred: onnxruntime only for an .onnx file
+    from .engines.ort import OnnxFileEngine  # deferred: onnxruntime only for an .onnx file
 
     return OnnxFileEngine(path)
 
@@ -286,9 +321,11 @@ def _as_distribution(scores: np.ndarray) -> np.ndarray:
     with np.errstate(over="ignore"):  # huge finite scores: inf sums take the softmax path
         sums = scores.sum(axis=1, keepdims=True)
     if scores.min() >= 0 and float(np.abs(sums - 1.0).max()) < 1e-3:  # (np.allclose: 10x slower)
-        return scores / sums  # renormalise float32 rounding so every row sums to 1
+        renormalised: np.ndarray = scores / sums  # float32 rounding: every row sums to 1
+        return renormalised
     shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
+    softmax: np.ndarray = shifted / shifted.sum(axis=1, keepdims=True)  # (numpy's stubs: Any)
+    return softmax
 
 
 def _shape_error(shape: tuple[Any, ...]) -> ModelFormatError:
@@ -310,6 +347,11 @@ def _check_keras_input(model: Any) -> None:
 
 
 def _check_shapes(engine: engines.Engine) -> None:
-    plan = getattr(engine, "plan", None)
-    if plan is not None and plan.input_shape != _INPUT:
-        raise _shape_error((None, *plan.input_shape))
+    shape = getattr(engine, "input_shape", None)  # the Keras engine's model was checked before
+    if shape is not None and shape != _INPUT:
+        raise _shape_error((None, *shape))
+
+
+def _derive_onnx(artifacts: ModelArtifacts, graph: ModelGraph, *, source: str) -> dict[str, bytes]:
+    """The loader's ``derive``: the ONNX graph, built once per stored version."""
+    return {ONNX_FILE: engines.prebuilt_onnx(artifacts, source=source, graph=graph)}

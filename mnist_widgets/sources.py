@@ -19,15 +19,15 @@ import secrets
 import shutil
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from ._fs import fsync_dir, write_synced
 from ._http import NetworkOptions
 from .errors import MnistWidgetsError, ModelFormatError
-from .loader import FetchResult, download_artifacts, fetch_artifacts
-from .store import ModelStore, parse_name
+from .loader import Derive, FetchResult, download_artifacts, fetch_artifacts
+from .store import ModelStore, cache_url, parse_name
 from .tfjs.artifacts import MODEL_JSON, ModelArtifacts, parse_model_json, weight_paths
 
 __all__ = [
@@ -42,7 +42,7 @@ __all__ = [
 SUPPORTED = (
     "a directory or model.json path, file://PATH, http(s)://HOST/PATH/model.json, cache://NAME"
 )
-Source = str | os.PathLike
+Source = str | os.PathLike[str]
 
 
 @dataclass(frozen=True)
@@ -53,13 +53,15 @@ class Opened:
     artifacts: ModelArtifacts
     source: str
     fetch_result: FetchResult | None = None
+    #: Files the store keeps beside the model (``store.DERIVED``: its ONNX graph), if any.
+    derived: Mapping[str, bytes] = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True)
 class Location:
     """How one kind of location is read and (if it can be) written."""
 
-    read: Callable[[Source, NetworkOptions | None, bool], Opened]
+    read: Callable[[Source, NetworkOptions | None, bool, Derive | None], Opened]
     write: Callable[[ModelArtifacts, Source], str] | None = None
     network: bool = False  # whether NetworkOptions apply
 
@@ -82,14 +84,19 @@ def _location(src: Source) -> Location:
 
 
 def open_artifacts(
-    src: Source, *, options: NetworkOptions | None = None, cache: bool = True
+    src: Source,
+    *,
+    options: NetworkOptions | None = None,
+    cache: bool = True,
+    derive: Derive | None = None,
 ) -> Opened:
     """:func:`read_artifacts`, with where the model came from (``Opened.source``: the path, or
-    the ``cache://NAME`` an http model was served from) and the store's ``FetchResult``."""
+    the ``cache://NAME`` an http model was served from) and the store's ``FetchResult`` (its
+    checked graph, and the files ``derive`` made once per version, see ``fetch_artifacts``)."""
     location = _location(src)
     if options is not None and not location.network:
         raise TypeError(f"network options apply to http(s) URLs only, not {str(src)!r}")
-    return location.read(src, options, cache)
+    return location.read(src, options, cache, derive)
 
 
 def read_artifacts(
@@ -137,21 +144,25 @@ def write_artifacts(artifacts: ModelArtifacts, dest: Source) -> str:
     return location.write(artifacts, dest)
 
 
-def _read_http(src: Source, options: NetworkOptions | None, cache: bool) -> Opened:
+def _read_http(
+    src: Source, options: NetworkOptions | None, cache: bool, derive: Derive | None
+) -> Opened:
     if not cache:
         return Opened(download_artifacts(str(src), options=options), str(src))
-    result = fetch_artifacts(str(src), options=options)
-    assert result.artifacts is not None
-    return Opened(result.artifacts, result.cache_url or str(src), result)
+    result = fetch_artifacts(str(src), options=options, derive=derive)
+    return Opened(result.artifacts, result.cache_url or str(src), result, result.derived)
 
 
 def _cache_name(src: Source) -> str:
     return parse_name(str(src))
 
 
-def _read_cache(src: Source, options: NetworkOptions | None, cache: bool) -> Opened:
+def _read_cache(
+    src: Source, options: NetworkOptions | None, cache: bool, derive: Derive | None
+) -> Opened:
     name = _cache_name(src)
-    return Opened(ModelStore().read(name), f"cache://{name}")
+    artifacts, entry = ModelStore().load(name)
+    return Opened(artifacts, cache_url(name), derived=entry.derived)
 
 
 def _write_cache(artifacts: ModelArtifacts, dest: Source) -> str:
@@ -168,7 +179,9 @@ def _local_path(src: Source) -> Path:
     return Path(src).expanduser()
 
 
-def _read_path(src: Source, options: NetworkOptions | None, cache: bool) -> Opened:
+def _read_path(
+    src: Source, options: NetworkOptions | None, cache: bool, derive: Derive | None
+) -> Opened:
     return Opened(_read_local(_local_path(src)), os.fspath(src))
 
 
@@ -267,7 +280,8 @@ def _exchange(a: Path, b: Path) -> bool:
         ctypes.c_uint,
     ]
     at_fdcwd, rename_exchange = -100, 2
-    return renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0
+    status: int = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
+    return status == 0
 
 
 def _swap_into_place(tmp: Path, path: Path) -> None:

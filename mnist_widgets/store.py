@@ -40,18 +40,35 @@ import contextlib
 import json
 import os
 import re
-import shutil
 import time
 import uuid
-import warnings
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from types import MappingProxyType, ModuleType
-from typing import Any
+from types import MappingProxyType
+from typing import Any, TypeVar
 
+from ._env import ENV_CACHE, cache_dir
+from ._filelock import filelock
 from ._fs import fsync_dir, replace_file, sha256_hex, write_synced
+from ._ownership import (
+    CURRENT,
+    LAST_USED,
+    LOCKS,
+    NAME,
+    TMP,
+    VERSION,
+    age,
+    children,
+    discard,
+    entry_dirs,
+    real_dir,
+    remove_leftovers,
+    remove_locks,
+    rmtree,
+)
+from ._validators import Validators
 from .errors import CacheError, MnistWidgetsError, ModelFormatError
 from .tfjs.artifacts import MODEL_JSON, ModelArtifacts
 from .tfjs.graph import check_artifacts
@@ -68,25 +85,20 @@ __all__ = [
     "remove_model",
 ]
 
-ENV_CACHE = "MNIST_WIDGETS_CACHE"
 METADATA = "metadata.json"
+#: Files made from a version's model (hash-checked like the rest), kept beside it so they are
+#: made once per version: the ONNX graph the onnxruntime engine runs.
+DERIVED = ("model.onnx",)
 MARKER = ".mnist-widgets-store"
 #: The metadata format this version writes and reads; any other is an entry we cannot trust.
 FORMAT = 1
-_CURRENT = "CURRENT"
-_LAST_USED = "last-used.json"
-_TMP = ".tmp"
-_LOCKS = ".locks"
+CACHE_SCHEME = "cache://"
 _CLEANED = ".last-cleanup"  # its mtime is the time of the last clean-up
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
-_VERSION = re.compile(r"v-[0-9]{1,20}-[0-9a-f]{8}")
-_TMP_DIR = re.compile(r"[0-9]{1,10}-(rm-)?[0-9a-f]{8,12}")
-_POINTER = re.compile(r"\.(CURRENT|last-used\.json)\.[0-9a-f]{8}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-#: An unpublished version or temporary directory older than this is a leftover, even if its
-#: writer's pid looks alive (pids are reused, and another machine may share the directory).
-_STALE_SECONDS = 3600.0
 _CLEANUP_EVERY = 600.0
+#: ``validate(artifacts, *, source=...)``: raises if the artifacts are not a usable model.
+Validate = Callable[..., object]
+_T = TypeVar("_T")
 
 
 def parse_name(name: str) -> str:
@@ -101,8 +113,8 @@ def parse_name(name: str) -> str:
     if not isinstance(name, str):
         msg = f"model store names are strings, got {type(name).__name__} {name!r}"
         raise CacheError(msg)
-    bare = name[len("cache://") :] if name.startswith("cache://") else name
-    if not _NAME.fullmatch(bare) or ".." in bare:
+    bare = name.removeprefix(CACHE_SCHEME)
+    if not NAME.fullmatch(bare) or ".." in bare:
         msg = (
             f"invalid model store name {name!r}: expected 1-128 characters from A-Z a-z 0-9 . _ -, "
             "starting with a letter or digit, with no '..', slashes or backslashes "
@@ -112,9 +124,14 @@ def parse_name(name: str) -> str:
     return bare
 
 
+def cache_url(name: str) -> str:
+    """``cache://NAME``: the one spelling of an entry's URL (``name`` already checked)."""
+    return f"{CACHE_SCHEME}{name}"
+
+
 def default_root() -> Path:
     """``$MNIST_WIDGETS_CACHE``, else ``<user cache dir>/mnist-widgets/models``."""
-    env = os.environ.get(ENV_CACHE)
+    env = cache_dir()
     if env:
         return Path(env).expanduser()
     import platformdirs  # deferred: only the default root needs it
@@ -135,14 +152,15 @@ class FileRecord:
 
     sha256: str
     size: int
-    etag: str | None = None
-    last_modified: str | None = None
+    validators: Validators = field(default_factory=Validators)
 
-    def __getitem__(self, key: str) -> Any:
-        """``record["size"]``: for code written when records were dicts."""
-        if key not in ("sha256", "size", "etag", "last_modified"):
-            raise KeyError(key)
-        return getattr(self, key)
+    def to_json(self) -> dict[str, object]:
+        return {
+            "sha256": self.sha256,
+            "size": self.size,
+            "etag": self.validators.etag,
+            "last_modified": self.validators.last_modified,
+        }
 
 
 def _safe_rel(rel: Any) -> bool:
@@ -165,24 +183,13 @@ class EntryMetadata:
     files: Mapping[str, FileRecord]
     format: int = FORMAT
 
-    @property
-    def etag(self) -> str | None:
-        return self.files[MODEL_JSON].etag
-
-    @property
-    def last_modified(self) -> str | None:
-        return self.files[MODEL_JSON].last_modified
-
     def to_json(self) -> bytes:
-        files = {rel: vars(record) for rel, record in self.files.items()}
         data = {
             "format": self.format,
             "name": self.name,
             "source_url": self.source_url,
-            "etag": self.etag,
-            "last_modified": self.last_modified,
             "saved_at": self.saved_at,
-            "files": files,
+            "files": {rel: record.to_json() for rel, record in self.files.items()},
         }
         return json.dumps(data, indent=2).encode()
 
@@ -192,16 +199,11 @@ class EntryMetadata:
         name: str,
         contents: Mapping[str, bytes],
         source_url: str | None,
-        headers: Mapping[str, Mapping[str, str | None]],
+        validators: Mapping[str, Validators],
     ) -> EntryMetadata:
         """The metadata of a version about to hold ``contents``, saved now."""
         records = {
-            rel: FileRecord(
-                sha256_hex(data),
-                len(data),
-                (headers.get(rel) or {}).get("etag"),
-                (headers.get(rel) or {}).get("last_modified"),
-            )
+            rel: FileRecord(sha256_hex(data), len(data), validators.get(rel, Validators()))
             for rel, data in contents.items()
         }
         return cls(name, source_url, _now(), MappingProxyType(records))
@@ -247,7 +249,7 @@ def _file_record(name: str, rel: Any, info: Any) -> FileRecord:
     etag, modified = info.get("etag"), info.get("last_modified")
     if not (_optional_str(etag) and _optional_str(modified)):
         raise _bad_metadata(name, f"the validators of {rel!r} must be strings")
-    return FileRecord(digest, size, etag, modified)
+    return FileRecord(digest, size, Validators(etag, modified))
 
 
 def _bad_metadata(name: str, problem: str) -> CacheError:
@@ -266,17 +268,38 @@ class CacheEntry:
     path: Path
     metadata: EntryMetadata
     last_used: str | None = None
+    #: The :data:`DERIVED` files read with the model (``load``), verified; empty otherwise.
+    derived: Mapping[str, bytes] = field(default_factory=dict, repr=False, compare=False)
 
-    source_url = property(lambda self: self.metadata.source_url, doc="The URL it came from.")
-    etag = property(lambda self: self.metadata.etag, doc="model.json's ETag.")
-    last_modified = property(lambda self: self.metadata.last_modified)
-    saved_at = property(lambda self: self.metadata.saved_at, doc="When it was stored (UTC).")
-    files = property(lambda self: self.metadata.files, doc="File name -> FileRecord.")
+    @property
+    def source_url(self) -> str | None:
+        """The URL it came from."""
+        return self.metadata.source_url
+
+    @property
+    def saved_at(self) -> str:
+        """When it was stored (UTC, ISO 8601)."""
+        return self.metadata.saved_at
+
+    @property
+    def files(self) -> Mapping[str, FileRecord]:
+        """File name -> :class:`FileRecord`."""
+        return self.metadata.files
+
+    @property
+    def etag(self) -> str | None:
+        """model.json's ETag (``files["model.json"].validators.etag``)."""
+        return self.files[MODEL_JSON].validators.etag
+
+    @property
+    def last_modified(self) -> str | None:
+        """model.json's Last-Modified."""
+        return self.files[MODEL_JSON].validators.last_modified
 
     @property
     def url(self) -> str:
         """``cache://NAME``."""
-        return f"cache://{self.name}"
+        return cache_url(self.name)
 
     @property
     def size_bytes(self) -> int:
@@ -297,7 +320,7 @@ class BrokenEntry:
 
     @property
     def url(self) -> str:
-        return f"cache://{self.name}"
+        return cache_url(self.name)
 
 
 @dataclass(frozen=True)
@@ -309,60 +332,18 @@ class VerifyResult:
     problem: str | None = None
 
 
-# -- helpers for owning what we delete ----------------------------------------------------------
-
-
-def _real_dir(path: Path) -> bool:
-    """A directory that is not a symbolic link (never followed for deleting or reading)."""
-    return not path.is_symlink() and path.is_dir()
-
-
-def _rmtree(path: Path) -> None:
-    """Delete a directory we made; a symlink in its place is left alone (shutil.rmtree does not
-    follow the links inside)."""
-    if _real_dir(path):
-        shutil.rmtree(path, ignore_errors=True)
-
-
-def _children(path: Path) -> Iterator[Path]:
-    if not _real_dir(path):
-        return
-    with contextlib.suppress(OSError):
-        yield from sorted(path.iterdir())
-
-
-def _age(path: Path, now: float) -> float:
-    try:
-        return now - path.lstat().st_mtime
-    except OSError:
-        return 0.0
-
-
-def _pid_alive(pid: int) -> bool:
-    if not hasattr(os, "kill"):  # Emscripten: no processes to ask; only the age rule applies
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):
-        return True
-    return True
-
-
-def _entry_child_is_ours(child: Path) -> bool:
-    if child.name in (_CURRENT, _LAST_USED) or _POINTER.fullmatch(child.name):
-        return not child.is_symlink()
-    return bool(_VERSION.fullmatch(child.name)) and _real_dir(child)
-
-
-def _contents(name: str, artifacts: ModelArtifacts) -> dict[str, bytes]:
+def _contents(
+    name: str, artifacts: ModelArtifacts, derived: Mapping[str, bytes]
+) -> dict[str, bytes]:
     rels = list(artifacts.weight_files)
-    clash = {MODEL_JSON, METADATA}.intersection(rels)
+    clash = {MODEL_JSON, METADATA, *DERIVED}.intersection(rels)
     if clash:
         msg = f"cannot store {name!r}: a weight file may not be called {sorted(clash)[0]!r}"
         raise CacheError(msg)
-    return {MODEL_JSON: artifacts.model_json_bytes(), **artifacts.weight_files}
+    unknown = set(derived) - set(DERIVED)
+    if unknown:
+        raise ValueError(f"derived files are {DERIVED}, not {sorted(unknown)}")
+    return {MODEL_JSON: artifacts.model_json_bytes(), **artifacts.weight_files, **derived}
 
 
 def _check_one(rel: str, data: bytes, recorded: FileRecord) -> str | None:
@@ -390,9 +371,12 @@ class ModelStore:
         Store directory. Default: ``$MNIST_WIDGETS_CACHE``, else the user cache directory
         (``platformdirs.user_cache_dir("mnist-widgets")/models``). Created on first write; an
         existing non-empty directory that is not a store is refused.
+
+    Each public method checks once that ``root`` is a store (its marker); the private ones it
+    calls trust that.
     """
 
-    def __init__(self, root: str | os.PathLike | None = None) -> None:
+    def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
         self.root = Path(root).expanduser() if root is not None else default_root()
 
     def __repr__(self) -> str:
@@ -401,40 +385,26 @@ class ModelStore:
     # -- is this ours? -------------------------------------------------------------------------
 
     def is_store(self) -> bool:
-        """Whether ``root`` holds the store marker (or is a store of an earlier version)."""
+        """Whether ``root`` holds the store marker."""
         marker = self.root / MARKER
-        return (marker.is_file() and not marker.is_symlink()) or self._legacy()
-
-    def _legacy(self) -> bool:
-        """A store written before the marker existed: nothing but entries and our folders."""
-        children = list(_children(self.root))
-        if not children:
-            return False
-        for child in children:
-            if child.name == _CLEANED:
-                continue
-            ours = child.name in (_TMP, _LOCKS) or (
-                _NAME.fullmatch(child.name) and (child / _CURRENT).is_file()
-            )
-            if not (ours and _real_dir(child)):
-                return False
-        return True
+        return marker.is_file() and not marker.is_symlink()
 
     def _adopt(self) -> None:
         """Make ``root`` a store (creating it) unless it is a non-empty directory that is not."""
+        if self.is_store():
+            return
+        self.root.mkdir(parents=True, exist_ok=True)
+        # Another process may be making this a store right now: its marker (or the marker's
+        # temporary file) is then the only thing here.
+        others = [c for c in children(self.root) if MARKER not in c.name]
+        if (others or not real_dir(self.root)) and not self.is_store():
+            msg = (
+                f"refusing to use {str(self.root)!r} as the model store: it is not empty and "
+                f"is not a mnist-widgets store (no {MARKER}); set {ENV_CACHE} (or --cache-dir) "
+                "to a new or empty directory"
+            )
+            raise CacheError(msg)
         if not self.is_store():
-            self.root.mkdir(parents=True, exist_ok=True)
-            # Another process may be making this a store right now: its marker (or the marker's
-            # temporary file) is then the only thing here.
-            others = [c for c in _children(self.root) if MARKER not in c.name]
-            if (others or not _real_dir(self.root)) and not self.is_store():
-                msg = (
-                    f"refusing to use {str(self.root)!r} as the model store: it is not empty and "
-                    f"is not a mnist-widgets store (no {MARKER}); set {ENV_CACHE} (or --cache-dir) "
-                    "to a new or empty directory"
-                )
-                raise CacheError(msg)
-        if not (self.root / MARKER).is_file():  # a legacy store, or one just made
             replace_file(self.root / MARKER, _marker())
 
     def _require_store(self, doing: str) -> None:
@@ -445,15 +415,12 @@ class ModelStore:
             )
             raise CacheError(msg)
 
-    # -- paths ---------------------------------------------------------------------------------
-
-    def _entry_dir(self, name: str) -> Path:
-        return self.root / parse_name(name)
+    # -- paths (root is a store: checked by the public caller) ---------------------------------
 
     def _current_version(self, name: str) -> Path | None:
-        entry_dir = self._entry_dir(name)
-        pointer = entry_dir / _CURRENT
-        if not self.is_store() or not _real_dir(entry_dir) or pointer.is_symlink():
+        entry_dir = self.root / name
+        pointer = entry_dir / CURRENT
+        if not real_dir(entry_dir) or pointer.is_symlink():
             return None
         try:
             version = pointer.read_text().strip()
@@ -463,26 +430,30 @@ class ModelStore:
             msg = f"cannot read model store entry {name!r} in {str(entry_dir)!r}: {exc}"
             raise CacheError(msg) from exc
         # A version that vanished is left to the reader: it retries with the newer pointer.
-        if not _VERSION.fullmatch(version) or (entry_dir / version).is_symlink():
+        if not VERSION.fullmatch(version) or (entry_dir / version).is_symlink():
             return None
         return entry_dir / version
 
-    def exists(self, name: str) -> bool:
-        """Whether ``name`` has a published version (not checking its files)."""
+    def _published(self, name: str) -> bool:
         version = self._current_version(name)
         return version is not None and (version / METADATA).is_file()
 
-    def lock(self, name: str, timeout: float = 60.0):
+    def exists(self, name: str) -> bool:
+        """Whether ``name`` has a published version (not checking its files)."""
+        bare = parse_name(name)
+        return self.is_store() and self._published(bare)
+
+    def lock(self, name: str, timeout: float = 60.0) -> filelock.FileLock:
         """A cross-process lock for ``name`` (``filelock.FileLock``), to avoid duplicate downloads.
 
         Only an optimisation: entries stay consistent without it. Raises ``OSError`` if the lock
         file cannot be created (e.g. a read-only store), CacheError if root is not a store.
         """
-        filelock = import_filelock()  # deferred: only downloads take the lock
+        bare = parse_name(name)
         self._adopt()
-        locks = self.root / _LOCKS
+        locks = self.root / LOCKS
         locks.mkdir(exist_ok=True)
-        return filelock.FileLock(str(locks / f"{parse_name(name)}.lock"), timeout=timeout)
+        return filelock.FileLock(str(locks / f"{bare}.lock"), timeout=timeout)
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -492,9 +463,8 @@ class ModelStore:
         artifacts: ModelArtifacts,
         *,
         source_url: str | None = None,
-        etag: str | None = None,
-        last_modified: str | None = None,
-        file_headers: Mapping[str, Mapping[str, str | None]] | None = None,
+        validators: Mapping[str, Validators] | None = None,
+        derived: Mapping[str, bytes] | None = None,
     ) -> CacheEntry:
         """Store ``artifacts`` as entry ``name``, all or nothing; return the new entry.
 
@@ -504,11 +474,15 @@ class ModelStore:
             Entry name (``NAME`` or ``cache://NAME``).
         artifacts : ModelArtifacts
             The model (validated when it was constructed).
-        source_url, etag, last_modified : str, optional
-            Where it came from and the server's validators for ``model.json``.
-        file_headers : dict, optional
-            Per-file validators, ``{path: {"etag": ..., "last_modified": ...}}``, used to
-            revalidate each file with a conditional request later.
+        source_url : str, optional
+            Where it came from.
+        validators : mapping, optional
+            File path (``"model.json"``, each weight file) -> the server's
+            :class:`~mnist_widgets._validators.Validators`, used to revalidate each file with a
+            conditional request later.
+        derived : dict, optional
+            :data:`DERIVED` files made from this model (``{"model.onnx": ...}``), stored and
+            verified with it; ``load`` returns them as ``entry.derived``.
 
         Raises
         ------
@@ -517,11 +491,8 @@ class ModelStore:
             names the cause. Any previous version of the entry is left untouched.
         """
         bare = parse_name(name)
-        contents = _contents(bare, artifacts)
-        headers = {MODEL_JSON: {"etag": etag, "last_modified": last_modified}}
-        metadata = EntryMetadata.describe(
-            bare, contents, source_url, {**headers, **(file_headers or {})}
-        )
+        contents = _contents(bare, artifacts, derived or {})
+        metadata = EntryMetadata.describe(bare, contents, source_url, validators or {})
         try:
             self._adopt()
             self._maybe_cleanup()
@@ -535,11 +506,11 @@ class ModelStore:
             raise CacheError(msg) from exc
         self._touch(bare)
         # From memory: a concurrent writer may already have replaced (and removed) our version.
-        return CacheEntry(bare, version, metadata, _now())
+        return CacheEntry(bare, version, metadata, _now(), MappingProxyType(derived or {}))
 
     def _stage(self, contents: Mapping[str, bytes], metadata: EntryMetadata) -> Path:
         """Write a version into ``.tmp``, read it back and check it; return its directory."""
-        tmp_root = self.root / _TMP
+        tmp_root = self.root / TMP
         tmp_root.mkdir(exist_ok=True)
         tmp = tmp_root / f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
         tmp.mkdir()
@@ -553,7 +524,7 @@ class ModelStore:
                     raise OSError(f"verification of the freshly written copy failed: {problem}")
             fsync_dir(tmp)
         except BaseException:
-            _rmtree(tmp)
+            rmtree(tmp)
             raise
         return tmp
 
@@ -565,31 +536,31 @@ class ModelStore:
         try:
             os.rename(staged, version)
         except BaseException:
-            _rmtree(staged)
+            rmtree(staged)
             raise
         fsync_dir(entry_dir)
         previous = self._current_version(name)
-        pointer = entry_dir / f".{_CURRENT}.{uuid.uuid4().hex[:8]}"
+        pointer = entry_dir / f".{CURRENT}.{uuid.uuid4().hex[:8]}"
         try:
             write_synced(pointer, version.name.encode())
-            os.replace(pointer, entry_dir / _CURRENT)
+            os.replace(pointer, entry_dir / CURRENT)
         except BaseException:
             with contextlib.suppress(OSError):
                 pointer.unlink()
-            _rmtree(version)
+            rmtree(version)
             raise
         fsync_dir(entry_dir)
         if previous is not None and previous != version:
-            _rmtree(previous)  # readers of it retry with the new pointer if it vanishes under them
+            rmtree(previous)  # readers of it retry with the new pointer if it vanishes under them
         return version
 
     def _touch(self, name: str) -> None:
         """Record the access time; best effort (a read-only store still serves reads)."""
         entry_dir = self.root / name
-        tmp = entry_dir / f".{_LAST_USED}.{uuid.uuid4().hex[:8]}"
+        tmp = entry_dir / f".{LAST_USED}.{uuid.uuid4().hex[:8]}"
         try:
             tmp.write_text(json.dumps({"last_used": _now()}))
-            os.replace(tmp, entry_dir / _LAST_USED)
+            os.replace(tmp, entry_dir / LAST_USED)
         except OSError:
             with contextlib.suppress(OSError):
                 tmp.unlink()
@@ -610,7 +581,7 @@ class ModelStore:
 
     def _last_used(self, name: str) -> str | None:
         with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
-            value = json.loads((self.root / name / _LAST_USED).read_text())["last_used"]
+            value = json.loads((self.root / name / LAST_USED).read_text())["last_used"]
             return value if isinstance(value, str) else None
         return None
 
@@ -621,7 +592,7 @@ class ModelStore:
             "with `mnist-widgets cache fetch URL --name NAME`"
         )
 
-    def _retrying(self, name: str, read: Callable[[Path], Any]) -> Any:
+    def _retrying(self, name: str, read: Callable[[Path], _T]) -> _T:
         """``read(version)`` of the current version, again if a writer replaced it meanwhile."""
         attempts = 5  # each retry follows a newer pointer; writers publish within moments
         for attempt in range(attempts):
@@ -649,11 +620,15 @@ class ModelStore:
             No such entry, or its metadata is unusable.
         """
         bare = parse_name(name)
+        if not self.is_store():
+            raise self._missing(bare)
+        return self._info(bare)
 
+    def _info(self, name: str) -> CacheEntry:
         def read(version: Path) -> CacheEntry:
-            return CacheEntry(bare, version, self._metadata(bare, version), self._last_used(bare))
+            return CacheEntry(name, version, self._metadata(name, version), self._last_used(name))
 
-        return self._retrying(bare, read)
+        return self._retrying(name, read)
 
     def load(self, name: str) -> tuple[ModelArtifacts, CacheEntry]:
         """Read and verify entry ``name``: metadata shape, every file's size and SHA-256.
@@ -664,6 +639,8 @@ class ModelStore:
             Missing entry, or a corrupt one (naming the file); callers treat both as a miss.
         """
         bare = parse_name(name)
+        if not self.is_store():
+            raise self._missing(bare)
         result = self._load(bare)
         self._touch(bare)
         return result
@@ -694,32 +671,32 @@ class ModelStore:
                 )
                 raise CacheError(msg)
             contents[rel] = data
-        source = f"cache://{name}"
+        derived = {rel: contents.pop(rel) for rel in DERIVED if rel in contents}
         try:
             raw = contents.pop(MODEL_JSON)
-            artifacts = ModelArtifacts.from_json_bytes(raw, contents, source=source)
+            artifacts = ModelArtifacts.from_json_bytes(raw, contents, source=cache_url(name))
         except (KeyError, ModelFormatError) as exc:
             raise CacheError(f"model store entry {name!r} is not a usable model: {exc}") from exc
-        return artifacts, CacheEntry(name, version, meta, self._last_used(name))
+        entry = CacheEntry(name, version, meta, self._last_used(name), derived)
+        return artifacts, entry
 
     # -- management ----------------------------------------------------------------------------
 
     def names(self) -> list[str]:
         """Names of the published entries (broken ones included), sorted."""
-        if not self.is_store():
-            return []
-        return [
-            p.name for p in _children(self.root) if _NAME.fullmatch(p.name) and self.exists(p.name)
-        ]
+        return self._names() if self.is_store() else []
+
+    def _names(self) -> list[str]:
+        return [name for name in entry_dirs(self.root) if self._published(name)]
 
     def entries(self) -> list[CacheEntry | BrokenEntry]:
         """Every entry, sorted by name; one whose metadata is unusable is a :class:`BrokenEntry`."""
         found: list[CacheEntry | BrokenEntry] = []
         for name in self.names():
             try:
-                found.append(self.info(name))
+                found.append(self._info(name))
             except CacheError as exc:
-                if self.exists(name):  # not removed while listing: broken
+                if self._published(name):  # not removed while listing: broken
                     found.append(BrokenEntry(name, self.root / name, str(exc)))
         return found
 
@@ -728,19 +705,22 @@ class ModelStore:
         return [e for e in self.entries() if isinstance(e, CacheEntry)]
 
     def verify(
-        self, name: str | None = None, *, validate: Callable[..., Any] | None = check_artifacts
+        self, name: str | None = None, *, validate: Validate | None = check_artifacts
     ) -> list[VerifyResult]:
         """Check one entry (or all): metadata, sizes and hashes, then ``validate(artifacts,
         source=...)`` (default: it decodes into a model graph, :func:`tfjs.graph.check_artifacts`;
         ``None`` skips it). Reports, never raises, for corruption."""
-        names = [parse_name(name)] if name is not None else self.names()
-        return [self._verify_one(each, validate) for each in names]
+        store = self.is_store()
+        names = [parse_name(name)] if name is not None else self._names() if store else []
+        return [self._verify_one(each, validate, store) for each in names]
 
-    def _verify_one(self, name: str, validate: Callable[..., Any] | None) -> VerifyResult:
+    def _verify_one(self, name: str, validate: Validate | None, store: bool) -> VerifyResult:
         try:
+            if not store:
+                raise self._missing(name)
             artifacts, _ = self._load(name)
             if validate is not None:
-                validate(artifacts, source=f"cache://{name}")
+                validate(artifacts, source=cache_url(name))
         except (MnistWidgetsError, ValueError, TypeError, KeyError) as exc:
             return VerifyResult(name, False, str(exc))
         return VerifyResult(name, True)
@@ -756,9 +736,9 @@ class ModelStore:
         bare = parse_name(name)
         self._require_store("removing models")
         try:
-            entry: CacheEntry | BrokenEntry = self.info(bare)
+            entry: CacheEntry | BrokenEntry = self._info(bare)
         except CacheError as exc:
-            if not self.exists(bare):
+            if not self._published(bare):
                 raise
             entry = BrokenEntry(bare, self.root / bare, str(exc))
         self._discard(bare)
@@ -767,47 +747,26 @@ class ModelStore:
     def clear(self) -> int:
         """Delete every entry and leftover; return how many entries were removed."""
         self._require_store("clearing")
-        names = self.names()
+        names = self._names()
         for name in names:
             self._discard(name)
-        self.cleanup(everything=True)
-        for lock in _children(self.root / _LOCKS):
-            if lock.suffix == ".lock" and _NAME.fullmatch(lock.stem) and not lock.is_symlink():
-                with contextlib.suppress(OSError):
-                    lock.unlink()
+        self._cleanup(everything=True)
+        remove_locks(self.root)
         return len(names)
 
     def _discard(self, name: str) -> None:
-        """Remove what the store made in entry ``name``; anything else in it stays."""
-        entry_dir = self.root / name
-        children = list(_children(entry_dir))
-        if children and all(_entry_child_is_ours(c) for c in children):
-            # Rename first so readers see the entry vanish at once rather than file by file.
-            trash = self.root / _TMP / f"{os.getpid()}-rm-{uuid.uuid4().hex[:8]}"
-            try:
-                trash.parent.mkdir(exist_ok=True)
-                os.rename(entry_dir, trash)
-            except FileNotFoundError:
-                return
-            except OSError as exc:
-                msg = f"cannot remove {str(entry_dir)!r} from the model store: {exc}"
-                raise CacheError(msg) from exc
-            _rmtree(trash)
-            return
-        for child in sorted(children, key=lambda c: c.name != _CURRENT):  # CURRENT first
-            if _entry_child_is_ours(child):
-                if child.is_dir():
-                    _rmtree(child)
-                else:
-                    with contextlib.suppress(OSError):
-                        child.unlink()
+        try:
+            discard(self.root, name)
+        except OSError as exc:
+            msg = f"cannot remove {str(self.root / name)!r} from the model store: {exc}"
+            raise CacheError(msg) from exc
 
     def _maybe_cleanup(self) -> None:
         """Clean up when the last clean-up is ten minutes old: not on every write."""
         stamp = self.root / _CLEANED
-        if _age(stamp, time.time()) < _CLEANUP_EVERY and stamp.exists():
+        if age(stamp, time.time()) < _CLEANUP_EVERY and stamp.exists():
             return
-        self.cleanup()
+        self._cleanup()
         with contextlib.suppress(OSError):
             stamp.touch()
 
@@ -819,30 +778,15 @@ class ModelStore:
         publishes within moments of renaming it into place). ``everything`` removes all
         temporary directories of the store's own pattern. Outside a store, nothing is touched.
         """
-        if not self.is_store():
-            return []
-        removed = []
-        now = time.time()
-        for tmp in _children(self.root / _TMP):
-            pid = tmp.name.split("-", 1)[0]
-            if not (_TMP_DIR.fullmatch(tmp.name) and _real_dir(tmp)):
-                continue
-            dead = int(pid) != os.getpid() and not _pid_alive(int(pid))
-            if everything or dead or _age(tmp, now) > _STALE_SECONDS:
-                _rmtree(tmp)
-                removed.append(tmp)
-        for name in self.names_on_disk():
-            current = self._current_version(name)
-            for child in _children(self.root / name):
-                unpublished = _VERSION.fullmatch(child.name) and child != current
-                if unpublished and _real_dir(child) and _age(child, now) > _STALE_SECONDS:
-                    _rmtree(child)
-                    removed.append(child)
-        return removed
+        return self._cleanup(everything=everything) if self.is_store() else []
+
+    def _cleanup(self, *, everything: bool = False) -> list[Path]:
+        current = {name: self._current_version(name) for name in entry_dirs(self.root)}
+        return remove_leftovers(self.root, current, everything)
 
     def names_on_disk(self) -> list[str]:
         """Entry directories, published or not."""
-        return [p.name for p in _children(self.root) if _NAME.fullmatch(p.name) and _real_dir(p)]
+        return entry_dirs(self.root)
 
 
 def _marker() -> bytes:
@@ -857,16 +801,3 @@ def list_models() -> list[CacheEntry]:
 def remove_model(name: str) -> CacheEntry | BrokenEntry:
     """Remove an entry from the default store (see :meth:`ModelStore.remove_model`)."""
     return ModelStore().remove_model(name)
-
-
-def import_filelock() -> ModuleType:
-    """``filelock``, imported without its "only soft file lock is available" warning.
-
-    Without ``fcntl`` (Pyodide, in the browser) filelock falls back to a lock file and warns on
-    import: a warning box in every notebook that downloads. One browser tab's kernel is the only
-    process that uses its store, so the soft lock is all it needs: nothing to act on, no warning.
-    """
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="only soft file lock is available")
-        import filelock
-    return filelock

@@ -374,8 +374,9 @@ def _make_tqdm_progress(epochs: int, steps: int) -> Any:
             self.bar.update(1)
 
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            # The numbers go in one line per epoch, not also in the bar: the bar stays narrow
+            # enough for a notebook's output area and nothing is printed twice.
             shown = {k: v for k, v in (logs or {}).items() if k != "learning_rate"}
-            self.bar.set_postfix({k: f"{float(v):.4f}" for k, v in shown.items()})
             line = " - ".join(f"{k}: {float(v):.4f}" for k, v in shown.items())
             self.bar.write(f"epoch {epoch + 1}/{epochs}: {line}")
 

@@ -19,6 +19,8 @@ import traitlets
 from ipycanvas import Canvas, hold_canvas
 from PIL import Image, ImageDraw
 
+from .corrections import CorrectionBar
+from .drawings import DrawingSet
 from .errors import CanvasError
 
 __all__ = ["DigitCanvas"]
@@ -49,12 +51,20 @@ class DigitCanvas(widgets.VBox):
     backend : str
         With ``predictor=None``: the engine of that Predictor (``"auto"``, ``"onnxruntime"``,
         ``"numpy"`` or ``"tensorflow"``; see :class:`~mnist_widgets.Predictor`).
+    teach : bool
+        Show the correction buttons (:class:`~mnist_widgets.corrections.CorrectionBar`): a
+        drawing the model read right or wrong is kept, with its right digit, in ``examples``.
     clock : callable, optional
         Returns the time in seconds (default :func:`time.monotonic`); while a stroke is drawn, a
         prediction runs at most once per ``THROTTLE`` seconds of it. Tests pass a fake clock.
 
     Attributes
     ----------
+    examples : DrawingSet
+        The drawings kept with the correction buttons, for :func:`~mnist_widgets.finetune`.
+    corrections : CorrectionBar or None
+        The buttons (``teach=True``); ``corrections.correct(digit)``, ``.confirm()`` and
+        ``.undo()`` do what they do.
     prediction : Prediction or None
         The last prediction (observable with ``observe``); ``None`` before drawing and after
         ``clear()``. An empty drawing gives a Prediction whose ``digit`` is None.
@@ -77,6 +87,7 @@ class DigitCanvas(widgets.VBox):
         *,
         backend: str = "auto",
         clock: Callable[[], float] = time.monotonic,
+        teach: bool = False,
         **kwargs: Any,
     ) -> None:
         if predictor is None:
@@ -144,8 +155,15 @@ class DigitCanvas(widgets.VBox):
             layout=widgets.Layout(margin="0 0 0 16px"),
         )
         left = widgets.VBox([self.canvas, widgets.HBox([undo, clear])])
-        super().__init__([widgets.HBox([left, side]), self.output], **kwargs)
+        teach_row = widgets.Box()  # the correction buttons go here (teach=True)
+        super().__init__([widgets.HBox([left, side]), teach_row, self.output], **kwargs)
         self.add_class("mnist-widgets-digit-canvas")  # the whole composite, e.g. for screenshots
+        #: The drawings kept with the correction buttons (``teach=True``), to fine-tune with.
+        self.examples = DrawingSet()
+        self.corrections: CorrectionBar | None = None
+        if teach:
+            self.corrections = CorrectionBar(self, self.examples)
+            teach_row.children = (self.corrections,)
         self._redraw()
         self._show_prediction()
 
@@ -299,6 +317,31 @@ class DigitCanvas(widgets.VBox):
         big = np.repeat(np.repeat(np.rint(x * 255).astype(np.uint8), 3, 0), 3, 1)
         self._view.put_image_data(np.repeat(big[:, :, None], 3, axis=2), 0, 0)
 
+    # --- static views: a saved notebook on GitHub or nbviewer, a report -----------------------
+
+    def snapshot(self) -> Image.Image:
+        """The drawing, the predicted digit and the ten probabilities as one image (RGB).
+
+        What a renderer without a live kernel shows of this widget: the canvas itself is drawn
+        by commands sent to the browser, which a saved notebook does not keep.
+        """
+        return _snapshot(self.image, self.prediction)
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
+        """The live widget, plus a PNG :meth:`snapshot` and a one-line text for static views."""
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if bundle is None:
+            return None
+        import io
+
+        png = io.BytesIO()
+        self.snapshot().save(png, format="PNG", optimize=True)
+        bundle["image/png"] = png.getvalue()
+        pred = self.prediction
+        said = "empty" if pred is None or pred.digit is None else f"predicted {pred.digit}"
+        bundle["text/plain"] = f"DigitCanvas ({said}; run the notebook to draw)"
+        return bundle
+
 
 def _blank() -> Image.Image:
     return Image.new("L", (SIZE, SIZE), 0)
@@ -360,3 +403,32 @@ def _validate_points(points: Iterable[Sequence[float]]) -> list[Point]:
         msg = "stroke points must be finite numbers (got NaN or inf)"
         raise CanvasError(msg)
     return [(float(x), float(y)) for x, y in arr]
+
+
+def _snapshot(drawing: np.ndarray, prediction: Any) -> Image.Image:
+    """Dark ink on paper at half size, then the predicted digit and the probability bars."""
+    from PIL import ImageFont
+
+    half = SIZE // 2
+    out = Image.new("RGB", (half + 20 + _BARS_W, half), PAPER)
+    ink = Image.fromarray(255 - drawing).resize((half, half), Image.Resampling.LANCZOS)
+    out.paste(ink.convert("RGB"), (0, 0))
+    draw = ImageDraw.Draw(out)
+    draw.rectangle((0, 0, half - 1, half - 1), outline=FRAME)
+    empty = prediction is None or prediction.digit is None
+    probs = np.zeros(10) if empty else np.asarray(prediction.probabilities, dtype=float)
+    try:
+        font: Any = ImageFont.load_default(size=16)
+    except TypeError:  # Pillow < 10.1: one bitmap size
+        font = ImageFont.load_default()
+    left, step, width, base, height = half + 20, _BARS_W / 10, 15, half - 22, half - 54
+    label = "draw a digit" if empty else f"{prediction.digit}  ({prediction.confidence:.1%} sure)"
+    draw.text((left, 2), label, fill=INK, font=font)
+    for d in range(10):
+        x = left + d * step
+        h = max(probs[d] * height, 0.5)
+        draw.rectangle((x, base - height, x + width, base), fill="#eceff1")
+        top = not empty and d == prediction.digit
+        draw.rectangle((x, base - h, x + width, base), fill=BAR_TOP if top else BAR)
+        draw.text((x + 3, base + 1), str(d), fill="#37474f", font=font)
+    return out

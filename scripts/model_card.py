@@ -5,6 +5,8 @@ Usage: python scripts/model_card.py MODEL_DIR --command "..." --train-seconds S 
 
 Everything measurable (accuracy overall and per class, sizes of each weight format, data hashes) is
 measured here, on the files in MODEL_DIR, so the card cannot drift from the model it describes.
+It also (re)writes MODEL_DIR/model.onnx, the prebuilt graph the onnxruntime engine starts from
+(tests/test_engines.py::test_the_shipped_model_onnx_is_a_fresh_build checks it).
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from mnist_widgets.data import IDX_SHA256
 
 
 def _size(directory: Path) -> int:
-    return sum(p.stat().st_size for p in directory.iterdir() if p.name != "README.md")
+    """Bytes of model.json and the weights (not the card, not the prebuilt ONNX graph)."""
+    return sum(p.stat().st_size for p in directory.iterdir() if p.suffix not in (".md", ".onnx"))
 
 
 def main() -> None:
@@ -33,6 +36,9 @@ def main() -> None:
     parser.add_argument("--note", default="")
     args = parser.parse_args()
 
+    from mnist_widgets.engines.onnx import save_onnx
+
+    print(f"wrote {save_onnx(args.model_dir, args.model_dir)}")  # before any Predictor starts
     (_, _), (x_test, y_test) = mw.load_mnist()
     x = x_test / 255.0
 
@@ -94,6 +100,11 @@ with no network and no training. It loads in TensorFlow.js 4.22 as it is
 {sizes}
 
 Smaller variants: `mnist-widgets export models/mnist --out DIR --quantize uint8`.
+
+`model.onnx` is the same model as an ONNX graph, prebuilt so that `Predictor()` starts without
+importing `onnx`. `scripts/model_card.py` (which writes this card) rewrites it; after replacing
+the model in any other way, run `mnist-widgets export models/mnist --format onnx --out
+models/mnist` (a test fails until then).
 """
     (args.model_dir / "README.md").write_text(card)
     print(card)

@@ -12,8 +12,8 @@ to any of those makes the committed outputs stale, and `make test` says so until
 runs again.
 
 Notebook 01 runs in full mode (10 epochs on all 60,000 images: about 3 minutes of training on a
-quiet 2-core machine, the four notebooks about 6-7): the committed outputs are what a reader sees
-on GitHub, so they show the real model's learning curves and confusion matrix, not a one-epoch
+quiet 2-core machine, the five notebooks about 7-8): the committed outputs are what a reader sees
+on GitHub, so they show the real model's learning curves and confusion matrix, not a three-epoch
 sketch. ``MNIST_WIDGETS_QUICK=1 make notebooks`` commits a quick run instead (its metadata says so).
 """
 
@@ -33,7 +33,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
-TUTORIALS = ("01_train", "02_export", "03_offline_cache", "04_draw")
+TUTORIALS = ("01_train", "02_export", "03_offline_cache", "04_draw", "05_teach")
 METADATA_KEY = "mnist_widgets"
 #: Environment of `make notebooks`' kernels (see the module docstring for quick mode).
 NOTEBOOK_ENV = {"MNIST_WIDGETS_QUICK": os.environ.get("MNIST_WIDGETS_QUICK", "0")}
@@ -55,7 +55,7 @@ def _cells_digest(notebook: Mapping[str, Any]) -> str:
 
 def fingerprint(notebook: Mapping[str, Any]) -> str:
     """SHA-256 of what ``notebook``'s outputs depend on in this repository."""
-    package = list((REPO / "mnist_widgets").rglob("*.py"))
+    package = [*(REPO / "mnist_widgets").rglob("*.py"), *(REPO / "mnist_widgets").rglob("*.npz")]
     model = [p for p in (REPO / "models" / "mnist").iterdir() if p.is_file()]
     parts = [_sources_digest(package), _sources_digest(model), _cells_digest(notebook)]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()

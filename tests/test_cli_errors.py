@@ -250,7 +250,7 @@ def corrupt_store(tiny, tmp_path, capsys) -> Path:
         url = server.url + "tiny/model.json"
         assert main(["cache", "--cache-dir", str(store), "fetch", url, "--name", "tiny"]) == 0
     metadata = list(store.rglob("metadata.json"))
-    assert metadata, "the store keeps no metadata.json any more: update this fixture"
+    assert metadata, "this fixture expects a metadata.json in every stored version"
     for path in metadata:
         path.write_text("[]")  # valid JSON of the wrong shape
     capsys.readouterr()

@@ -66,6 +66,7 @@ def _sequential(k):
             k.layers.AveragePooling2D(3, strides=2, padding="same"),  # 4x2, partial windows
             k.layers.Conv2D(4, (2, 1), activation="relu6"),  # 3x2, non-square kernel
             k.layers.MaxPooling2D((1, 2)),  # 3x1
+            k.layers.ZeroPadding2D(((1, 0), (2, 1))),  # 4x4, zeros in both layouts (NCHW here)
             k.layers.Dense(7, activation="swish"),  # on a 4-D tensor: the last axis
             k.layers.Flatten(),
             k.layers.Dropout(0.3),
@@ -82,6 +83,7 @@ def _functional(k):
     y = k.layers.Reshape((28, 28))(inp)
     y = k.layers.Dense(12, activation="tanh")(y)  # on a 3-D tensor
     y = k.layers.Reshape((28, 12, 1))(y)
+    y = k.layers.ZeroPadding2D((1, 2))(y)  # 30x16, on an NHWC tensor in ONNX
     y = k.layers.Conv2D(6, 5, strides=2, name="conv")(y)
     y = k.layers.BatchNormalization(name="bn")(y)
     y = k.layers.BatchNormalization(axis=1, center=False, name="bn_rows")(y)
@@ -258,7 +260,14 @@ def test_save_onnx_from_a_location_a_keras_model_or_artifacts(tmp_path, k, cases
         save_onnx(keras_model, tmp_path / "b" / "seq.onnx"),
     ]
     assert written == [tmp_path / "a" / "model.onnx", tmp_path / "b" / "seq.onnx"]
-    assert written[0].read_bytes() == written[1].read_bytes()
+    import onnx
+
+    graphs = [onnx.load_from_string(path.read_bytes()) for path in written]
+    keys = [{p.key: p.value for p in g.metadata_props} for g in graphs]
+    assert keys[0] != keys[1]  # the same model in other files (shards): its own model key
+    for g in graphs:
+        del g.metadata_props[:]
+    assert graphs[0].SerializeToString() == graphs[1].SerializeToString()  # the same graph
     import onnxruntime as ort
 
     (got,) = ort.InferenceSession(str(written[1])).run(None, {"input": images})
@@ -302,3 +311,42 @@ def test_shipped_model_gives_identical_digits_in_every_backend(mnist):
     for backend in ENGINES:
         np.testing.assert_array_equal(probs[backend].argmax(1), reference.argmax(1))
         assert np.abs(probs[backend] - reference).max() <= TOL
+
+
+def test_the_shipped_model_onnx_is_a_fresh_build():
+    """``models/mnist/model.onnx`` spares every start the ``onnx`` import; it must be exactly
+    what a build from the shipped files gives. After replacing the shipped model, regenerate it:
+    ``mnist-widgets export models/mnist --format onnx --out models/mnist``."""
+    from mnist_widgets import shipped_model_dir
+    from mnist_widgets.engines.onnx import onnx_bytes
+
+    directory = shipped_model_dir()
+    fresh = onnx_bytes(read_artifacts(directory), source=str(directory))
+    shipped = (directory / "model.onnx").read_bytes()
+    assert shipped == fresh, (
+        "models/mnist/model.onnx is stale; run: "
+        "mnist-widgets export models/mnist --format onnx --out models/mnist"
+    )
+
+
+def test_a_prebuilt_graph_of_another_model_is_never_run(cases, images):
+    from mnist_widgets.engines.onnx import to_onnx
+
+    artifacts, expected = cases["seq-f32"]
+    other = to_onnx(cases["cnn-f32"][0])
+    for onnx in (other, b"not an onnx graph", to_onnx(artifacts)):
+        got = load_engine(artifacts, "onnxruntime", source="seq", onnx=onnx)(images)
+        assert np.abs(got - expected).max() <= TOL
+
+
+def test_each_graph_class_has_a_step_and_each_step_type_an_op_in_both_engines():
+    from mnist_widgets.engines import _plan
+    from mnist_widgets.engines.numpy import _OPS
+    from mnist_widgets.engines.onnx import _EMIT
+    from mnist_widgets.tfjs.graph import _INFER
+    from mnist_widgets.tfjs.layers import LAYER_KEYS
+
+    assert set(_INFER) | {"InputLayer"} == set(LAYER_KEYS)
+    assert set(_plan.STEPS) == set(_INFER)
+    step_types = set(_plan.Step.__subclasses__())
+    assert set(_OPS) == set(_EMIT) == step_types

@@ -211,7 +211,7 @@ def test_a_truncated_shard_names_the_file_and_the_byte_counts(server):
 
 def test_a_wrong_sized_shard_names_the_file_and_the_byte_counts(server, site):
     (site / "tiny" / SHARD).write_bytes(b"\0" * 56)  # e.g. a shard from another model
-    with pytest.raises(ModelFormatError, match=rf"'{SHARD}' has 56 bytes.*declares 60"):
+    with pytest.raises(ModelFormatError, match=rf"{SHARD} hold 56 bytes.*declares 60"):
         fetch_artifacts(_url(server))
     (site / "tiny" / SHARD).write_bytes(b"\0" * 64)
     with pytest.raises(DownloadError, match=r"too large.*manifest declares 60"):
@@ -442,7 +442,7 @@ def test_background_revalidation_never_publishes_an_update_that_does_not_decode(
 
 
 def test_validate_runs_before_anything_is_stored(server):
-    def refuse(artifacts, *, source):
+    def refuse(artifacts, graph, *, source):
         raise ModelFormatError(f"{source}: refused by the caller's check")
 
     with pytest.raises(ModelFormatError, match="refused by the caller"):

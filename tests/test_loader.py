@@ -69,7 +69,7 @@ def test_first_load_records_validators_and_a_second_makes_no_request(server):
     first = fetch_artifacts(_url(server))
     assert first.source == "network"
     assert first.entry.etag and first.entry.last_modified
-    assert all(f.etag for f in first.entry.files.values())
+    assert all(f.validators.etag for f in first.entry.files.values())
     server.clear_requests()
     second = fetch_artifacts(_url(server))
     assert second.source == "cache"
@@ -326,6 +326,24 @@ def test_load_layers_model_over_http_goes_through_the_store_unless_told_not_to(s
     assert model.output_shape == (None, 3)
     load_layers_model(_url(server), options=NetworkOptions(retries=0))
     assert [e.source_url for e in ModelStore().list_models()] == [_url(server)]
+
+
+def test_derived_files_are_made_once_per_version_and_verified_like_the_model(server):
+    made = []
+
+    def derive(artifacts, graph, *, source):
+        made.append(graph.name)
+        return {"model.onnx": b"graph of " + graph.name.encode()}
+
+    first = fetch_artifacts(_url(server), derive=derive)
+    again = fetch_artifacts(_url(server), derive=derive)
+    assert made == ["tiny"]  # the miss made it; the hit read it back, verified
+    assert first.derived == again.derived == {"model.onnx": b"graph of tiny"}
+    assert first.graph.name == again.graph.name == "tiny" and again.source == "cache"
+    (first.entry.path / "model.onnx").write_bytes(b"graph of tinY")  # bit rot
+    with pytest.warns(UserWarning, match=r"model.onnx has SHA-256"):
+        healed = fetch_artifacts(_url(server), derive=derive)
+    assert healed.source == "network" and made == ["tiny", "tiny"]
 
 
 # -- an entry keyed by name: the same model from a new address is not a "source changed" ------

@@ -4,6 +4,7 @@ and their committed outputs come from this commit's code."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import shutil
 from pathlib import Path
 from types import ModuleType
@@ -35,7 +36,7 @@ def _texts(notebook: Any, stream: str) -> list[str]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["03_offline_cache", "04_draw"])
+@pytest.mark.parametrize("name", ["03_offline_cache", "04_draw", "05_teach"])
 def test_a_tutorial_runs_twice_against_one_store_without_a_warning(name, tmp_path, monkeypatch):
     work = tmp_path / "notebooks"
     work.mkdir()
@@ -48,9 +49,32 @@ def test_a_tutorial_runs_twice_against_one_store_without_a_warning(name, tmp_pat
     for run in (first, second):
         assert _texts(run, "stderr") == []  # no warning, no log noise
     out = "".join(_texts(second, "stdout"))
-    if name == "04_draw":  # the second run loads from the store, and says so
+    if name == "05_teach":  # the second run starts from the personal model the first saved
+        assert "no personal model yet" in "".join(_texts(first, "stdout"))
+        assert "taught with 10 drawings (cache://mnist-mine)" in out
+        assert "same answers as before saving: True" in out
+    elif name == "04_draw":  # the second run loads from the store, and says so
         assert "model from the network" in "".join(_texts(first, "stdout"))
+        # the first run's download bar is labelled by the model's folder, as in 03
+        state = json.dumps(first.metadata["widgets"])
+        assert '"mnist: ' in state or '"mnist:' in state
         assert "model from the cache" in out and "and again: from the cache" in out
+        # saved with the widgets' state, and a PNG of each canvas for renderers without widgets
+        assert second.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+        canvases = [
+            o["data"]
+            for cell in second.cells
+            for o in cell.get("outputs", [])
+            if o.get("data", {}).get("text/plain", "").startswith("DigitCanvas")
+        ]
+        assert canvases and all("image/png" in data for data in canvases)
+        pngs = [
+            o
+            for c in second.cells
+            for o in c.get("outputs", [])
+            if "image/png" in o.get("data", {})
+        ]
+        assert len(pngs) >= 2  # the empty canvas, and the snapshot of the drawn 7
     else:  # 03 starts from an empty store of its own each run, and tells the same story twice
         assert out.count("source='network' stored as cache://mnist") == 1
         assert "network-only offline -> OfflineError" in out
@@ -62,8 +86,6 @@ def test_committed_notebook_outputs_come_from_this_commits_code():
 
 
 def test_the_fingerprint_changes_with_the_cells_but_not_with_the_outputs():
-    import json
-
     notebook = json.loads((REPO / "notebooks" / "04_draw.ipynb").read_text())
     before = notebooks.fingerprint(notebook)
     code = next(c for c in notebook["cells"] if c["cell_type"] == "code")

@@ -60,3 +60,32 @@ def test_confident_errors_figure(k):
     labels = (probs.argmax(1) + 1) % 10  # every prediction wrong
     fig = plots.show_confident_errors(rng.random((50, 28, 28)), probs, labels, k=k)
     assert sum(1 for ax in fig.axes if ax.get_title()) == k
+
+
+def test_confusion_matrix_text_stays_readable_on_dark_cells():
+    # Every count's colour contrasts with its cell: white on dark red, black on light red.
+    from matplotlib.colors import to_rgb
+
+    rng = np.random.default_rng(0)
+    y_true = rng.integers(0, 10, 3000)
+    y_pred = np.where(rng.random(3000) < 0.9, y_true, rng.integers(0, 10, 3000))
+    y_true[:200], y_pred[:200] = 4, 9  # one dominant error: the darkest cell
+    fig = plots.plot_confusion_matrix(y_true, y_pred)
+    ax = fig.axes[0]
+    image = ax.get_images()[0]
+    cells = image.to_rgba(image.get_array())
+
+    def luminance(rgb) -> float:
+        return 0.2126 * rgb[0] + 0.7152 * rgb[1] + 0.0722 * rgb[2]
+
+    for text in ax.texts:
+        col, row = (round(v) for v in text.get_position())
+        contrast = abs(luminance(to_rgb(text.get_color())) - luminance(cells[row, col][:3]))
+        assert contrast > 0.35, (text.get_text(), row, col, text.get_color())
+
+
+def test_learning_curves_have_whole_epoch_ticks():
+    fig = plots.plot_history({"loss": [0.5, 0.3], "val_loss": [0.4, 0.35], "accuracy": [0.9, 0.95]})
+    for ax in fig.axes:
+        ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        assert ticks and all(float(t).is_integer() for t in ticks)

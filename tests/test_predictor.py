@@ -214,6 +214,22 @@ def test_from_url_goes_through_the_store_and_works_offline(seed_model_dir, predi
     np.testing.assert_allclose(offline.predict(_one()).probabilities, expected, atol=1e-5)
 
 
+def test_a_store_hit_parses_the_graph_once(seed_model_dir, monkeypatch):
+    from mnist_widgets.tfjs import graph
+
+    with serve_directory(seed_model_dir) as server:
+        Predictor.from_url(server.url + "model.json")  # stored
+        parsed = []
+        real = graph.parse_topology
+        monkeypatch.setattr(
+            graph, "parse_topology", lambda *a, **k: parsed.append(1) or real(*a, **k)
+        )
+        for backend in BACKENDS:
+            hit = Predictor.from_url(server.url + "model.json", backend=backend)
+            assert hit.fetch_result.source == "cache" and hit.backend == backend
+    assert len(parsed) == len(BACKENDS)  # the loader's check; each engine builds from its graph
+
+
 def test_http_source_goes_through_the_store(seed_model_dir, monkeypatch):
     with serve_directory(seed_model_dir) as server:
         url = server.url + "model.json"
@@ -261,6 +277,20 @@ def test_default_backend_and_model_kinds(seed_model, seed_model_dir):
         Predictor(seed_model_dir, backend="cuda")
 
 
+def _child(code: str, env: dict[str, str], *args: object) -> dict:
+    """Run ``code`` in a fresh interpreter; its last stdout line, parsed as JSON."""
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code), *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 _TF_FREE = """
 import sys, json
 import mnist_widgets as mw
@@ -291,26 +321,49 @@ def test_drawing_path_never_imports_tensorflow(tmp_path, seed_model_dir):
     Image.fromarray(_one()).save(tmp_path / "one.png")
     env = {**os.environ, "MNIST_WIDGETS_CACHE": str(tmp_path / "store")}
     with serve_directory(seed_model_dir) as server:
-        proc = subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                textwrap.dedent(_TF_FREE),
-                str(seed_model_dir),
-                server.url + "model.json",
-                str(tmp_path / "one.png"),
-            ],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=120,
-            check=False,
+        report = _child(
+            _TF_FREE, env, seed_model_dir, server.url + "model.json", tmp_path / "one.png"
         )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report["loaded"] == []  # neither tensorflow nor keras was imported
     assert set(report["digits"].values()) == {1} and report["code"] == 0
     assert report["backend"] == "onnxruntime"
+
+
+_START = """
+import sys, json
+import numpy as np
+import mnist_widgets as mw
+
+canvas = np.zeros((280, 280), "uint8")
+canvas[40:240, 132:150] = 255
+predictor = mw.Predictor(sys.argv[1] if len(sys.argv) > 1 else None)
+result = predictor.fetch_result
+print(json.dumps({
+    "digit": predictor.predict(canvas).digit, "backend": predictor.backend,
+    "onnx": "onnx" in sys.modules, "source": result and result.source,
+    "cache_url": result and result.cache_url,
+}))
+"""
+
+
+def test_onnx_is_imported_once_per_model_version_never_on_a_store_hit_or_the_shipped_model(
+    tmp_path, seed_model_dir
+):
+    env = {**os.environ, "MNIST_WIDGETS_CACHE": str(tmp_path / "store")}
+
+    def start(*args: str) -> dict:
+        return _child(_START, env, *args)
+
+    shipped = start()
+    assert (shipped["backend"], shipped["onnx"]) == ("onnxruntime", False)
+    with serve_directory(seed_model_dir) as server:
+        miss = start(server.url + "model.json")
+        hit = start(server.url + "model.json")
+    by_name = start(hit["cache_url"])
+    assert (miss["source"], miss["onnx"]) == ("network", True)  # built once, stored beside it
+    assert (hit["source"], hit["onnx"]) == ("cache", False)
+    assert by_name["onnx"] is False
+    assert {r["digit"] for r in (shipped, miss, hit, by_name)} == {1}
 
 
 def test_shipped_model_dir_prefers_the_wheel_copy(tmp_path, seed_model_dir, monkeypatch):

@@ -13,6 +13,7 @@ import pytest
 from _models import write_tiny_model
 
 from mnist_widgets import store as store_module
+from mnist_widgets._validators import Validators
 from mnist_widgets.cli import main
 from mnist_widgets.errors import CacheError
 from mnist_widgets.sources import read_artifacts, write_artifacts
@@ -47,16 +48,22 @@ def test_root_comes_from_parameter_then_environment(tmp_path, monkeypatch):
 
 def test_write_then_read_round_trips_bytes_and_records_metadata(tmp_path, tiny):
     store = ModelStore(tmp_path / "store")
-    entry = store.write("tiny", tiny, source_url="http://h/model.json", etag='"e1"')
+    validators = {"model.json": Validators('"e1"'), "group1-shard2of2.bin": Validators(None, "d")}
+    entry = store.write("tiny", tiny, source_url="http://h/model.json", validators=validators)
     back, loaded = store.load("cache://tiny")
     assert back.model_json == tiny.model_json
     assert back.weight_files == tiny.weight_files
     assert loaded.source_url == "http://h/model.json"
     assert loaded.etag == '"e1"'
+    assert {rel: f.validators for rel, f in loaded.files.items()} == {
+        "model.json": Validators('"e1"'),
+        "group1-shard1of2.bin": Validators(),
+        "group1-shard2of2.bin": Validators(None, "d"),
+    }
     assert loaded.saved_at and loaded.last_used
     assert set(loaded.files) == {"model.json", "group1-shard1of2.bin", "group1-shard2of2.bin"}
     shard = tiny.weight_files["group1-shard1of2.bin"]
-    assert loaded.files["group1-shard1of2.bin"]["size"] == len(shard)
+    assert loaded.files["group1-shard1of2.bin"].size == len(shard)
     assert loaded.size_bytes == tiny.total_bytes == entry.size_bytes
     assert str(entry) == "cache://tiny"
 
@@ -215,7 +222,7 @@ def test_cli_cache_list_info_verify_rm_clear(tmp_path, tiny, capsys):
     assert row.split()[:2] == ["tiny", "http://127.0.0.1:1/tiny/model.json"]
     assert main(["cache", "--cache-dir", root, "info", "tiny"]) == 0
     info = capsys.readouterr().out
-    assert entry.files["model.json"]["sha256"] in info
+    assert entry.files["model.json"].sha256 in info
     assert main(["cache", "--cache-dir", root, "verify"]) == 0
     assert capsys.readouterr().out.strip() == "ok  tiny"
     (entry.path / "group1-shard1of2.bin").write_bytes(b"\0" * 8)
@@ -281,13 +288,32 @@ def test_a_store_is_marked_and_a_non_empty_folder_that_is_not_one_is_refused(tmp
     assert (fresh.root / ".mnist-widgets-store").is_file()
 
 
-def test_a_store_of_the_previous_layout_is_adopted(tmp_path, tiny):
+def test_a_store_whose_marker_is_gone_is_not_adopted_and_nothing_is_deleted(tmp_path, tiny):
     store = ModelStore(tmp_path / "store")
-    store.write("tiny", tiny)
-    (store.root / ".mnist-widgets-store").unlink()  # as written before the marker existed
-    assert store.read("tiny").weight_files == tiny.weight_files
-    store.write("again", tiny)
-    assert (store.root / ".mnist-widgets-store").is_file()
+    entry = store.write("tiny", tiny)
+    (store.root / ".mnist-widgets-store").unlink()  # no marker: not provably ours any more
+    assert store.list_models() == [] and not store.exists("tiny")
+    with pytest.raises(CacheError, match="not a mnist-widgets store"):
+        store.write("again", tiny)
+    with pytest.raises(CacheError, match="not a mnist-widgets model store"):
+        store.clear()
+    assert store.cleanup(everything=True) == []
+    assert (entry.path / "model.json").is_file()
+
+
+def test_ownership_is_checked_once_per_public_call_not_per_entry(tmp_path, tiny, monkeypatch):
+    store = ModelStore(tmp_path / "store")
+    for name in ("a", "b", "c", "d"):
+        store.write(name, tiny)
+    checks: list[str] = []
+    real = ModelStore.is_store
+    monkeypatch.setattr(ModelStore, "is_store", lambda self: checks.append("x") or real(self))
+    for call in (store.list_models, store.entries, store.verify, store.names, store.cleanup):
+        checks.clear()
+        assert call() or call == store.cleanup
+        assert len(checks) == 1, call.__name__
+    checks.clear()
+    assert store.clear() == 4 and len(checks) == 1
 
 
 def test_symlinks_in_the_store_are_never_followed_out(tmp_path, tiny):

@@ -405,7 +405,7 @@ def test_hostile_topologies_are_format_errors_before_keras_builds_anything(make,
 
 @pytest.mark.parametrize("dtype", ["int32", "bool", "complex64"])
 def test_layer_weights_of_a_dtype_tfjs_cannot_assign_are_refused(tiny, dtype):
-    """TF.js decodes them, then Variable.assign throws; we used to cast them silently."""
+    """TF.js decodes them, then Variable.assign throws: they are refused, never cast silently."""
 
     def retype(model_json, files):
         entry = next(e for e in _entries(model_json) if e["name"] == "out/bias")

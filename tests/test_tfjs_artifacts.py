@@ -188,3 +188,21 @@ def test_artifacts_keep_their_own_copy_of_model_json():
     assert artifacts.paths == ["a.bin", "b.bin"]
     assert artifacts.model_json["weightsManifest"][0]["paths"] == ["a.bin", "b.bin"]
     assert json.loads(artifacts.model_json_bytes()) == artifacts.model_json
+
+
+def test_model_json_is_checked_once_from_bytes_to_artifacts(monkeypatch):
+    from mnist_widgets.tfjs import artifacts as module
+
+    checked = []
+    real = module.check_model_json
+
+    def counting(model_json, *, source):
+        checked.append(source)
+        real(model_json, source=source)
+
+    monkeypatch.setattr(module, "check_model_json", counting)
+    files = {"a.bin": b"x" * 20, "b.bin": b"y" * 12}
+    ModelArtifacts.from_json_bytes(_raw(_model_json()), files, source="parsed.json")
+    assert checked == ["parsed.json"]  # parse_model_json checked it; the constructor trusts that
+    ModelArtifacts(_model_json(), files, "a-dict")  # any other dict is checked when made
+    assert checked == ["parsed.json", "a-dict"]

@@ -167,6 +167,9 @@ def test_graph_records_are_frozen():
         (_layer("Activation", activation="tanh"), (6,), (6,), []),
         (_layer("Reshape", target_shape=[2, -1, 1]), (4, 3), (2, 6, 1), []),
         (_layer("Rescaling", scale=1 / 255), (28, 28, 1), (28, 28, 1), []),
+        (_layer("ZeroPadding2D"), (4, 5, 2), (6, 7, 2), []),  # TF.js's default: 1 all round
+        (_layer("ZeroPadding2D", padding=[2, 0]), (4, 5, 2), (8, 5, 2), []),
+        (_layer("ZeroPadding2D", padding=[[0, 3], [1, 2]]), (4, None, 2), (7, None, 2), []),
     ],
 )
 def test_shape_inference(layer, input_shape, output_shape, weights):
@@ -175,6 +178,13 @@ def test_shape_inference(layer, input_shape, output_shape, weights):
     assert built.input_shape == (None, *input_shape)
     assert built.output_shape == (None, *output_shape)
     assert [w.shape for w in built.weights] == weights
+
+
+@pytest.mark.parametrize("padding", [-1, [1, 2, 3], [[1, 2], [3]], [[1, -2], [0, 0]], "same", 1.5])
+def test_zero_padding_amounts_are_checked(padding):
+    layer = _layer("ZeroPadding2D", "pad", padding=padding)
+    with pytest.raises(ModelFormatError, match=r"'pad' \(ZeroPadding2D\): field 'padding' must be"):
+        parse_graph(_sequential(_input(4, 4, 1), layer), source="m")
 
 
 def test_batch_normalization_weights_are_in_keras_order():

@@ -43,6 +43,7 @@ def _small_models():
             k.layers.Conv2D(8, 3, activation="relu", kernel_regularizer="l2"),
             k.layers.BatchNormalization(),
             k.layers.MaxPooling2D(),
+            k.layers.ZeroPadding2D(((1, 2), (0, 3))),
             k.layers.Conv2D(8, 3, padding="same", activation="tanh"),
             k.layers.AveragePooling2D(2),
             k.layers.Flatten(),

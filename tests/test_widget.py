@@ -284,3 +284,27 @@ def test_callbacks_are_wrapped_to_show_output_in_the_widget(widget):
     handlers = widget.canvas._mouse_down_callbacks.callbacks
     assert handlers and all(getattr(h, "__wrapped__", None) for h in handlers)
     assert widget.output in widget.children
+
+
+def test_a_saved_notebook_shows_the_drawing_and_prediction_as_an_image(widget):
+    # Static renderers (GitHub, nbviewer) show image/png; JupyterLab the live widget view.
+    import io
+
+    from PIL import Image
+
+    empty = widget._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in empty
+    assert empty["text/plain"].startswith("DigitCanvas (empty")
+    widget.draw_stroke(_oval())
+    bundle = widget._repr_mimebundle_()
+    assert (
+        bundle["text/plain"]
+        == f"DigitCanvas (predicted {widget.prediction.digit}; run the notebook to draw)"
+    )
+    shown = np.asarray(Image.open(io.BytesIO(bundle["image/png"])).convert("L"))
+    assert shown.shape == (140, 140 + 20 + 230)
+    drawing = shown[:, :140]
+    assert (drawing < 100).mean() > 0.02  # the oval's ink is there, dark on paper
+    empty_png = np.asarray(Image.open(io.BytesIO(empty["image/png"])).convert("L"))
+    assert (empty_png[:, :140] < 100).mean() < 0.05  # only the frame
+    assert not np.array_equal(shown[:, 160:], empty_png[:, 160:])  # the bars moved

@@ -1,6 +1,7 @@
 """Turn a TF.js layers model's artifacts into something that runs: the inference engines.
 
-* ``"onnxruntime"`` (:mod:`.onnx`): the model as an ONNX graph, run by onnxruntime on one thread;
+* ``"onnxruntime"`` (:mod:`.ort`): the model as an ONNX graph (:mod:`.onnx` builds it, once per
+  model version: the store and the shipped model keep it), run by onnxruntime on one thread;
 * ``"numpy"`` (:mod:`.numpy`): a pure NumPy forward pass, for anywhere NumPy runs (Pyodide too);
 * ``"tensorflow"`` (:mod:`.keras`): the Keras model, compiled with ``tf.function``.
 
@@ -14,18 +15,26 @@ outputs, e.g. ``(n, 10)``.
 from __future__ import annotations
 
 import importlib.util
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import numpy as np
+import numpy.typing as npt
 
 from ..errors import ConfigError
-from ..tfjs.codec import decode_model
-from ._plan import plan_artifacts
+from ..tfjs.artifacts import ModelArtifacts
+from ..tfjs.graph import ModelGraph, check_artifacts, load_weights
+from ._plan import Plan, model_key, plan
 
-if TYPE_CHECKING:  # pragma: no cover
-    from ..tfjs.artifacts import ModelArtifacts
-
-__all__ = ["AUTO", "BACKENDS", "Engine", "available_backends", "load_engine", "resolve_backend"]
+__all__ = [
+    "AUTO",
+    "BACKENDS",
+    "Engine",
+    "available_backends",
+    "load_engine",
+    "plan_engine",
+    "prebuilt_onnx",
+    "resolve_backend",
+]
 
 BACKENDS = ("onnxruntime", "numpy", "tensorflow")
 AUTO = "auto"
@@ -36,7 +45,7 @@ class Engine(Protocol):
 
     backend: str
 
-    def __call__(self, batch: np.ndarray) -> np.ndarray: ...
+    def __call__(self, batch: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]: ...
 
 
 def _importable(module: str) -> bool:
@@ -69,7 +78,13 @@ def resolve_backend(backend: str) -> str:
 
 
 def load_engine(
-    artifacts: ModelArtifacts, backend: str = AUTO, *, source: str, jit_compile: bool = True
+    artifacts: ModelArtifacts,
+    backend: str = AUTO,
+    *,
+    source: str,
+    graph: ModelGraph | None = None,
+    onnx: bytes | None = None,
+    jit_compile: bool = True,
 ) -> Engine:
     """An engine running the model in ``artifacts`` on ``backend``.
 
@@ -82,6 +97,12 @@ def load_engine(
         ``"tensorflow"``.
     source
         Where the model came from, for error messages.
+    graph
+        What :func:`~mnist_widgets.tfjs.graph.check_artifacts` returned for ``artifacts`` (the
+        loader's ``FetchResult.graph``): trusted, not checked again. Checked here if ``None``.
+    onnx
+        ``"onnxruntime"`` only: a prebuilt ONNX graph of this model (the store's or the shipped
+        one). Used if its key matches ``artifacts``; otherwise one is built (importing ``onnx``).
     jit_compile
         ``"tensorflow"`` only: compile with XLA (default). That engine's ``.model`` is the Keras
         model.
@@ -97,15 +118,61 @@ def load_engine(
     """
     backend = resolve_backend(backend)
     if backend == "tensorflow":
-        return keras_engine(decode_model(artifacts, source=source), jit_compile=jit_compile)
-    plan = plan_artifacts(artifacts, source=source)
+        from ..tfjs.codec import decode_model  # deferred: only this backend builds a Keras model
+
+        model = decode_model(artifacts, source=source, graph=graph)
+        return keras_engine(model, jit_compile=jit_compile)
+    if graph is None:
+        graph = check_artifacts(artifacts, source=source)
     if backend == "numpy":
         from .numpy import NumpyEngine  # deferred, like each engine: load only the one in use
 
-        return NumpyEngine(plan)
-    from .onnx import OnnxEngine  # deferred: onnx and onnxruntime exist not everywhere (Pyodide)
+        return NumpyEngine(
+            plan(graph, load_weights(graph, artifacts, source=source), source=source)
+        )
+    return _onnx_engine(artifacts, graph, onnx, source)
 
-    return OnnxEngine(plan)
+
+def plan_engine(steps: Plan, backend: str) -> Engine:
+    """An engine running a plan (or a part of one, :func:`._plan.cut`) on ``"numpy"`` or
+    ``"onnxruntime"`` (which builds its ONNX graph: imports ``onnx``)."""
+    if backend == "numpy":
+        from .numpy import NumpyEngine  # deferred, like each engine: load only the one in use
+
+        return NumpyEngine(steps)
+    if backend != "onnxruntime":
+        raise ConfigError(f"a plan runs on 'numpy' or 'onnxruntime', not {backend!r}")
+    from .onnx import build_onnx  # deferred: importing onnx costs ~0.4 s
+    from .ort import OnnxEngine, session_for  # deferred: onnxruntime exists not everywhere
+
+    session = session_for(bytes(build_onnx(steps).SerializeToString()), None)
+    assert session is not None  # onnx's checker passed it
+    return OnnxEngine(session, input_shape=steps.input_shape, name=steps.name)
+
+
+def _onnx_engine(
+    artifacts: ModelArtifacts, graph: ModelGraph, onnx: bytes | None, source: str
+) -> Engine:
+    from .ort import OnnxEngine, session_for  # deferred: onnxruntime exists not everywhere
+
+    session = session_for(onnx, model_key(artifacts)) if onnx is not None else None
+    if session is None:
+        from .onnx import onnx_bytes  # deferred: importing onnx costs ~0.4 s; only to build
+
+        session = session_for(onnx_bytes(artifacts, source=source, graph=graph), None)
+        assert session is not None  # onnx's checker passed it
+    shape = graph.layer(graph.inputs[0]).output_shape[1:]
+    fixed = tuple(d for d in shape if d is not None)  # fixed: onnx_bytes planned it, or it did
+    return OnnxEngine(session, input_shape=fixed, name=graph.name)
+
+
+def prebuilt_onnx(
+    artifacts: ModelArtifacts, *, source: str, graph: ModelGraph | None = None
+) -> bytes:
+    """This model's ONNX graph, to keep beside its files (imports ``onnx``; built once)."""
+    from .onnx import onnx_bytes  # deferred: importing onnx costs ~0.4 s
+
+    return onnx_bytes(artifacts, source=source, graph=graph)
 
 
 def keras_engine(model: Any, *, jit_compile: bool = True) -> Engine:

@@ -1,72 +1,118 @@
-"""What the NumPy and ONNX engines share: one checked, engine-neutral description of each layer.
+"""What the NumPy and ONNX engines share: one engine-neutral, typed step per layer.
 
-:func:`plan` turns a :class:`~mnist_widgets.tfjs.graph.ModelGraph` and its decoded weights into a
-list of :class:`Step` records holding exactly what a forward pass needs (float32 arrays in their
-TF.js layouts, padding amounts, the activation name). Everything an engine cannot run is refused
-here, at load time, with a :class:`~mnist_widgets.errors.ModelFormatError` naming the layer: a
-model either runs exactly as TF.js runs it or does not load.
+:func:`plan` turns a checked :class:`~mnist_widgets.tfjs.graph.ModelGraph` and its decoded weights
+into :class:`Step` records holding exactly what a forward pass needs: float32 arrays in their
+TF.js layouts, explicit padding amounts, the activation name. One record type per kind of step
+(:class:`Conv`, :class:`Dense`, :class:`Pool`, ...), made by one small function per layer class in
+:data:`STEPS`: adding a layer class is one entry here, one in each engine's table.
+
+The graph guarantees every value is valid (data format, padding, activations, strides with
+dilation, pairs normalised); this module refuses only what the graph allows and an engine
+cannot run (a free spatial size, several inputs or outputs), with a
+:class:`~mnist_widgets.errors.ModelFormatError` naming the layer: a model either runs exactly as
+TF.js runs it or does not load.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import hashlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Literal, TypedDict
 
 import numpy as np
+import numpy.typing as npt
 
 from ..errors import ModelFormatError
-from ..tfjs.graph import load_weights, parse_graph
+from ..tfjs.artifacts import ModelArtifacts
+from ..tfjs.graph import Layer, ModelGraph, check_artifacts, load_weights
 
-if TYPE_CHECKING:  # pragma: no cover
-    from ..tfjs.artifacts import ModelArtifacts
+Array = npt.NDArray[np.float32]
+Pads = tuple[int, int, int, int]  # top, bottom, left, right
+Pair = tuple[int, int]
 
-#: Activations both engines compute, in TF.js spelling (the graph's normalised names).
-ACTIVATIONS = (
-    "linear",
-    "relu",
-    "relu6",
-    "elu",
-    "selu",
-    "sigmoid",
-    "softplus",
-    "softsign",
-    "tanh",
-    "softmax",
-    "log_softmax",
-    "swish",
-    "mish",
-)
-
-#: Layers that change nothing at inference.
-IDENTITY = ("Dropout",)
+#: The ONNX graph's input and output names.
+INPUT, OUTPUT = "input", "output"
+#: The ONNX metadata key holding :func:`model_key` of the files a graph was built from.
+KEY_PROP = "mnist_widgets.model_key"
+#: Changes whenever the ONNX translation does, so graphs stored by an older one are rebuilt.
+_TRANSLATION = "onnx-1"
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, kw_only=True)
 class Step:
-    """One layer, ready to run: ``kind`` says which fields matter.
-
-    kinds: ``conv`` (kernel (kh, kw, in, out), bias, strides, dilation, pads, activation),
-    ``dense`` (kernel (in, units), bias, activation), ``maxpool`` / ``avgpool`` (pool, strides,
-    pads), ``affine`` (``x * scale + shift``, the arrays shaped to broadcast against the NHWC
-    batch: BatchNormalization on any axis, Rescaling), ``activation``, ``flatten``, ``reshape``,
-    ``identity`` (Dropout).
-    """
+    """One layer, ready to run: its name, the layer it reads, and shapes without the batch axis."""
 
     name: str
-    kind: str
     input: str
-    output_shape: tuple[int, ...]  # without the batch axis
     input_shape: tuple[int, ...]
-    activation: str = "linear"
-    kernel: np.ndarray | None = field(default=None, repr=False)
-    bias: np.ndarray | None = field(default=None, repr=False)
-    scale: np.ndarray | None = field(default=None, repr=False)
-    shift: np.ndarray | None = field(default=None, repr=False)
-    window: tuple[int, int] = (1, 1)
-    strides: tuple[int, int] = (1, 1)
-    dilation: tuple[int, int] = (1, 1)
-    pads: tuple[int, int, int, int] = (0, 0, 0, 0)  # top, bottom, left, right
+    output_shape: tuple[int, ...]
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class Conv(Step):
+    """Conv2D: ``kernel`` (kh, kw, in, out), then bias and activation."""
+
+    kernel: Array = field(repr=False)
+    bias: Array | None = field(repr=False)
+    strides: Pair
+    dilation: Pair
+    pads: Pads
+    activation: str
+
+    @property
+    def window(self) -> Pair:
+        return (self.kernel.shape[0], self.kernel.shape[1])
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class Dense(Step):
+    """Dense on the last axis: ``kernel`` (in, units), then bias and activation."""
+
+    kernel: Array = field(repr=False)
+    bias: Array | None = field(repr=False)
+    activation: str
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class Pool(Step):
+    """Max or average pooling; an average counts only real pixels (TF's "same" padding)."""
+
+    op: Literal["max", "avg"]
+    window: Pair
+    strides: Pair
+    pads: Pads
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class Affine(Step):
+    """``x * scale + shift``, the arrays shaped to broadcast against the NHWC batch
+    (BatchNormalization on any axis, folded; Rescaling)."""
+
+    scale: Array = field(repr=False)
+    shift: Array = field(repr=False)
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class Activation(Step):
+    activation: str
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class Reshape(Step):
+    """Flatten and Reshape: NHWC tensors keep TF.js's element order, a plain C-order reshape."""
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class Identity(Step):
+    """Dropout: nothing at inference."""
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class ZeroPad(Step):
+    """ZeroPadding2D: zeros around the height and width."""
+
+    pads: Pads
 
 
 @dataclass(frozen=True)
@@ -81,20 +127,11 @@ class Plan:
     steps: tuple[Step, ...]
 
 
-def _fail(source: str, layer: Any, what: str) -> ModelFormatError:
+def _fail(source: str, layer: Layer, what: str) -> ModelFormatError:
     return ModelFormatError(
         f"{source}: layer {layer.name!r} ({layer.class_name}): {what}; the NumPy and ONNX "
         "engines cannot run it (backend='tensorflow' may)"
     )
-
-
-def _pair(value: Any, default: int) -> tuple[int, int]:
-    if value is None:
-        return (default, default)
-    if isinstance(value, int):
-        return (value, value)
-    a, b = tuple(value)
-    return (int(a), int(b))
 
 
 def same_pads(size: int, window: int, stride: int, dilation: int = 1) -> tuple[int, int]:
@@ -111,144 +148,134 @@ def same_pads(size: int, window: int, stride: int, dilation: int = 1) -> tuple[i
     return total // 2, total - total // 2
 
 
-def _spatial(layer: Any, source: str) -> tuple[int, int, int]:
-    shape = tuple(layer.input_shape[1:])
-    if len(shape) != 3 or any(d is None for d in shape):
-        raise _fail(source, layer, f"needs a fixed (height, width, channels) input, got {shape}")
-    return shape  # type: ignore[return-value]
-
-
-def _pads(layer: Any, hw: tuple[int, int], window, strides, dilation, source) -> tuple:
-    padding = layer.config.get("padding", "valid")
-    if padding == "valid":
+def _pads(layer: Layer, window: Pair, strides: Pair, dilation: Pair) -> Pads:
+    if layer.config["padding"] == "valid":
         return (0, 0, 0, 0)
-    if padding == "same":
-        top, bottom = same_pads(hw[0], window[0], strides[0], dilation[0])
-        left, right = same_pads(hw[1], window[1], strides[1], dilation[1])
-        return (top, bottom, left, right)
-    raise _fail(source, layer, f"padding {padding!r} (only 'valid' and 'same')")
+    h, w = layer.input_shape[1], layer.input_shape[2]
+    assert h is not None and w is not None  # plan() refused free sizes
+    top, bottom = same_pads(h, window[0], strides[0], dilation[0])
+    left, right = same_pads(w, window[1], strides[1], dilation[1])
+    return (top, bottom, left, right)
 
 
-def _activation(layer: Any, source: str) -> str:
-    name = layer.config.get("activation") or "linear"
-    if name not in ACTIVATIONS:
-        raise _fail(source, layer, f"activation {name!r} (supported: {', '.join(ACTIVATIONS)})")
-    return name
+# -- one function per layer class ------------------------------------------------------------------
+# Each gets the checked layer, its weights by role ("kernel", "gamma", ...) and the fields every
+# step has; the graph has normalised the config (pairs are tuples, activations TF.js names).
+
+Weights = Mapping[str, Array]
 
 
-def _weights(layer: Any, arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """This layer's weights by role (``kernel``, ``bias``, ``gamma``, ...), float32."""
-    return {
-        spec.name.rsplit("/", 1)[-1]: np.asarray(arrays[spec.name], np.float32)
-        for spec in layer.weights
-    }
+class Base(TypedDict):
+    """The fields every step has."""
+
+    name: str
+    input: str
+    input_shape: tuple[int, ...]
+    output_shape: tuple[int, ...]
 
 
-def _check_data_format(layer: Any, source: str) -> None:
-    fmt = layer.config.get("data_format", "channels_last") or "channels_last"
-    if fmt != "channels_last":
-        raise _fail(source, layer, f"data_format {fmt!r} (only channels_last)")
-
-
-def _step(layer: Any, arrays: Mapping[str, np.ndarray], source: str) -> Step:
-    cls, config = layer.class_name, layer.config
-    base = {
-        "name": layer.name,
-        "input": layer.inputs[0],
-        "input_shape": tuple(layer.input_shape[1:]),
-        "output_shape": tuple(layer.output_shape[1:]),
-    }
-    if any(d is None for d in base["output_shape"]):
-        raise _fail(source, layer, f"output shape {layer.output_shape} is not fixed")
-    w = _weights(layer, arrays)
-    if cls == "Conv2D":
-        _check_data_format(layer, source)
-        h, wd, _ = _spatial(layer, source)
-        kernel = w["kernel"]
-        strides = _pair(config.get("strides"), 1)
-        dilation = _pair(config.get("dilation_rate"), 1)
-        if strides != (1, 1) and dilation != (1, 1):
-            raise _fail(source, layer, "strides and dilation_rate both above 1")
-        window = (kernel.shape[0], kernel.shape[1])
-        return Step(
-            kind="conv",
-            kernel=kernel,
-            bias=w.get("bias"),
-            strides=strides,
-            dilation=dilation,
-            window=window,
-            pads=_pads(layer, (h, wd), window, strides, dilation, source),
-            activation=_activation(layer, source),
-            **base,
-        )
-    if cls == "Dense":
-        return Step(
-            kind="dense",
-            kernel=w["kernel"],
-            bias=w.get("bias"),
-            activation=_activation(layer, source),
-            **base,
-        )
-    if cls in ("MaxPooling2D", "AveragePooling2D"):
-        _check_data_format(layer, source)
-        h, wd, _ = _spatial(layer, source)
-        window = _pair(config.get("pool_size"), 2)
-        strides = _pair(config.get("strides") or window, 1)
-        return Step(
-            kind="maxpool" if cls == "MaxPooling2D" else "avgpool",
-            window=window,
-            strides=strides,
-            pads=_pads(layer, (h, wd), window, strides, (1, 1), source),
-            **base,
-        )
-    if cls == "BatchNormalization":
-        return _batch_norm(layer, w, base, source)
-    if cls == "Rescaling":
-        scale, offset = config.get("scale", 1.0), config.get("offset", 0.0)
-        if not all(isinstance(v, int | float) for v in (scale, offset)):
-            raise _fail(source, layer, "scale and offset must be numbers")
-        return Step(
-            kind="affine",
-            scale=np.array(scale, np.float32),
-            shift=np.array(offset, np.float32),
-            **base,
-        )
-    if cls == "Activation":
-        return Step(kind="activation", activation=_activation(layer, source), **base)
-    if cls == "Flatten":
-        _check_data_format(layer, source)
-        return Step(kind="flatten", **base)
-    if cls == "Reshape":
-        return Step(kind="reshape", **base)
-    if cls in IDENTITY:
-        return Step(kind="identity", **base)
-    raise _fail(source, layer, "this layer class")
-
-
-def _batch_norm(layer: Any, w: dict[str, np.ndarray], base: dict, source: str) -> Step:
+def _conv(layer: Layer, w: Weights, base: Base) -> Step:
     config = layer.config
-    rank = len(base["input_shape"]) + 1
-    axis = int(config.get("axis", -1)) % rank
+    window = (w["kernel"].shape[0], w["kernel"].shape[1])
+    strides, dilation = config["strides"], config["dilation_rate"]
+    pads = _pads(layer, window, strides, dilation)
+    return Conv(
+        kernel=w["kernel"],
+        bias=w.get("bias"),
+        strides=strides,
+        dilation=dilation,
+        pads=pads,
+        activation=config["activation"],
+        **base,
+    )
+
+
+def _dense(layer: Layer, w: Weights, base: Base) -> Step:
+    activation = layer.config["activation"]
+    return Dense(kernel=w["kernel"], bias=w.get("bias"), activation=activation, **base)
+
+
+def _pool(op: Literal["max", "avg"]) -> Callable[[Layer, Weights, Base], Step]:
+    def make(layer: Layer, w: Weights, base: Base) -> Step:
+        window, strides = layer.config["pool_size"], layer.config["strides"]
+        pads = _pads(layer, window, strides, (1, 1))
+        return Pool(op=op, window=window, strides=strides, pads=pads, **base)
+
+    return make
+
+
+def _batch_norm(layer: Layer, w: Weights, base: Base) -> Step:
+    rank = len(layer.input_shape)
+    axis = int(layer.config["axis"])  # normalised to 1..rank-1 by the graph
     mean, var = w["moving_mean"], w["moving_variance"]
-    eps = float(config.get("epsilon", 1e-3))
     # TF.js: (x - mean) * gamma / sqrt(var + eps) + beta, folded to x * scale + shift (in float64
     # so the folding itself adds no float32 rounding).
-    inv = 1.0 / np.sqrt(var.astype(np.float64) + eps)
+    inv = 1.0 / np.sqrt(var.astype(np.float64) + layer.config["epsilon"])
     gamma = w["gamma"].astype(np.float64) if "gamma" in w else 1.0
     beta = w["beta"].astype(np.float64) if "beta" in w else 0.0
     scale = gamma * inv
     shift = beta - mean.astype(np.float64) * scale
-    # shaped to broadcast against the (n, *input_shape) batch along ``axis``
-    broadcast = (-1,) + (1,) * (rank - 1 - axis)
-    return Step(
-        kind="affine",
+    broadcast = (-1,) + (1,) * (rank - 1 - axis)  # against the (n, *input_shape) batch
+    return Affine(
         scale=np.asarray(scale, np.float32).reshape(broadcast),
         shift=np.asarray(shift, np.float32).reshape(broadcast),
         **base,
     )
 
 
-def plan(graph: Any, arrays: Mapping[str, np.ndarray], *, source: str) -> Plan:
+def _rescaling(layer: Layer, w: Weights, base: Base) -> Step:
+    scale = np.array(layer.config["scale"], np.float32)
+    return Affine(scale=scale, shift=np.array(layer.config["offset"], np.float32), **base)
+
+
+def _activation(layer: Layer, w: Weights, base: Base) -> Step:
+    return Activation(activation=layer.config["activation"], **base)
+
+
+def _reshape(layer: Layer, w: Weights, base: Base) -> Step:
+    return Reshape(**base)
+
+
+def _identity(layer: Layer, w: Weights, base: Base) -> Step:
+    return Identity(**base)
+
+
+def _zero_pad(layer: Layer, w: Weights, base: Base) -> Step:
+    (top, bottom), (left, right) = layer.config["padding"]
+    return ZeroPad(pads=(top, bottom, left, right), **base)
+
+
+#: Layer class -> its step. The graph's classes minus InputLayer (tests check the two agree).
+STEPS: Mapping[str, Callable[[Layer, Weights, Base], Step]] = {
+    "Conv2D": _conv,
+    "Dense": _dense,
+    "MaxPooling2D": _pool("max"),
+    "AveragePooling2D": _pool("avg"),
+    "BatchNormalization": _batch_norm,
+    "Rescaling": _rescaling,
+    "Activation": _activation,
+    "Flatten": _reshape,
+    "Reshape": _reshape,
+    "Dropout": _identity,
+    "ZeroPadding2D": _zero_pad,
+}
+
+
+def _step(layer: Layer, arrays: Mapping[str, Array], source: str) -> Step:
+    shape = layer.output_shape[1:]
+    if any(d is None for d in (*layer.input_shape[1:], *shape)):
+        raise _fail(source, layer, f"output shape {layer.output_shape} is not fixed")
+    base: Base = {
+        "name": layer.name,
+        "input": layer.inputs[0],
+        "input_shape": tuple(d for d in layer.input_shape[1:] if d is not None),
+        "output_shape": tuple(d for d in shape if d is not None),
+    }
+    weights = {spec.name.rsplit("/", 1)[-1]: arrays[spec.name] for spec in layer.weights}
+    return STEPS[layer.class_name](layer, weights, base)
+
+
+def plan(graph: ModelGraph, arrays: Mapping[str, Array], *, source: str) -> Plan:
     """Check that ``graph`` can run here and collect its steps (InputLayer excluded)."""
     if len(graph.inputs) != 1 or len(graph.outputs) != 1:
         msg = (
@@ -256,39 +283,60 @@ def plan(graph: Any, arrays: Mapping[str, np.ndarray], *, source: str) -> Plan:
             f"{len(graph.outputs)} outputs; the engines run one input and one output"
         )
         raise ModelFormatError(msg)
-    steps, input_shape = [], None
-    for layer in graph.layers:
-        if layer.class_name == "InputLayer":
-            input_shape = tuple(layer.output_shape[1:])
-            continue
-        if len(layer.inputs) != 1:
-            raise _fail(source, layer, f"{len(layer.inputs)} inputs")
-        steps.append(_step(layer, arrays, source))
-    if input_shape is None or any(d is None for d in input_shape):
-        msg = f"{source}: model {graph.name!r} needs a fixed input shape, got {input_shape}"
+    (first, *layers) = graph.layers  # one input: an InputLayer comes first in topological order
+    input_shape = first.output_shape[1:]
+    if any(d is None for d in input_shape):
+        msg = f"{source}: model {graph.name!r} needs a fixed input shape, got {first.output_shape}"
         raise ModelFormatError(msg)
+    steps = tuple(_step(layer, arrays, source) for layer in layers)
+    fixed = tuple(d for d in input_shape if d is not None)
     output = graph.outputs[0]
-    shape = input_shape if output == graph.inputs[0] else _shape_of(steps, output)
-    return Plan(graph.name, graph.inputs[0], input_shape, output, shape, tuple(steps))
+    shape = fixed if output == graph.inputs[0] else graph.layer(output).output_shape[1:]
+    out = tuple(d for d in shape if d is not None)
+    return Plan(graph.name, graph.inputs[0], fixed, output, out, steps)
 
 
-def _shape_of(steps: list[Step], name: str) -> tuple[int, ...]:
-    for step in steps:
-        if step.name == name:
-            return step.output_shape
-    raise ModelFormatError(f"the model's output {name!r} is no layer of it")
-
-
-def check_batch(plan: Plan, batch: np.ndarray) -> np.ndarray:
+def check_batch(input_shape: tuple[int, ...], batch: npt.ArrayLike) -> Array:
     """``batch`` as a C-contiguous float32 array of the model's input shape (or ValueError)."""
     x = np.ascontiguousarray(batch, dtype=np.float32)
-    if x.shape[1:] != plan.input_shape:
-        dims = ", ".join(map(str, plan.input_shape))
+    if x.shape[1:] != input_shape:
+        dims = ", ".join(map(str, input_shape))
         raise ValueError(f"the model takes inputs of shape (n, {dims}), got {x.shape}")
     return x
 
 
+def model_key(artifacts: ModelArtifacts) -> str:
+    """What identifies a model's ONNX graph: SHA-256 of the translation, model.json and weights.
+
+    A graph built from other files (or by another translation) has another key, so a stored or
+    shipped ``model.onnx`` that no longer fits its model is never run.
+    """
+    parts = [_TRANSLATION.encode(), artifacts.model_json_bytes()]
+    parts += [artifacts.weight_files[path] for path in artifacts.paths]
+    digest = hashlib.sha256(",".join(str(len(p)) for p in parts).encode())  # lengths first:
+    for part in parts:  # no two splits of the same bytes hash alike
+        digest.update(part)
+    return digest.hexdigest()
+
+
 def plan_artifacts(artifacts: ModelArtifacts, *, source: str) -> Plan:
     """Parse, check and decode ``artifacts`` into a plan (no TensorFlow, no Keras)."""
-    graph = parse_graph(artifacts.model_json, source=source)
+    graph = check_artifacts(artifacts, source=source)
     return plan(graph, load_weights(graph, artifacts, source=source), source=source)
+
+
+def cut(plan: Plan, output: str) -> Plan:
+    """The part of ``plan`` that computes layer ``output``: its steps up to that one, which
+    becomes the output (e.g. a classifier's features before its last layer).
+
+    Raises
+    ------
+    ModelFormatError
+        ``output`` is no step of the plan.
+    """
+    names = [step.name for step in plan.steps]
+    if output not in names:
+        raise ModelFormatError(f"the model {plan.name!r} has no layer {output!r} to stop at")
+    end = names.index(output) + 1
+    shape = plan.steps[end - 1].output_shape
+    return Plan(plan.name, plan.input, plan.input_shape, output, shape, plan.steps[:end])

@@ -19,12 +19,25 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 from numpy.lib.stride_tricks import as_strided
 
-from ._plan import Plan, Step, check_batch
+from ._plan import (
+    Activation,
+    Affine,
+    Conv,
+    Dense,
+    Identity,
+    Plan,
+    Pool,
+    Reshape,
+    Step,
+    ZeroPad,
+    check_batch,
+)
 
 __all__ = ["NumpyEngine", "activation"]
 
@@ -125,11 +138,26 @@ def activation(name: str, x: np.ndarray, out: np.ndarray | None = None) -> np.nd
     return fn(x, x if out is None else out)
 
 
-# -- one op per step; each keeps its buffers per batch size ---------------------------------------
+# -- one op per step type; each keeps its buffers per batch size ----------------------------------
+
+S = TypeVar("S", bound=Step)
 
 
-class _Op:
-    def __init__(self, step: Step) -> None:
+class _Padded(Protocol):
+    """A step with explicit padding (top, bottom, left, right) around an NHWC input."""
+
+    @property
+    def pads(self) -> tuple[int, int, int, int]: ...
+
+    @property
+    def input_shape(self) -> tuple[int, ...]: ...
+
+
+Array = npt.NDArray[np.float32]
+
+
+class _Op(Generic[S]):
+    def __init__(self, step: S) -> None:
         self.step = step
         self._buffers: OrderedDict[int, Any] = OrderedDict()
 
@@ -145,20 +173,19 @@ class _Op:
     def allocate(self, n: int) -> Any:
         return np.empty((n, *self.step.output_shape), np.float32)
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
+    def __call__(self, x: Array) -> Array:
         raise NotImplementedError
 
 
-def _padded_input(n: int, step: Step, fill: float) -> np.ndarray | None:
+def _padded_input(n: int, step: _Padded, fill: float) -> Array | None:
     top, bottom, left, right = step.pads
     if not any(step.pads):
         return None
     h, w, c = step.input_shape
-    buf = np.full((n, h + top + bottom, w + left + right, c), fill, np.float32)
-    return buf
+    return np.full((n, h + top + bottom, w + left + right, c), fill, np.float32)
 
 
-def _pad(x: np.ndarray, buf: np.ndarray | None, step: Step) -> np.ndarray:
+def _pad(x: Array, buf: Array | None, step: _Padded) -> Array:
     if buf is None:
         return x
     top, _, left, _ = step.pads
@@ -167,17 +194,23 @@ def _pad(x: np.ndarray, buf: np.ndarray | None, step: Step) -> np.ndarray:
     return buf
 
 
-def _windows(x: np.ndarray, step: Step, out_hw: tuple[int, int]) -> np.ndarray:
+def _windows(
+    x: Array,
+    window: tuple[int, int],
+    strides: tuple[int, int],
+    dilation: tuple[int, int],
+    out_hw: tuple[int, int],
+) -> Array:
     """(n, out_h, out_w, kh, kw, c) view of ``x``'s sliding windows (no copy)."""
     n, _, _, c = x.shape
     s0, s1, s2, s3 = x.strides
-    (sh, sw), (dh, dw) = step.strides, step.dilation
-    kh, kw = step.window
+    (sh, sw), (dh, dw) = strides, dilation
+    kh, kw = window
     shape = (n, out_hw[0], out_hw[1], kh, kw, c)
     return as_strided(x, shape, (s0, s1 * sh, s2 * sw, s1 * dh, s2 * dw, s3), writeable=False)
 
 
-class _Conv(_Op):
+class _Conv(_Op[Conv]):
     """Convolution as matmuls over unfolded windows.
 
     Stride 1 along the height (the common case): only the kernel's *width* is unfolded, into
@@ -187,7 +220,7 @@ class _Conv(_Op):
     matmul.
     """
 
-    def __init__(self, step: Step) -> None:
+    def __init__(self, step: Conv) -> None:
         super().__init__(step)
         kh, kw, cin, cout = step.kernel.shape
         self.kh = kh
@@ -209,6 +242,7 @@ class _Conv(_Op):
         kh, kw = self.step.window
         out = np.empty((n, oh * ow, cout), np.float32)
         tmp = np.empty_like(out) if self.rows else None
+        cols: Array | None
         if self.pointwise:
             cols = None
         elif self.rows:
@@ -217,16 +251,17 @@ class _Conv(_Op):
             cols = np.empty((n, oh, ow, kh, kw, cin), np.float32)
         return out, tmp, cols, _padded_input(n, self.step, 0.0)
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
+    def __call__(self, x: Array) -> Array:
         n = x.shape[0]
         out, tmp, cols, padded = self.buffers(n)
-        oh, ow, _ = self.step.output_shape
+        step = self.step
+        oh, ow, _ = step.output_shape
         if cols is None:
             np.matmul(x.reshape(n, oh * ow, x.shape[3]), self.matrices[0], out=out)
         elif self.rows:
-            xp = _pad(x, padded, self.step)
+            xp = _pad(x, padded, step)
             s0, s1, s2, s3 = xp.strides
-            sw, (dh, dw) = self.step.strides[1], self.step.dilation
+            sw, (dh, dw) = step.strides[1], step.dilation
             shape = cols.shape
             np.copyto(cols, as_strided(xp, shape, (s0, s1, s2 * sw, s2 * dw, s3), writeable=False))
             flat = cols.reshape(n, shape[1], ow * shape[3] * shape[4])
@@ -238,24 +273,27 @@ class _Conv(_Op):
                     np.matmul(block, matrix, out=tmp)
                     out += tmp
         else:
-            np.copyto(cols, _windows(_pad(x, padded, self.step), self.step, (oh, ow)))
+            windows = _windows(
+                _pad(x, padded, step), step.window, step.strides, step.dilation, (oh, ow)
+            )
+            np.copyto(cols, windows)
             np.matmul(
                 cols.reshape(n, oh * ow, self.matrices[0].shape[0]), self.matrices[0], out=out
             )
         if self.bias is not None:
             out += self.bias
         activation(self.act, out, out)
-        return out.reshape(n, *self.step.output_shape)
+        return out.reshape(n, *step.output_shape)  # type: ignore[no-any-return]
 
 
-class _Dense(_Op):
-    def __init__(self, step: Step) -> None:
+class _Dense(_Op[Dense]):
+    def __init__(self, step: Dense) -> None:
         super().__init__(step)
         self.kernel = np.ascontiguousarray(step.kernel)
         self.bias = step.bias
         self.act = step.activation
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
+    def __call__(self, x: Array) -> Array:
         out = self.buffers(x.shape[0])
         np.matmul(x, self.kernel, out=out)  # on the last axis, like Keras for any rank
         if self.bias is not None:
@@ -263,24 +301,29 @@ class _Dense(_Op):
         return activation(self.act, out, out)
 
 
-class _Pool(_Op):
+class _Pool(_Op[Pool]):
     """Max or average pooling. Non-overlapping windows with no padding (the common 2x2/2 case)
     reduce pairwise over reshaped views, first along the height, then the width (several times
     faster than a reduction over strided windows); anything else reduces over as_strided windows."""
 
-    def __init__(self, step: Step) -> None:
+    def __init__(self, step: Pool) -> None:
         super().__init__(step)
-        self.max = step.kind == "maxpool"
+        self.max = step.op == "max"
         self.reduce = np.maximum if self.max else np.add
         h, w, _ = step.input_shape
         oh, ow, _ = step.output_shape
         self.blocks = step.strides == step.window and not any(step.pads)
-        self.counts = None
+        self.counts: Array | None = None
         if not self.max and any(step.pads):
             # TF excludes the padding from the average: divide by the real pixels per window
             ones = np.ones((1, h, w, 1), np.float32)
-            padded = _pad(ones, _padded_input(1, step, 0.0)[..., :1], step)
-            self.counts = _windows(padded, step, (oh, ow)).sum(axis=(3, 4))
+            buf = _padded_input(1, step, 0.0)
+            assert buf is not None
+            padded = _pad(ones, buf[..., :1], step)
+            self.counts = self._windows(padded, (oh, ow)).sum(axis=(3, 4))
+
+    def _windows(self, x: Array, out_hw: tuple[int, int]) -> Array:
+        return _windows(x, self.step.window, self.step.strides, (1, 1), out_hw)
 
     def allocate(self, n: int) -> Any:
         fill = -np.inf if self.max else 0.0
@@ -289,7 +332,7 @@ class _Pool(_Op):
         rows = np.empty((n, oh, w, c), np.float32) if self.blocks else None
         return super().allocate(n), rows, _padded_input(n, self.step, fill)
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
+    def __call__(self, x: Array) -> Array:
         n = x.shape[0]
         out, rows, padded = self.buffers(n)
         kh, kw = self.step.window
@@ -300,24 +343,23 @@ class _Pool(_Op):
             u = rows[:, :, : ow * kw].reshape(n, oh, ow, kw, c)
             self._fold(u, 3, kw, out)
         elif self.max:
-            np.max(_windows(_pad(x, padded, self.step), self.step, (oh, ow)), axis=(3, 4), out=out)
+            np.max(self._windows(_pad(x, padded, self.step), (oh, ow)), axis=(3, 4), out=out)
         else:
-            np.sum(_windows(_pad(x, padded, self.step), self.step, (oh, ow)), axis=(3, 4), out=out)
+            np.sum(self._windows(_pad(x, padded, self.step), (oh, ow)), axis=(3, 4), out=out)
         if not self.max:
             if self.counts is None:
                 out *= np.float32(1.0 / (kh * kw))
             else:
                 out /= self.counts
-        return out
+        return out  # type: ignore[no-any-return]
 
-    def _fold(self, v: np.ndarray, axis: int, k: int, out: np.ndarray) -> None:
+    def _fold(self, v: Array, axis: int, k: int, out: Array) -> None:
         """``out`` = max (or sum) of ``v`` over ``axis`` of length ``k``, pairwise."""
-        take = [slice(None)] * v.ndim
+        take: list[int | slice] = [slice(None)] * v.ndim
         take[axis] = 0
         if k == 1:
             np.copyto(out, v[tuple(take)])
             return
-        take[axis] = 0
         first = v[tuple(take)]
         take[axis] = 1
         self.reduce(first, v[tuple(take)], out=out)
@@ -326,40 +368,48 @@ class _Pool(_Op):
             self.reduce(out, v[tuple(take)], out=out)
 
 
-class _Affine(_Op):
-    def __call__(self, x: np.ndarray) -> np.ndarray:
+class _Affine(_Op[Affine]):
+    def __call__(self, x: Array) -> Array:
         out = self.buffers(x.shape[0])
         np.multiply(x, self.step.scale, out=out)
         out += self.step.shift
-        return out
+        return out  # type: ignore[no-any-return]
 
 
-class _Activation(_Op):
-    def __call__(self, x: np.ndarray) -> np.ndarray:
+class _Activation(_Op[Activation]):
+    def __call__(self, x: Array) -> Array:
         return activation(self.step.activation, x, self.buffers(x.shape[0]))
 
 
-class _Reshape(_Op):
-    def __call__(self, x: np.ndarray) -> np.ndarray:
+class _Reshape(_Op[Reshape]):
+    def __call__(self, x: Array) -> Array:
         # NHWC tensors flatten in TF.js's own order: a plain C-order reshape
         return x.reshape(x.shape[0], *self.step.output_shape)
 
 
-class _Identity(_Op):
-    def __call__(self, x: np.ndarray) -> np.ndarray:
+class _Identity(_Op[Identity]):
+    def __call__(self, x: Array) -> Array:
         return x
 
 
-_OPS: dict[str, type[_Op]] = {
-    "conv": _Conv,
-    "dense": _Dense,
-    "maxpool": _Pool,
-    "avgpool": _Pool,
-    "affine": _Affine,
-    "activation": _Activation,
-    "flatten": _Reshape,
-    "reshape": _Reshape,
-    "identity": _Identity,
+class _ZeroPad(_Op[ZeroPad]):
+    def allocate(self, n: int) -> Any:
+        return np.zeros((n, *self.step.output_shape), np.float32)  # the border stays zero
+
+    def __call__(self, x: Array) -> Array:
+        return _pad(x, self.buffers(x.shape[0]), self.step)
+
+
+#: Step type -> the op that runs it.
+_OPS: dict[type[Step], type[_Op[Any]]] = {
+    Conv: _Conv,
+    Dense: _Dense,
+    Pool: _Pool,
+    Affine: _Affine,
+    Activation: _Activation,
+    Reshape: _Reshape,
+    Identity: _Identity,
+    ZeroPad: _ZeroPad,
 }
 
 
@@ -376,11 +426,12 @@ class NumpyEngine:
 
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
-        self._ops = [(_OPS[s.kind](s), s.input, s.name) for s in plan.steps]
+        self.input_shape, self.name = plan.input_shape, plan.name
+        self._ops = [(_OPS[type(s)](s), s.input, s.name) for s in plan.steps]
         self._lock = threading.Lock()
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
-        x = check_batch(self.plan, batch)
+        x = check_batch(self.plan.input_shape, batch)
         n = x.shape[0]
         out = np.empty((n, *self.plan.output_shape), np.float32)
         # An overflow shows as non-finite scores, which the Predictor refuses: no warning noise.

@@ -1,37 +1,59 @@
-"""The ``"onnxruntime"`` engine and ONNX export: a TF.js layers model as an ONNX graph.
+"""ONNX export and the graph the ``"onnxruntime"`` engine runs: a TF.js layers model as ONNX.
 
 The graph is built with the ``onnx`` package's helper API from the same checked
-:class:`~._plan.Plan` the NumPy engine runs (no tf2onnx, which needs TensorFlow). Layouts: TF.js
-tensors are NHWC and its kernels ``(kh, kw, in, out)``; ONNX Conv and pooling want NCHW and
-``(out, in, kh, kw)``. Kernels are transposed once here; activations are transposed to NCHW where a
-convolution or pooling needs them and back to NHWC only where the order matters (Flatten,
-Reshape, Dense, softmax, the output), so a chain of convolutions stays NCHW and Flatten still
-produces TF.js's row order for the Dense kernel that follows.
+:class:`~._plan.Plan` the NumPy engine runs (no tf2onnx, which needs TensorFlow), one small
+function per step type (:data:`_EMIT`). Layouts: TF.js tensors are NHWC and its kernels
+``(kh, kw, in, out)``; ONNX Conv and pooling want NCHW and ``(out, in, kh, kw)``. Kernels are
+transposed once here; activations are transposed to NCHW where a convolution or pooling needs
+them and back to NHWC only where the order matters (Flatten, Reshape, Dense, softmax, the output),
+so a chain of convolutions stays NCHW and Flatten still produces TF.js's row order for the Dense
+kernel that follows.
 
 The model's input and output keep TF.js's shapes (``(n, 28, 28, 1)`` -> ``(n, 10)``), so a
 ``model.onnx`` written by :func:`to_onnx` is a drop-in for the TF.js model in any ONNX runtime.
+
+Importing ``onnx`` costs ~0.4 s (its ``ml_dtypes``), so running a model never needs this module
+when a graph was built before: the model store keeps one beside each version and the shipped
+model ships one (:mod:`.ort` runs them): ``mnist-widgets export models/mnist --format onnx
+--out models/mnist`` (re)writes it.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnxruntime as ort
 from onnx import TensorProto, checker, helper, numpy_helper
 
 from .._fs import replace_file
 from ..errors import ModelFormatError
 from ..tfjs.artifacts import ModelArtifacts
 from ..tfjs.codec import encode_model
-from ._plan import Plan, Step, check_batch, plan_artifacts
+from ..tfjs.graph import ModelGraph, check_artifacts, load_weights
+from ._plan import (
+    INPUT,
+    KEY_PROP,
+    OUTPUT,
+    Activation,
+    Affine,
+    Conv,
+    Dense,
+    Identity,
+    Plan,
+    Pool,
+    Reshape,
+    Step,
+    ZeroPad,
+    model_key,
+    plan,
+)
 
-__all__ = ["OPSET", "OnnxEngine", "build_onnx", "save_onnx", "session_options", "to_onnx"]
+__all__ = ["OPSET", "build_onnx", "onnx_bytes", "save_onnx", "to_onnx"]
 
 OPSET = 18  # Mish and the axis-attribute Softmax; onnxruntime 1.16+ runs it
-INPUT, OUTPUT = "input", "output"
 
 _NHWC_TO_NCHW = (0, 3, 1, 2)
 _NCHW_TO_NHWC = (0, 2, 3, 1)
@@ -113,7 +135,7 @@ class _Builder:
         raise ModelFormatError(msg)
 
 
-def _conv(b: _Builder, step: Step, x: str) -> str:
+def _conv(b: _Builder, step: Conv, x: str) -> str:
     x = b.as_layout(x, "NCHW")
     top, bottom, left, right = step.pads
     kernel = b.const(f"{step.name}_kernel", step.kernel.transpose(3, 2, 0, 1))  # (out, in, kh, kw)
@@ -132,7 +154,7 @@ def _conv(b: _Builder, step: Step, x: str) -> str:
     return b.activation(b.mark(y, "NCHW", 4), step.activation, f"{step.name}_act")
 
 
-def _pool(b: _Builder, step: Step, x: str) -> str:
+def _pool(b: _Builder, step: Pool, x: str) -> str:
     x = b.as_layout(x, "NCHW")
     top, bottom, left, right = step.pads
     attrs: dict[str, Any] = {
@@ -140,13 +162,13 @@ def _pool(b: _Builder, step: Step, x: str) -> str:
         "strides": list(step.strides),
         "pads": [top, left, bottom, right],
     }
-    if step.kind == "avgpool":
+    if step.op == "avg":
         attrs["count_include_pad"] = 0  # TF averages over the real pixels only
-    op = "MaxPool" if step.kind == "maxpool" else "AveragePool"
+    op = "MaxPool" if step.op == "max" else "AveragePool"
     return b.mark(b.node(op, [x], step.name, **attrs), "NCHW", 4)
 
 
-def _dense(b: _Builder, step: Step, x: str) -> str:
+def _dense(b: _Builder, step: Dense, x: str) -> str:
     x = b.as_layout(x, "NHWC")
     rank = b.rank[x]
     y = b.node("MatMul", [x, b.const(f"{step.name}_kernel", step.kernel)], f"{step.name}_matmul")
@@ -155,7 +177,7 @@ def _dense(b: _Builder, step: Step, x: str) -> str:
     return b.activation(b.mark(y, "NHWC", rank), step.activation, f"{step.name}_act")
 
 
-def _affine(b: _Builder, step: Step, x: str) -> str:
+def _affine(b: _Builder, step: Affine, x: str) -> str:
     scale, shift = step.scale, step.shift
     if scale.ndim == 1 and b.rank[x] == 4 and b.layout[x] == "NCHW":
         # per-channel values broadcast over H and W
@@ -168,35 +190,57 @@ def _affine(b: _Builder, step: Step, x: str) -> str:
     return b.mark(y, layout, rank)
 
 
-def _reshape(b: _Builder, step: Step, x: str) -> str:
+def _activation(b: _Builder, step: Activation, x: str) -> str:
+    return b.activation(x, step.activation, step.name)
+
+
+def _reshape(b: _Builder, step: Reshape, x: str) -> str:
     x = b.as_layout(x, "NHWC")  # TF.js's element order
     shape = b.const(f"{step.name}_shape", np.array([-1, *step.output_shape], np.int64))
     return b.mark(b.node("Reshape", [x, shape], step.name), "NHWC", len(step.output_shape) + 1)
 
 
-def build_onnx(plan: Plan, *, producer: str = "mnist-widgets") -> Any:
-    """The ONNX ``ModelProto`` of ``plan`` (input ``"input"``, output ``"output"``, batch ``n``)."""
+def _identity(b: _Builder, step: Identity, x: str) -> str:
+    return x
+
+
+def _zero_pad(b: _Builder, step: ZeroPad, x: str) -> str:
+    top, bottom, left, right = step.pads
+    # ONNX pads: every axis' begin, then every axis' end, in the tensor's current layout
+    if b.layout[x] == "NCHW":
+        pads = [0, 0, top, left, 0, 0, bottom, right]
+    else:
+        pads = [0, top, left, 0, 0, bottom, right, 0]
+    y = b.node("Pad", [x, b.const(f"{step.name}_pads", np.array(pads, np.int64))], step.name)
+    return b.mark(y, b.layout[x], 4)
+
+
+#: Step type -> the nodes it becomes (each takes the builder, its step and its input tensor).
+_EMIT: dict[type[Step], Callable[[_Builder, Any, str], str]] = {
+    Conv: _conv,
+    Dense: _dense,
+    Pool: _pool,
+    Affine: _affine,
+    Activation: _activation,
+    Reshape: _reshape,
+    Identity: _identity,
+    ZeroPad: _zero_pad,
+}
+
+
+def build_onnx(plan: Plan, *, key: str = "", producer: str = "mnist-widgets") -> Any:
+    """The ONNX ``ModelProto`` of ``plan`` (input ``"input"``, output ``"output"``, batch ``n``).
+
+    ``key`` (:func:`~._plan.model_key` of the TF.js files) is kept in the model's metadata, so a
+    stored or shipped graph can be matched to the files it was built from without the ``onnx``
+    package.
+    """
     b = _Builder()
     b.mark(INPUT, "NHWC", len(plan.input_shape) + 1)
     b._names.update((INPUT, OUTPUT))  # a layer called "input" or "output" gets another name
     tensors = {plan.input: INPUT}
     for step in plan.steps:
-        x = tensors[step.input]
-        if step.kind == "conv":
-            y = _conv(b, step, x)
-        elif step.kind in ("maxpool", "avgpool"):
-            y = _pool(b, step, x)
-        elif step.kind == "dense":
-            y = _dense(b, step, x)
-        elif step.kind == "affine":
-            y = _affine(b, step, x)
-        elif step.kind == "activation":
-            y = b.activation(x, step.activation, step.name)
-        elif step.kind in ("flatten", "reshape"):
-            y = _reshape(b, step, x)
-        else:  # identity (Dropout)
-            y = x
-        tensors[step.name] = y
+        tensors[step.name] = _EMIT[type(step)](b, step, tensors[step.input])
     result = b.as_layout(tensors[plan.output], "NHWC")
     b.nodes.append(helper.make_node("Identity", [result], [OUTPUT], name=OUTPUT))
     graph = helper.make_graph(
@@ -210,26 +254,38 @@ def build_onnx(plan: Plan, *, producer: str = "mnist-widgets") -> Any:
         graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name=producer
     )
     model.ir_version = 8  # what onnxruntime >= 1.14 and onnxruntime-web read
+    if key:
+        helper.set_model_props(model, {KEY_PROP: key})
     checker.check_model(model)
     return model
 
 
-def to_onnx(artifacts: ModelArtifacts, *, source: str = "model.json") -> bytes:
+def onnx_bytes(artifacts: ModelArtifacts, *, source: str, graph: ModelGraph | None = None) -> bytes:
     """The TF.js model in ``artifacts`` as ``model.onnx`` bytes (opset :data:`OPSET`).
 
     Input ``"input"`` and output ``"output"`` keep TF.js's NHWC shapes with a free batch axis
     ``n``: feed ``(n, 28, 28, 1)`` float32 in [0, 1] and read ``(n, 10)`` probabilities, in
     onnxruntime (Python, web, C#, mobile) or any other ONNX runtime. No TensorFlow is needed.
+    ``graph``: what :func:`~mnist_widgets.tfjs.graph.check_artifacts` returned for these
+    artifacts (checked here otherwise). The bytes carry :func:`~._plan.model_key` of the files.
 
     Raises
     ------
     ModelFormatError
         A layer or option with no exact ONNX translation.
     """
-    return build_onnx(plan_artifacts(artifacts, source=source)).SerializeToString()
+    if graph is None:
+        graph = check_artifacts(artifacts, source=source)
+    steps = plan(graph, load_weights(graph, artifacts, source=source), source=source)
+    return bytes(build_onnx(steps, key=model_key(artifacts)).SerializeToString())
 
 
-def save_onnx(model: Any, dest: str | os.PathLike) -> Path:
+def to_onnx(artifacts: ModelArtifacts, *, source: str = "model.json") -> bytes:
+    """:func:`onnx_bytes` (the export API)."""
+    return onnx_bytes(artifacts, source=source)
+
+
+def save_onnx(model: Any, dest: str | os.PathLike[str]) -> Path:
     """Write ``model`` as ONNX (:func:`to_onnx`); return the file written, atomically.
 
     Parameters
@@ -259,94 +315,3 @@ def save_onnx(model: Any, dest: str | os.PathLike) -> Path:
         path = path / "model.onnx"
     replace_file(path, to_onnx(artifacts, source=source))
     return path
-
-
-def session_options(intra_op_threads: int = 1) -> Any:
-    """onnxruntime options used for predictions: one intra-op thread, one inter-op, full graph
-    optimisation. One image is ~20 MFLOP: ``benchmarks/engine_latency.py`` measures a second
-    intra-op thread as 0.035 ms faster on an idle 2-core machine and no faster under load, where
-    it competes with the kernel and the browser, so the default stays at one."""
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = intra_op_threads
-    options.inter_op_num_threads = 1
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.log_severity_level = 3  # errors only
-    return options
-
-
-class OnnxEngine:
-    """Run a plan in onnxruntime (CPU); ``engine(batch)`` -> float32 outputs.
-
-    Parameters
-    ----------
-    plan
-        From :func:`mnist_widgets.engines._plan.plan`.
-    intra_op_threads
-        onnxruntime's intra-op thread count (default 1).
-    """
-
-    backend = "onnxruntime"
-
-    def __init__(self, plan: Plan, *, intra_op_threads: int = 1) -> None:
-        self.plan = plan
-        model = build_onnx(plan)
-        self._session = ort.InferenceSession(
-            model.SerializeToString(),
-            sess_options=session_options(intra_op_threads),
-            providers=["CPUExecutionProvider"],
-        )
-
-    def __call__(self, batch: np.ndarray) -> np.ndarray:
-        (out,) = self._session.run([OUTPUT], {INPUT: check_batch(self.plan, batch)})
-        return out
-
-    def __repr__(self) -> str:
-        return f"OnnxEngine(model={self.plan.name!r})"
-
-
-class OnnxFileEngine:
-    """Run a ``model.onnx`` file (``mnist-widgets export --format onnx``'s, or any model with one
-    float32 input ``(n, 28, 28, 1)`` and one output) in onnxruntime; ``engine(batch)`` -> outputs.
-
-    Raises
-    ------
-    ModelFormatError
-        The file is missing, not an ONNX model onnxruntime can load, or has another input shape.
-    """
-
-    backend = "onnxruntime"
-
-    def __init__(self, path: str | os.PathLike[str], *, intra_op_threads: int = 1) -> None:
-        self.path = Path(path)
-        try:
-            data = self.path.read_bytes()
-        except OSError as exc:
-            msg = f"cannot read the ONNX model {str(self.path)!r}: {exc.strerror or exc}"
-            raise ModelFormatError(msg) from exc
-        try:
-            self._session = ort.InferenceSession(
-                data,
-                sess_options=session_options(intra_op_threads),
-                providers=["CPUExecutionProvider"],
-            )
-        except Exception as exc:  # onnxruntime raises its own untyped exceptions for a bad file
-            msg = f"{str(self.path)!r} is not an ONNX model onnxruntime can run: {exc}"
-            raise ModelFormatError(msg) from exc
-        inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
-        shape = tuple(inputs[0].shape) if len(inputs) == 1 else ()
-        if len(inputs) != 1 or len(outputs) != 1 or tuple(shape[1:]) != (28, 28, 1):
-            msg = (
-                f"{str(self.path)!r} takes inputs {[tuple(i.shape) for i in inputs]}; expected one "
-                "input of shape (n, 28, 28, 1) and one output (as `mnist-widgets export --format "
-                "onnx` writes)"
-            )
-            raise ModelFormatError(msg)
-        self._input, self._output = inputs[0].name, outputs[0].name
-
-    def __call__(self, batch: np.ndarray) -> np.ndarray:
-        (out,) = self._session.run([self._output], {self._input: batch.astype(np.float32)})
-        return np.asarray(out, dtype=np.float32)
-
-    def __repr__(self) -> str:
-        return f"OnnxFileEngine({str(self.path)!r})"

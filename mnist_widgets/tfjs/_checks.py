@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Mapping
+from types import EllipsisType
 from typing import Any, TypeGuard, TypeVar
 
 from ..errors import ModelFormatError
@@ -70,7 +71,12 @@ def positive_int(config: Mapping[str, Any], key: str, where: Where, default: Any
 
 
 def number(
-    config: Mapping[str, Any], key: str, where: Where, default: float, *, positive: bool = False
+    config: Mapping[str, Any],
+    key: str,
+    where: Where,
+    default: float | EllipsisType,
+    *,
+    positive: bool = False,
 ) -> float:
     value = config.get(key, default)
     if value is None:
@@ -102,6 +108,31 @@ def pair(config: Mapping[str, Any], key: str, where: Where, default: Any) -> tup
     ):
         raise where.bad(key, value, "a positive integer or a list of 2 positive integers")
     return int(value[0]), int(value[1])
+
+
+def padding_pairs(
+    config: Mapping[str, Any], key: str, where: Where, default: int
+) -> tuple[tuple[int, int], tuple[int, int]]:
+    """``((top, bottom), (left, right))`` from an int, ``[height, width]`` or two pairs (the
+    three forms TF.js's ZeroPadding2D accepts); every amount a non-negative integer."""
+    given = config.get(key, default)
+    value = default if given is None else given
+    if is_int(value):
+        value = [value, value]
+    if isinstance(value, list | tuple) and len(value) == 2 and all(is_int(v) for v in value):
+        value = [[value[0], value[0]], [value[1], value[1]]]
+    if (
+        not isinstance(value, list | tuple)
+        or len(value) != 2
+        or not all(
+            isinstance(p, list | tuple) and len(p) == 2 and all(is_int(v) and v >= 0 for v in p)
+            for p in value
+        )
+    ):
+        expected = "a non-negative integer, [height, width] or [[top, bottom], [left, right]]"
+        raise where.bad(key, given, expected)
+    (top, bottom), (left, right) = value
+    return (int(top), int(bottom)), (int(left), int(right))
 
 
 def choice(

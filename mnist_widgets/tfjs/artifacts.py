@@ -37,6 +37,14 @@ MAX_JSON_DEPTH = 64
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
 
 
+class ModelJson(dict[str, Any]):
+    """A parsed ``model.json`` whose structure :func:`check_model_json` has passed.
+
+    Only :func:`parse_model_json` makes one; :class:`ModelArtifacts` trusts it instead of checking
+    it again. Any other dict is checked when the artifacts are made.
+    """
+
+
 @dataclass(frozen=True)
 class ModelArtifacts:
     """``model.json`` (parsed) and the weight files it refers to, checked once when constructed.
@@ -82,7 +90,8 @@ file) again
     _json_bytes: bytes = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        check_model_json(self.model_json, source=self.source)
+        if not isinstance(self.model_json, ModelJson):  # parse_model_json checked that one
+            check_model_json(self.model_json, source=self.source)
         files = MappingProxyType({normal_path(p): b for p, b in self.weight_files.items()})
         object.__setattr__(self, "weight_files", files)
         object.__setattr__(self, "paths", weight_paths(self.model_json, source=self.source))
@@ -124,7 +133,7 @@ def _fail(source: str, what: str) -> ModelFormatError:
     return ModelFormatError(f"{source}: {what}")
 
 
-def parse_model_json(raw: bytes | str, *, source: str) -> dict[str, Any]:
+def parse_model_json(raw: bytes | str, *, source: str) -> ModelJson:
     """Parse and validate ``model.json``.
 
     Checks the JSON syntax, the top-level keys (``modelTopology`` and ``weightsManifest``),
@@ -156,7 +165,7 @@ def parse_model_json(raw: bytes | str, *, source: str) -> dict[str, Any]:
             "(was the file truncated, or is the URL serving an HTML page?)"
         )
         raise ModelFormatError(msg) from exc
-    return check_model_json(model_json, source=source)
+    return ModelJson(check_model_json(model_json, source=source))
 
 
 def check_model_json(model_json: object, *, source: str) -> dict[str, Any]:
@@ -334,7 +343,7 @@ def _check_path(given: object, source: str) -> str:
     return path
 
 
-def weight_paths(model_json: dict[str, Any], *, source: str) -> list[str]:
+def weight_paths(model_json: Mapping[str, Any], *, source: str) -> list[str]:
     """Every weight file path in manifest order (duplicates dropped), after rejecting hostile ones.
 
     A leading ``./`` (as TF.js's ``downloads://`` writes) is accepted and dropped: it names the
@@ -365,7 +374,7 @@ def weight_paths(model_json: dict[str, Any], *, source: str) -> list[str]:
     return list(seen)
 
 
-def expected_weight_bytes(model_json: dict[str, Any]) -> int:
+def expected_weight_bytes(model_json: Mapping[str, Any]) -> int:
     """Total bytes the manifest's weights occupy: sum over groups of ``prod(shape) * itemsize``."""
     return sum(
         weight_nbytes(entry)

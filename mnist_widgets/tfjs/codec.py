@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from importlib import metadata
 from types import ModuleType
 from typing import Any
 
@@ -19,6 +18,8 @@ from .weights import encode_weights
 
 def _version() -> str:
     """The package version, from its installed metadata (tfjs/ never imports the package root)."""
+    from importlib import metadata  # deferred: ~40 ms, needed only to write a model
+
     try:
         return metadata.version("mnist-widgets")
     except metadata.PackageNotFoundError:  # run from a source tree that was never installed
@@ -91,18 +92,22 @@ def encode_model(
     return ModelArtifacts(model_json, files)
 
 
-def decode_model(artifacts: ModelArtifacts, *, source: str = MODEL_JSON) -> Any:
+def decode_model(
+    artifacts: ModelArtifacts, *, source: str = MODEL_JSON, graph: ModelGraph | None = None
+) -> Any:
     """Build a ``keras.Model`` from TF.js layers-model artifacts and load its weights.
 
     Every layer and weight is checked (:func:`~.graph.check_artifacts`) before any Keras layer is
-    built, so a hostile file fails without allocating what it declares.
+    built, so a hostile file fails without allocating what it declares. ``graph``: what
+    ``check_artifacts`` already returned for these artifacts (then trusted, not checked again).
 
     Raises
     ------
     ModelFormatError
         Malformed or unsupported topology, missing/extra weights, or shape mismatches.
     """
-    graph = check_artifacts(artifacts, source=source)
+    if graph is None:
+        graph = check_artifacts(artifacts, source=source)
     arrays = load_weights(graph, artifacts, source=source)
     model = _build(graph, keras())
     for layer in model.layers:

@@ -30,10 +30,10 @@ import copy
 import heapq
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -164,7 +164,9 @@ def _window(
     return (size - span) // stride + 1
 
 
-def _check_padded(shape: Shape, out: Shape, spans: tuple, strides: tuple, where: Where) -> None:
+def _check_padded(
+    shape: Shape, out: Shape, spans: tuple[int, int], strides: tuple[int, int], where: Where
+) -> None:
     """'same' padding pads the input up to what the window needs: cap that like an output.
 
     Without this, a pool or kernel size of 10**9 on a 28x28 input is a tiny layer that makes
@@ -221,137 +223,172 @@ def _check_size(shape: Shape, where: Where) -> None:
         raise where.error(msg)
 
 
-def _infer(
-    class_name: str, raw: Mapping[str, Any], shape: Shape, producer: str, where: Where
-) -> tuple[dict[str, Any], Shape, tuple[tuple[str, tuple[int, ...]], ...]]:
-    """Normalise one (non-input) layer's config; return it, its output shape and its weights."""
-    if class_name == "Conv2D":
-        _need_rank(shape, 4, producer, where, "batch, height, width, channels")
-        cfg = {
-            "filters": check.positive_int(raw, "filters", where),
-            "kernel_size": check.pair(raw, "kernel_size", where, ...),
-            "strides": check.pair(raw, "strides", where, 1),
-            "padding": check.choice(raw, "padding", where, ("valid", "same"), "valid"),
-            "data_format": check.data_format(raw, where),
-            "dilation_rate": check.pair(raw, "dilation_rate", where, 1),
-            **check.dense_like(raw, where),
-        }
-        if max(cfg["strides"]) > 1 and max(cfg["dilation_rate"]) > 1:
-            msg = "strides > 1 together with dilation_rate > 1 is not supported (TF.js refuses it)"
-            raise where.error(f"fields 'strides' and 'dilation_rate': {msg}")
-        (kh, kw), (sh, sw), (dh, dw) = cfg["kernel_size"], cfg["strides"], cfg["dilation_rate"]
-        pad = cfg["padding"]
-        out = (
-            None,
-            _window(shape[1], kh, sh, dh, pad, where),
-            _window(shape[2], kw, sw, dw, pad, where),
-            cfg["filters"],
-        )
-        if pad == "same":
-            spans = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
-            _check_padded(shape, out, spans, (sh, sw), where)
-        channels = _known(shape, 3, producer, where, "channel count")
-        weights = [("kernel", (kh, kw, channels, cfg["filters"]))]
-        if cfg["use_bias"]:
-            weights.append(("bias", (cfg["filters"],)))
-        return cfg, out, tuple(weights)
-    if class_name == "Dense":
-        if len(shape) < 2:
-            raise where.error(f"its input from layer {producer!r} has no feature axis")
-        cfg = {"units": check.positive_int(raw, "units", where), **check.dense_like(raw, where)}
-        weights = [("kernel", (_known(shape, -1, producer, where, "last axis"), cfg["units"]))]
-        if cfg["use_bias"]:
-            weights.append(("bias", (cfg["units"],)))
-        return cfg, (*shape[:-1], cfg["units"]), tuple(weights)
-    if class_name in ("MaxPooling2D", "AveragePooling2D"):
-        _need_rank(shape, 4, producer, where, "batch, height, width, channels")
-        pool = check.pair(raw, "pool_size", where, 2)
-        cfg = {
-            "pool_size": pool,
-            "strides": check.pair(raw, "strides", where, list(pool)),
-            "padding": check.choice(raw, "padding", where, ("valid", "same"), "valid"),
-            "data_format": check.data_format(raw, where),
-        }
-        (ph, pw), (sh, sw), pad = pool, cfg["strides"], cfg["padding"]
-        out = (
-            None,
-            _window(shape[1], ph, sh, 1, pad, where),
-            _window(shape[2], pw, sw, 1, pad, where),
-            shape[3],
-        )
-        if pad == "same":
-            _check_padded(shape, out, pool, (sh, sw), where)
-        return cfg, out, ()
-    if class_name == "Flatten":
-        if len(shape) < 2:
-            raise where.error(f"its input from layer {producer!r} has no feature axis")
-        cfg = {"data_format": check.data_format(raw, where)}
-        sizes = [_known(shape, a, producer, where, f"axis {a}") for a in range(1, len(shape))]
-        return cfg, (None, math.prod(sizes)), ()
-    if class_name == "Dropout":
-        rate = check.number(raw, "rate", where, 0.0)
-        if not 0 <= rate < 1:
-            raise where.bad("rate", raw.get("rate"), "a number in [0, 1)")
-        noise = raw.get("noise_shape")
-        if noise is not None and (
-            not isinstance(noise, list) or not all(d is None or check.is_int(d) for d in noise)
-        ):
-            raise where.bad("noise_shape", noise, "a list of integers/null, or null")
-        seed = raw.get("seed")
-        if seed is not None and not check.is_int(seed):
-            raise where.bad("seed", seed, "an integer or null")
-        cfg = {"rate": rate, "noise_shape": None if noise is None else tuple(noise), "seed": seed}
-        return cfg, shape, ()
-    if class_name == "BatchNormalization":
-        axis = raw.get("axis", -1)
-        if isinstance(axis, list) and len(axis) == 1:
-            axis = axis[0]
-        if (
-            not check.is_int(axis)
-            or not (-len(shape) < axis < len(shape))
-            or axis % len(shape) == 0
-        ):
-            expected = f"one feature axis of the rank-{len(shape)} input"
-            raise where.bad("axis", raw.get("axis"), expected)
-        axis %= len(shape)
-        cfg = {
-            "axis": axis,
-            "momentum": check.number(raw, "momentum", where, 0.99),
-            "epsilon": check.number(raw, "epsilon", where, 1e-3, positive=True),
-            "center": check.flag(raw, "center", where, True),
-            "scale": check.flag(raw, "scale", where, True),
-        }
-        for key in LAYER_KEYS["BatchNormalization"]:
-            if key.endswith("initializer"):
-                cfg[key] = check.initializer(raw.get(key), key, where)
-            elif key.endswith("regularizer"):
-                cfg[key] = check.regularizer(raw.get(key), key, where)
-            elif key.endswith("constraint"):
-                cfg[key] = check.constraint(raw.get(key), key, where)
-        n = (_known(shape, axis, producer, where, f"axis {axis}"),)
-        names = [
-            *(["gamma"] if cfg["scale"] else []),
-            *(["beta"] if cfg["center"] else []),
-            "moving_mean",
-            "moving_variance",
-        ]
-        return cfg, shape, tuple((w, n) for w in names)
-    if class_name == "Activation":
-        return {"activation": check.activation(raw, where, required=True)}, shape, ()
-    if class_name == "Reshape":
-        return _reshape(raw, shape, producer, where)
-    if class_name == "Rescaling":
-        cfg = {
-            "scale": check.number(raw, "scale", where, ...),
-            "offset": check.number(raw, "offset", where, 0),
-        }
-        return cfg, shape, ()
-    raise unsupported_layer(class_name, str(where))  # pragma: no cover - checked by the caller
+class _Inferred(NamedTuple):
+    """What one layer's function in :data:`_INFER` returns."""
+
+    config: dict[str, Any]  # normalised and typed
+    shape: Shape  # the output shape
+    weights: tuple[tuple[str, tuple[int, ...]], ...] = ()  # (role, shape) in Keras order
 
 
-def _reshape(
-    raw: Mapping[str, Any], shape: Shape, producer: str, where: Where
-) -> tuple[dict[str, Any], Shape, tuple]:
+#: ``infer(raw config, input shape, producer's name, where)``: one per layer class.
+Infer = Callable[[Mapping[str, Any], Shape, str, Where], _Inferred]
+
+
+def _spatial(shape: Shape, producer: str, where: Where) -> None:
+    _need_rank(shape, 4, producer, where, "batch, height, width, channels")
+
+
+def _conv2d(raw: Mapping[str, Any], shape: Shape, producer: str, where: Where) -> _Inferred:
+    _spatial(shape, producer, where)
+    cfg: dict[str, Any] = {
+        "filters": check.positive_int(raw, "filters", where),
+        "kernel_size": check.pair(raw, "kernel_size", where, ...),
+        "strides": check.pair(raw, "strides", where, 1),
+        "padding": check.choice(raw, "padding", where, ("valid", "same"), "valid"),
+        "data_format": check.data_format(raw, where),
+        "dilation_rate": check.pair(raw, "dilation_rate", where, 1),
+        **check.dense_like(raw, where),
+    }
+    if max(cfg["strides"]) > 1 and max(cfg["dilation_rate"]) > 1:
+        msg = "strides > 1 together with dilation_rate > 1 is not supported (TF.js refuses it)"
+        raise where.error(f"fields 'strides' and 'dilation_rate': {msg}")
+    (kh, kw), (sh, sw), (dh, dw) = cfg["kernel_size"], cfg["strides"], cfg["dilation_rate"]
+    pad = cfg["padding"]
+    out = (
+        None,
+        _window(shape[1], kh, sh, dh, pad, where),
+        _window(shape[2], kw, sw, dw, pad, where),
+        cfg["filters"],
+    )
+    if pad == "same":
+        spans = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
+        _check_padded(shape, out, spans, (sh, sw), where)
+    channels = _known(shape, 3, producer, where, "channel count")
+    weights: list[tuple[str, tuple[int, ...]]] = [("kernel", (kh, kw, channels, cfg["filters"]))]
+    if cfg["use_bias"]:
+        weights.append(("bias", (cfg["filters"],)))
+    return _Inferred(cfg, out, tuple(weights))
+
+
+def _dense(raw: Mapping[str, Any], shape: Shape, producer: str, where: Where) -> _Inferred:
+    if len(shape) < 2:
+        raise where.error(f"its input from layer {producer!r} has no feature axis")
+    cfg: dict[str, Any] = {
+        "units": check.positive_int(raw, "units", where),
+        **check.dense_like(raw, where),
+    }
+    inputs = _known(shape, -1, producer, where, "last axis")
+    weights: list[tuple[str, tuple[int, ...]]] = [("kernel", (inputs, cfg["units"]))]
+    if cfg["use_bias"]:
+        weights.append(("bias", (cfg["units"],)))
+    return _Inferred(cfg, (*shape[:-1], cfg["units"]), tuple(weights))
+
+
+def _pooling2d(raw: Mapping[str, Any], shape: Shape, producer: str, where: Where) -> _Inferred:
+    _spatial(shape, producer, where)
+    pool = check.pair(raw, "pool_size", where, 2)
+    cfg: dict[str, Any] = {
+        "pool_size": pool,
+        "strides": check.pair(raw, "strides", where, list(pool)),
+        "padding": check.choice(raw, "padding", where, ("valid", "same"), "valid"),
+        "data_format": check.data_format(raw, where),
+    }
+    (ph, pw), (sh, sw), pad = pool, cfg["strides"], cfg["padding"]
+    out = (
+        None,
+        _window(shape[1], ph, sh, 1, pad, where),
+        _window(shape[2], pw, sw, 1, pad, where),
+        shape[3],
+    )
+    if pad == "same":
+        _check_padded(shape, out, pool, (sh, sw), where)
+    return _Inferred(cfg, out)
+
+
+def _flatten(raw: Mapping[str, Any], shape: Shape, producer: str, where: Where) -> _Inferred:
+    if len(shape) < 2:
+        raise where.error(f"its input from layer {producer!r} has no feature axis")
+    cfg: dict[str, Any] = {"data_format": check.data_format(raw, where)}
+    sizes = [_known(shape, a, producer, where, f"axis {a}") for a in range(1, len(shape))]
+    return _Inferred(cfg, (None, math.prod(sizes)))
+
+
+def _dropout(raw: Mapping[str, Any], shape: Shape, producer: str, where: Where) -> _Inferred:
+    rate = check.number(raw, "rate", where, 0.0)
+    if not 0 <= rate < 1:
+        raise where.bad("rate", raw.get("rate"), "a number in [0, 1)")
+    noise = raw.get("noise_shape")
+    if noise is not None and (
+        not isinstance(noise, list) or not all(d is None or check.is_int(d) for d in noise)
+    ):
+        raise where.bad("noise_shape", noise, "a list of integers/null, or null")
+    seed = raw.get("seed")
+    if seed is not None and not check.is_int(seed):
+        raise where.bad("seed", seed, "an integer or null")
+    cfg: dict[str, Any] = {
+        "rate": rate,
+        "noise_shape": None if noise is None else tuple(noise),
+        "seed": seed,
+    }
+    return _Inferred(cfg, shape)
+
+
+def _batch_norm(raw: Mapping[str, Any], shape: Shape, producer: str, where: Where) -> _Inferred:
+    axis = raw.get("axis", -1)
+    if isinstance(axis, list) and len(axis) == 1:
+        axis = axis[0]
+    if not check.is_int(axis) or not (-len(shape) < axis < len(shape)) or axis % len(shape) == 0:
+        expected = f"one feature axis of the rank-{len(shape)} input"
+        raise where.bad("axis", raw.get("axis"), expected)
+    axis %= len(shape)
+    cfg: dict[str, Any] = {
+        "axis": axis,
+        "momentum": check.number(raw, "momentum", where, 0.99),
+        "epsilon": check.number(raw, "epsilon", where, 1e-3, positive=True),
+        "center": check.flag(raw, "center", where, True),
+        "scale": check.flag(raw, "scale", where, True),
+    }
+    for key in LAYER_KEYS["BatchNormalization"]:
+        if key.endswith("initializer"):
+            cfg[key] = check.initializer(raw.get(key), key, where)
+        elif key.endswith("regularizer"):
+            cfg[key] = check.regularizer(raw.get(key), key, where)
+        elif key.endswith("constraint"):
+            cfg[key] = check.constraint(raw.get(key), key, where)
+    n = (_known(shape, axis, producer, where, f"axis {axis}"),)
+    names = [
+        *(["gamma"] if cfg["scale"] else []),
+        *(["beta"] if cfg["center"] else []),
+        "moving_mean",
+        "moving_variance",
+    ]
+    return _Inferred(cfg, shape, tuple((w, n) for w in names))
+
+
+def _activation(raw: Mapping[str, Any], shape: Shape, producer: str, where: Where) -> _Inferred:
+    return _Inferred({"activation": check.activation(raw, where, required=True)}, shape)
+
+
+def _rescaling(raw: Mapping[str, Any], shape: Shape, producer: str, where: Where) -> _Inferred:
+    cfg: dict[str, Any] = {
+        "scale": check.number(raw, "scale", where, ...),
+        "offset": check.number(raw, "offset", where, 0),
+    }
+    return _Inferred(cfg, shape)
+
+
+def _zero_padding2d(raw: Mapping[str, Any], shape: Shape, producer: str, where: Where) -> _Inferred:
+    _spatial(shape, producer, where)
+    pads = check.padding_pairs(raw, "padding", where, 1)
+    cfg: dict[str, Any] = {"padding": pads, "data_format": check.data_format(raw, where)}
+    (top, bottom), (left, right) = pads
+    h, w = shape[1], shape[2]
+    out = (None, None if h is None else h + top + bottom, None if w is None else w + left + right)
+    return _Inferred(cfg, (*out, shape[3]))
+
+
+def _reshape(raw: Mapping[str, Any], shape: Shape, producer: str, where: Where) -> _Inferred:
     target = raw.get("target_shape")
     if (
         not isinstance(target, list | tuple)
@@ -361,12 +398,9 @@ def _reshape(
     ):
         raise where.bad("target_shape", target, "a list of positive integers (at most one -1)")
     if None in shape[1:]:  # checked when the sizes are known (Keras and TF.js do the same)
-        return (
-            {"target_shape": tuple(target)},
-            (None, *(None if d == -1 else d for d in target)),
-            (),
-        )
-    total = math.prod(shape[1:])
+        free = (None, *(None if d == -1 else d for d in target))
+        return _Inferred({"target_shape": tuple(target)}, free)
+    total = math.prod(d for d in shape[1:] if d is not None)  # none is None here
     known = math.prod(d for d in target if d != -1)
     out = tuple(total // known if d == -1 else d for d in target)
     if math.prod(out) != total:
@@ -375,7 +409,24 @@ def _reshape(
             f"{_fmt(shape)} from layer {producer!r}"
         )
         raise where.error(msg)
-    return {"target_shape": tuple(target)}, (None, *out), ()
+    return _Inferred({"target_shape": tuple(target)}, (None, *out))
+
+
+#: Layer class -> how its config is checked and its output shape and weights derived. With
+#: InputLayer (read by :func:`_make_input`), exactly the classes of :data:`~.layers.LAYER_KEYS`.
+_INFER: Mapping[str, Infer] = {
+    "Conv2D": _conv2d,
+    "Dense": _dense,
+    "MaxPooling2D": _pooling2d,
+    "AveragePooling2D": _pooling2d,
+    "Flatten": _flatten,
+    "Dropout": _dropout,
+    "BatchNormalization": _batch_norm,
+    "Activation": _activation,
+    "Reshape": _reshape,
+    "Rescaling": _rescaling,
+    "ZeroPadding2D": _zero_padding2d,
+}
 
 
 # -- the graph -------------------------------------------------------------------------------------
@@ -392,7 +443,7 @@ def _common(raw: Mapping[str, Any], name: str, where: Where) -> dict[str, Any]:
 def _make_layer(entry: dict[str, Any], producer: Layer, source: str) -> Layer:
     name, class_name, raw = entry["name"], entry["class_name"], entry["config"]
     where = Where(source, name, class_name)
-    cfg, out, weights = _infer(class_name, raw, producer.output_shape, producer.name, where)
+    cfg, out, weights = _INFER[class_name](raw, producer.output_shape, producer.name, where)
     _check_size(out, where)
     return Layer(
         name=name,
@@ -467,7 +518,7 @@ def _sequential(topology: Topology, source: str) -> ModelGraph:
     )
 
 
-def _ref(ref: Any, names: Mapping[str, dict], where: Where, what: str) -> str:
+def _ref(ref: Any, names: Mapping[str, dict[str, Any]], where: Where, what: str) -> str:
     """Check one ``[layer, node_index, tensor_index, kwargs?]`` reference; return the layer."""
     if (
         not isinstance(ref, list | tuple)

@@ -64,6 +64,7 @@ LAYER_KEYS: dict[str, list[str]] = {
     "Activation": ["activation"],
     "Reshape": ["target_shape"],
     "Rescaling": ["scale", "offset"],
+    "ZeroPadding2D": ["padding", "data_format"],
 }
 SUPPORTED_LAYERS = ", ".join(LAYER_KEYS)
 

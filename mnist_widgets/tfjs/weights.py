@@ -9,14 +9,15 @@ model's weights is :func:`~.graph.load_weights`.
 
 from __future__ import annotations
 
+import copy
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
 
 from ..errors import ModelFormatError
-from .artifacts import DEFAULT_SHARD_BYTES, QUANTIZE_CHOICES
+from .artifacts import DEFAULT_SHARD_BYTES, QUANTIZE_CHOICES, normal_path, weight_nbytes
 
 #: How each manifest dtype and quantization dtype is laid out in the weight bytes.
 STORED_DTYPES: dict[str, np.dtype[Any]] = {
@@ -124,3 +125,70 @@ def _manifest_dtype(name: str, values: np.ndarray) -> str:
         return "int32"
     msg = f"weight {name!r} has dtype {kind}; the TF.js format stores float32, int32 or bool"
     raise ModelFormatError(msg)
+
+
+def replace_weights(
+    model_json: dict[str, Any],
+    weight_files: Mapping[str, bytes],
+    replacements: Mapping[str, np.ndarray],
+) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """New values for some weights, everything else byte for byte: ``(model_json, files)``.
+
+    Each replaced weight keeps its name, shape, dtype and storage (a quantized weight is quantized
+    again with the same dtype, and a new ``min``/``scale``), so every group keeps its byte count
+    and its files keep their names and sizes; the other weights' bytes are not touched (no
+    dequantize/requantize round trip). ``model_json`` is copied, never changed in place.
+
+    Raises
+    ------
+    ModelFormatError
+        A replacement names no weight of the manifest, or has another shape.
+
+    Examples
+    --------
+    >>> manifest = [{"paths": ["w.bin"], "weights": [
+    ...     {"name": "d/kernel", "shape": [2], "dtype": "float32"},
+    ...     {"name": "d/bias", "shape": [1], "dtype": "float32"}]}]
+    >>> files = {"w.bin": np.array([1, 2, 3], "<f4").tobytes()}
+    >>> _, new = replace_weights({"weightsManifest": manifest}, files, {"d/bias": np.array([9.0])})
+    >>> np.frombuffer(new["w.bin"], "<f4").tolist()
+    [1.0, 2.0, 9.0]
+    """
+    manifest = copy.deepcopy(model_json["weightsManifest"])
+    left = dict(replacements)
+    files: dict[str, bytes] = {}
+    for group in manifest:
+        paths = [normal_path(p) for p in group["paths"]]
+        stream = bytearray(b"".join(weight_files[p] for p in paths))
+        offset = 0
+        for entry in group["weights"]:
+            size = weight_nbytes(entry)
+            if entry["name"] in left:
+                stored = _encode_like(entry, np.asarray(left.pop(entry["name"])))
+                stream[offset : offset + size] = stored
+            offset += size
+        start = 0
+        for path in paths:  # the same cuts: every file keeps its size
+            end = start + len(weight_files[path])
+            files[path] = bytes(stream[start:end])
+            start = end
+    if left:
+        msg = f"no weight named {sorted(left)[0]!r} in the model's weightsManifest"
+        raise ModelFormatError(msg)
+    return {**model_json, "weightsManifest": manifest}, files
+
+
+def _encode_like(entry: dict[str, Any], values: np.ndarray) -> bytes:
+    """``values`` stored as ``entry`` stores its weight; ``entry``'s quantization is updated."""
+    if list(values.shape) != list(entry["shape"]):
+        msg = (
+            f"weight {entry['name']!r} has shape {tuple(entry['shape'])}, the replacement "
+            f"{values.shape}"
+        )
+        raise ModelFormatError(msg)
+    quant = entry.get("quantization")
+    if quant:
+        stored, entry["quantization"] = quantize(values.astype(np.float32), quant["dtype"])
+    else:
+        stored = values.astype(STORED_DTYPES[entry["dtype"]])
+    return np.ascontiguousarray(stored).tobytes()

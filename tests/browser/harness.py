@@ -1,7 +1,7 @@
 """Run a notebook in a real JupyterLab (or Notebook 7) and drive it with headless Chromium.
 
 Reusable by any browser test: ``jupyter_server(root, workdir)`` starts an isolated server on
-127.0.0.1, ``chromium_page(...)`` opens Debian's Chromium through Playwright, and
+127.0.0.1, ``chromium_page(...)`` opens headless Chromium (``find_chromium``) via Playwright, and
 ``open_notebook(page, server, name)`` opens a notebook, waits until its kernel is really ready and
 runs all cells. The recipe and its pitfalls are in ``../shared/docs/browser-testing.md``.
 
@@ -18,6 +18,7 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -29,7 +30,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-CHROMIUM = "/usr/bin/chromium"
+
+def find_chromium() -> str | None:
+    """Chromium where distributions put it: ``$CHROMIUM``, on PATH (Debian's ``chromium``, Ubuntu's
+    snap ``/snap/bin/chromium``, ``chromium-browser``), then Playwright's own build
+    (``playwright install chromium``). The same order as scripts/system-deps.sh."""
+    candidates = [
+        os.environ.get("CHROMIUM", ""),
+        *(shutil.which(name) or "" for name in ("chromium", "chromium-browser")),
+        "/usr/bin/chromium",
+        "/snap/bin/chromium",
+    ]
+    browsers = Path(
+        os.environ.get("PLAYWRIGHT_BROWSERS_PATH") or Path.home() / ".cache/ms-playwright"
+    )
+    candidates += sorted(map(str, browsers.glob("chromium-*/chrome-linux*/chrome")), reverse=True)
+    return next((c for c in candidates if c and os.access(c, os.X_OK)), None)
+
+
+#: The Chromium the browser tests drive (see :func:`find_chromium`).
+CHROMIUM = find_chromium() or "/usr/bin/chromium"
 # Without the background-networking flags Chromium keeps trying to reach the internet.
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -180,9 +200,14 @@ def _stop(proc: subprocess.Popen) -> None:
 
 @contextlib.contextmanager
 def chromium_page(*, width: int = 1280, height: int = 900, scale: float = 1.0) -> Iterator[Any]:
-    """A Playwright page in Debian's headless Chromium (``playwright install`` is not needed)."""
+    """A Playwright page in headless Chromium (the distribution's, or Playwright's build)."""
     from playwright.sync_api import sync_playwright
 
+    if find_chromium() is None:
+        raise RuntimeError(
+            "no Chromium found (Debian /usr/bin/chromium, Ubuntu's snap, Playwright's build or "
+            "$CHROMIUM): run `bash scripts/system-deps.sh browser` (part of `make test`)"
+        )
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:

@@ -14,6 +14,7 @@ function build(kind) {
   if (kind === 'sequential') {
     return tf.sequential({layers: [
       tf.layers.conv2d({inputShape: [28, 28, 1], filters: 8, kernelSize: 3, activation: 'relu'}),
+      tf.layers.zeroPadding2d({padding: [2, 1]}),
       tf.layers.batchNormalization(),
       tf.layers.maxPooling2d({poolSize: 2}),
       tf.layers.flatten(),
@@ -23,6 +24,7 @@ function build(kind) {
   }
   const input = tf.input({shape: [28, 28, 1]});
   let y = conv().apply(input);
+  y = tf.layers.zeroPadding2d({padding: [[1, 2], [0, 3]]}).apply(y);
   y = tf.layers.batchNormalization().apply(y);
   y = tf.layers.averagePooling2d({poolSize: 2}).apply(y);
   y = tf.layers.flatten().apply(y);

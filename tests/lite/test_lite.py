@@ -77,6 +77,8 @@ def _visit(browser, server, *, expect_source: str, draw_zero: bool = True) -> No
     expect(output_with(page, "and again: from the cache")).to_be_attached(timeout=60_000)
     # The drawing's comm messages queue behind the running cells: wait for the last one.
     expect(output_with(page, "skipped in the browser")).to_be_attached(timeout=120_000)
+    # No warning on any visit: a re-run loads from browser storage without a word (issue 18)
+    assert page.locator('[data-mime-type="application/vnd.jupyter.stderr"]').count() == 0
     canvas = page.locator(".mnist-widgets-canvas").first
     prediction = page.locator(".mnist-widgets-prediction").first
     canvas.scroll_into_view_if_needed()
