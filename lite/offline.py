@@ -64,9 +64,10 @@ def _imports(wheel: Path) -> list[str]:
     return sorted(n for n in names if n.isidentifier())
 
 
-# Not needed in the browser: the shipped float32 model (2.4 MB) inside the mnist-widgets wheel. The
-# site serves its uint8 copy at models/mnist/, which is what the notebooks load there.
-WHEEL_DROP = ("mnist_widgets/_models/",)
+# Not used in the browser, left out of the site's mnist-widgets wheel: the shipped model's ONNX
+# graph (2.4 MB; no onnxruntime in Pyodide, the numpy engine runs there) and the tutorial
+# notebooks the wheel carries for `mnist-widgets tutorials` (the site has its own copies).
+WHEEL_DROP = ("mnist_widgets/_models/mnist/model.onnx", "mnist_widgets/_tutorials/")
 
 
 def repack(wheel: Path, dest: Path, drop: Sequence[str] = WHEEL_DROP) -> bytes:
