@@ -51,7 +51,6 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 from urllib.parse import unquote, urlsplit
 
 from ._env import ENV_OFFLINE, offline
-from ._filelock import filelock
 from ._fs import sha256_hex
 from ._http import Download, NetworkOptions, check_url, download
 from ._warn import warn
