@@ -29,7 +29,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
 from email.utils import parsedate_to_datetime
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urljoin, urlsplit
 
 import urllib3
@@ -37,10 +37,17 @@ from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import ProtocolError, ProxyError, ProxySchemeUnknown
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
+try:  # on CPython (a dependency there); Pyodide's browser verifies certificates itself
+    import certifi
+except ImportError:  # pragma: no cover - Pyodide
+    certifi = None  # type: ignore[assignment]
+
 from ._env import ENV_OFFLINE, offline
 from ._validators import Validators
 from .errors import ConfigError, DownloadError, MnistWidgetsError, ModelFormatError, OfflineError
 from .tfjs.artifacts import (
+    MAX_MODEL_JSON_BYTES,
+    MAX_WEIGHTS_BYTES,
     MODEL_JSON,
     ModelArtifacts,
     expected_weight_bytes,
@@ -49,8 +56,9 @@ from .tfjs.artifacts import (
     weight_paths,
 )
 
-MAX_MODEL_JSON_BYTES = 32 * 1024 * 1024
-MAX_WEIGHTS_BYTES = 2 * 1024 * 1024 * 1024
+if TYPE_CHECKING:
+    import ssl
+
 MAX_REDIRECTS = 10
 #: Downloads smaller than this show no progress bar unless asked for.
 PROGRESS_MIN_BYTES = 1024 * 1024
@@ -290,11 +298,29 @@ def _in_browser() -> bool:
 _BROWSER_SETS = frozenset({"host", "connection", "accept-encoding", "user-agent", "content-length"})
 
 
+def _tls_context() -> ssl.SSLContext | None:
+    """The certificates HTTPS trusts: the system's (``SSL_CERT_FILE`` and ``SSL_CERT_DIR``
+    honoured) plus certifi's bundle where it is installed, so a Python without system
+    certificates (python.org's macOS build) still verifies servers; ``None`` in a browser, which
+    verifies them itself."""
+    if _in_browser():
+        return None
+    # deferred: Pyodide may not have the ssl module loaded, and a browser verifies TLS itself
+    from urllib3.util.ssl_ import create_urllib3_context
+
+    context = create_urllib3_context()  # TLS 1.2+, certificates and host names verified
+    context.load_default_certs()
+    if certifi is not None:
+        context.load_verify_locations(certifi.where())
+    return context
+
+
 class _Connections:
     """The urllib3 pools of one download: direct, or through the proxy the environment names."""
 
     def __init__(self) -> None:
-        self._direct = urllib3.PoolManager(retries=False)
+        self._tls = _tls_context()
+        self._direct = urllib3.PoolManager(retries=False, ssl_context=self._tls)
         self._proxies: dict[str, str] = {} if _in_browser() else urllib.request.getproxies()
         self._via: dict[str, urllib3.ProxyManager] = {}
 
@@ -339,7 +365,7 @@ class _Connections:
             try:
                 proxy_headers = urllib3.make_headers(proxy_basic_auth=auth) if auth else None
                 self._via[proxy] = urllib3.ProxyManager(
-                    proxy, proxy_headers=proxy_headers, retries=False
+                    proxy, proxy_headers=proxy_headers, retries=False, ssl_context=self._tls
                 )
             except (ProxySchemeUnknown, ValueError) as exc:
                 msg = (

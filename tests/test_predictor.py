@@ -106,7 +106,7 @@ def test_empty_canvas_is_not_classified(predictor):
     assert p.probabilities.shape == (10,) and not p.probabilities.any()
     assert p.input.shape == (28, 28) and not p.input.any()
     assert p.top(3) == []
-    assert "empty" in repr(p)
+    assert p.reason == "nothing drawn" and "nothing drawn" in repr(p)
 
 
 def test_predict_batch_matches_predict(predictor, drawn):

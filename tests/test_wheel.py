@@ -19,7 +19,13 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-TUTORIALS = ["01_train.ipynb", "02_export.ipynb", "03_offline_cache.ipynb", "04_draw.ipynb"]
+TUTORIALS = [
+    "01_train.ipynb",
+    "02_export.ipynb",
+    "03_offline_cache.ipynb",
+    "04_draw.ipynb",
+    "05_teach.ipynb",
+]
 
 
 def _run(*cmd: str | Path, cwd: Path, env: dict[str, str], timeout: float = 600) -> str:
@@ -46,6 +52,7 @@ def test_the_wheel_carries_the_model_the_tutorials_and_project_urls(wheel):
     assert {f"mnist_widgets/_tutorials/{name}" for name in TUTORIALS} <= names
     assert "mnist_widgets/_models/mnist/model.json" in names
     assert "mnist_widgets/_models/mnist/model.onnx" in names  # Predictor() starts without onnx
+    assert "mnist_widgets/replay.npz" in names  # fine-tuning's MNIST replay
     assert "Project-URL: Repository, https://" in metadata
     assert "Provides-Extra: notebooks" in metadata
     body = metadata.split("\n\n", 1)[1]
@@ -80,7 +87,7 @@ def test_pip_install_then_tutorials_then_notebook_04_in_a_fresh_venv(wheel, tmp_
     assert Path(where.strip()).is_relative_to(site)
 
     out = _run(venv / "bin" / "mnist-widgets", "tutorials", "tutorials", cwd=home, env=env)
-    assert "copied 4 notebooks" in out
+    assert "copied 5 notebooks" in out
     assert sorted(p.name for p in (home / "tutorials").iterdir()) == TUTORIALS
     again = subprocess.run(
         [venv / "bin" / "mnist-widgets", "tutorials", "tutorials"], cwd=home, env=env,
