@@ -47,6 +47,8 @@ from ._env import ENV_OFFLINE, offline
 from ._validators import Validators
 from .errors import ConfigError, DownloadError, MnistWidgetsError, ModelFormatError, OfflineError
 from .tfjs.artifacts import (
+    MAX_MODEL_JSON_BYTES,
+    MAX_WEIGHTS_BYTES,
     MODEL_JSON,
     ModelArtifacts,
     expected_weight_bytes,
@@ -58,8 +60,6 @@ from .tfjs.artifacts import (
 if TYPE_CHECKING:
     import ssl
 
-MAX_MODEL_JSON_BYTES = 32 * 1024 * 1024
-MAX_WEIGHTS_BYTES = 2 * 1024 * 1024 * 1024
 MAX_REDIRECTS = 10
 #: Downloads smaller than this show no progress bar unless asked for.
 PROGRESS_MIN_BYTES = 1024 * 1024

@@ -15,7 +15,8 @@ measured better than a pull alone: a pull strong enough to keep MNIST test accur
 also keeps the model from learning the new style (``benchmarks/teach.py``).
 
 Everything before the last layer is kept, so the features are computed once per drawing (the
-replayed digits' once per model and process) and each step costs two small matrix products:
+replayed digits' come bundled for the shipped model, and are computed once per process for any
+other) and each step costs two small matrix products:
 fine-tuning on 50 drawings takes a fraction of a second natively and a few seconds in the browser
 (``benchmarks/teach.py``). It runs wherever NumPy runs, Pyodide included, on the predictor's own
 engine ("numpy" or "onnxruntime"; a tensorflow predictor's features come from numpy). The same

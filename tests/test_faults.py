@@ -242,7 +242,7 @@ def test_a_corrupted_cache_is_never_loaded_even_when_the_network_is_down(site):
 def test_a_broken_download_never_replaces_a_good_cached_model(server, site):
     good = fetch_artifacts(_url(server))
     (site / "tiny" / SHARD).write_bytes(b"\0" * 10)  # the server now serves a broken model
-    with pytest.warns(NetworkFallbackWarning, match="has 10 bytes"):
+    with pytest.warns(NetworkFallbackWarning, match="hold 10 bytes"):
         result = fetch_artifacts(_url(server), strategy="network-first")
     assert result.source == "cache"
     stored = ModelStore().load(good.cache_url)

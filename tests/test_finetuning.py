@@ -192,3 +192,10 @@ def test_another_model_computes_its_own_replay_features(seed_model_dir, taught):
     tuned = finetune(seed, taught[0])
     assert finetune_info(tuned).base_sha256 == model_sha256(seed.artifacts)
     assert accuracy(tuned, taught[0]) == 1.0
+
+
+def test_a_progress_bar_when_asked_and_none_when_not(base, taught, capsys):
+    finetune(base, taught[0], progress=True)
+    assert "fine-tuning" in capsys.readouterr().err
+    finetune(base, taught[0], progress=False)
+    assert capsys.readouterr().err == ""
