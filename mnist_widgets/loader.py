@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future
@@ -451,7 +452,26 @@ def _on_miss(job: _Job) -> FetchResult:
         hit = job.cached(report=False)  # someone may have stored it meanwhile
         if hit is not None:
             return job.result(hit)
-        return job.save(*job.download())
+        try:
+            got = job.download()
+        except DownloadError as exc:
+            if not _in_browser() or isinstance(exc, OfflineError):
+                raise
+            raise DownloadError(f"{exc}\n{_BROWSER_MISS}") from exc
+        return job.save(*got)
+
+
+# What a learner can do about a miss in the tutorials' web app: no shell there.
+_BROWSER_MISS = (
+    "The model is not in this browser's storage (it was never saved here, or the browser's data "
+    "for this site was cleared) and the site could not be reached. Connect to the network, "
+    "reload the page and run the notebook again: the model is downloaded and saved again, and "
+    "later runs work offline."
+)
+
+
+def _in_browser() -> bool:
+    return sys.platform == "emscripten"
 
 
 def _network_first(job: _Job) -> FetchResult:

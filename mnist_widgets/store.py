@@ -44,7 +44,6 @@ import os
 import re
 import time
 import uuid
-import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -52,13 +51,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar
 
-with warnings.catch_warnings():
-    # Pyodide has no fcntl: filelock then offers a soft lock and says so on import. The lock only
-    # saves bandwidth (one kernel per page there), so that is not a warning for the user.
-    warnings.filterwarnings("ignore", "only soft file lock is available", UserWarning)
-    import filelock
-
 from ._env import ENV_CACHE, cache_dir
+from ._filelock import filelock
 from ._fs import fsync_dir, read_regular, replace_file, sha256_hex, write_synced
 from ._ownership import (
     CURRENT,
