@@ -18,6 +18,7 @@ an exception.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import math
 import re
@@ -300,9 +301,9 @@ _BROWSER_SETS = frozenset({"host", "connection", "accept-encoding", "user-agent"
 
 def _tls_context() -> ssl.SSLContext | None:
     """The certificates HTTPS trusts: the system's (``SSL_CERT_FILE`` and ``SSL_CERT_DIR``
-    honoured) plus certifi's bundle where it is installed, so a Python without system
-    certificates (python.org's macOS build) still verifies servers; ``None`` in a browser, which
-    verifies them itself."""
+    honoured) plus certifi's bundle where it is installed and readable, so a Python without
+    system certificates (python.org's macOS build) still verifies servers; ``None`` in a
+    browser, which verifies them itself."""
     if _in_browser():
         return None
     # deferred: Pyodide may not have the ssl module loaded, and a browser verifies TLS itself
@@ -311,26 +312,25 @@ def _tls_context() -> ssl.SSLContext | None:
     context = create_urllib3_context()  # TLS 1.2+, certificates and host names verified
     context.load_default_certs()
     if certifi is not None:
-        context.load_verify_locations(certifi.where())
+        with contextlib.suppress(OSError):  # an unreadable bundle: the system's CAs still apply
+            context.load_verify_locations(certifi.where())
     return context
 
 
 class _Connections:
-    """The urllib3 pools of one download: direct, or through the proxy the environment names."""
+    """The urllib3 pools of one download: direct, or through the proxy the environment names;
+    the TLS context is made on the first https:// request only."""
 
     def __init__(self) -> None:
-        self._tls = _tls_context()
-        self._direct = urllib3.PoolManager(retries=False, ssl_context=self._tls)
         self._proxies: dict[str, str] = {} if _in_browser() else urllib.request.getproxies()
-        self._via: dict[str, urllib3.ProxyManager] = {}
+        self._managers: dict[tuple[str | None, bool], urllib3.PoolManager] = {}
 
     def __enter__(self) -> _Connections:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._direct.clear()
-        for pool in self._via.values():
-            pool.clear()
+        for manager in self._managers.values():
+            manager.clear()
 
     def proxy_for(self, url: str) -> str | None:
         """The proxy URL for ``url``, or ``None`` to connect directly (``NO_PROXY`` included)."""
@@ -343,11 +343,10 @@ class _Connections:
 
     def get(self, url: str, headers: Mapping[str, str], timeout: float) -> Any:
         """Send one GET (no redirects, no retries, body not read yet); return the response."""
-        proxy = self.proxy_for(url)
-        pool = self._direct if proxy is None else self._proxy(proxy)
+        manager = self._manager(self.proxy_for(url), url.lower().startswith("https:"))
         if _in_browser():
             headers = {k: v for k, v in headers.items() if k.lower() not in _BROWSER_SETS}
-        return pool.request(
+        return manager.request(
             "GET",
             url,
             headers=dict(headers),
@@ -358,23 +357,32 @@ class _Connections:
             timeout=urllib3.Timeout(connect=timeout, read=timeout),
         )
 
-    def _proxy(self, proxy: str) -> urllib3.ProxyManager:
-        if proxy not in self._via:
-            parts = urlsplit(proxy)
-            auth = unquote(parts.netloc.rpartition("@")[0]) if "@" in parts.netloc else None
-            try:
-                proxy_headers = urllib3.make_headers(proxy_basic_auth=auth) if auth else None
-                self._via[proxy] = urllib3.ProxyManager(
-                    proxy, proxy_headers=proxy_headers, retries=False, ssl_context=self._tls
-                )
-            except (ProxySchemeUnknown, ValueError) as exc:
-                msg = (
-                    f"cannot use the proxy {_without_auth(proxy)!r} from the environment ({exc}); "
-                    "only http:// and https:// proxies are supported: fix HTTP_PROXY, "
-                    "HTTPS_PROXY or ALL_PROXY, or name the host in NO_PROXY"
-                )
-                raise DownloadError(msg) from exc
-        return self._via[proxy]
+    def _manager(self, proxy: str | None, secure: bool) -> urllib3.PoolManager:
+        key = (proxy, secure)
+        if key not in self._managers:
+            tls = _tls_context() if secure else None
+            if proxy is None:
+                self._managers[key] = urllib3.PoolManager(retries=False, ssl_context=tls)
+            else:
+                self._managers[key] = _proxy_manager(proxy, tls)
+        return self._managers[key]
+
+
+def _proxy_manager(proxy: str, tls: ssl.SSLContext | None) -> urllib3.ProxyManager:
+    parts = urlsplit(proxy)
+    auth = unquote(parts.netloc.rpartition("@")[0]) if "@" in parts.netloc else None
+    try:
+        proxy_headers = urllib3.make_headers(proxy_basic_auth=auth) if auth else None
+        return urllib3.ProxyManager(
+            proxy, proxy_headers=proxy_headers, retries=False, ssl_context=tls
+        )
+    except (ProxySchemeUnknown, ValueError) as exc:
+        msg = (
+            f"cannot use the proxy {_without_auth(proxy)!r} from the environment ({exc}); "
+            "only http:// and https:// proxies are supported: fix HTTP_PROXY, "
+            "HTTPS_PROXY or ALL_PROXY, or name the host in NO_PROXY"
+        )
+        raise DownloadError(msg) from exc
 
 
 def _without_auth(url: str) -> str:
