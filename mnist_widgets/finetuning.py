@@ -200,7 +200,7 @@ def finetune(
             np.full(len(replayed), 1.0 / max(len(replayed), 1)),
         ]
     )[:, None]
-    theta0 = np.concatenate([w0.ravel(), b0]).astype(np.float64)
+    theta0 = np.concatenate([w0.T.ravel(), b0]).astype(np.float64)  # see _Objective
     objective = _Objective(
         x.astype(np.float64), targets, weights, theta0, pull, fit_bias=head.bias is not None
     )
@@ -374,7 +374,13 @@ def _softmax(z: np.ndarray) -> np.ndarray:
 
 class _Objective:
     """sum_i weights_i * CE(softmax(x_i W + b), targets_i) + pull/2 |theta - theta0|^2, with
-    theta = (W, b) flattened: the loss and its gradient."""
+    theta = (W transposed, b) flattened, one class's weights after another: the loss and its
+    gradient.
+
+    Each matrix product is one matrix-vector product per class: BLAS runs those on one thread,
+    where a (550 x 512) @ (512 x 10) matrix product starts a thread per core, which costs ten times
+    the arithmetic on a busy machine (``benchmarks/teach.py``); Pyodide's NumPy runs both alike.
+    """
 
     def __init__(
         self,
@@ -389,26 +395,34 @@ class _Objective:
         self.x, self.xt = x, np.ascontiguousarray(x.T)
         self.targets, self.weights = targets, weights
         self.theta0, self.pull = theta0, pull
-        self.shape = (x.shape[1], targets.shape[1])
+        self.shape = (targets.shape[1], x.shape[1])  # (classes, features): W transposed
         self.fit_bias = fit_bias
 
     def split(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The (features, classes) kernel and the bias of theta."""
         n = self.shape[0] * self.shape[1]
-        return theta[:n].reshape(self.shape), theta[n:]
+        return theta[:n].reshape(self.shape).T, theta[n:]
 
     def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
-        w, b = self.split(theta)
-        z = self.x @ w + b
+        n = self.shape[0] * self.shape[1]
+        w_t, b = theta[:n].reshape(self.shape), theta[n:]
+        z = _per_row(self.x, w_t) + b
         z -= z.max(axis=1, keepdims=True)
         log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
         delta = theta - self.theta0
         loss = -float((self.weights * self.targets * log_p).sum())
         loss += 0.5 * self.pull * float(delta @ delta)
         g = (np.exp(log_p) - self.targets) * self.weights
-        grad = np.concatenate([(self.xt @ g).ravel(), g.sum(axis=0)]) + self.pull * delta
+        grad_w_t = _per_row(self.xt, np.ascontiguousarray(g.T)).T  # (classes, features)
+        grad = np.concatenate([grad_w_t.ravel(), g.sum(axis=0)]) + self.pull * delta
         if not self.fit_bias:  # a layer without a bias keeps its zeros
             grad[self.shape[0] * self.shape[1] :] = 0.0
         return loss, grad
+
+
+def _per_row(a: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``a @ rows.T`` as one matrix-vector product per row of ``rows`` (see :class:`_Objective`)."""
+    return np.stack([a @ row for row in rows], axis=1)
 
 
 def _lbfgs(
