@@ -11,8 +11,10 @@ minimise, by L-BFGS (20-40 steps), the sum of
 * a small L2 pull of the weights toward the base model's (``pull``).
 
 The loss is convex, so the result is its minimum, whatever the optimiser's path. Replaying MNIST
-measured better than a pull alone: a pull strong enough to keep MNIST test accuracy within 0.1 pp
-also keeps the model from learning the new style (``benchmarks/teach.py``).
+measured better than a pull alone (``benchmarks/teach.py``, 5 drawings each of a flagged 1 and a
+crossed 7): with the defaults, 99.7 % of new flagged 1s and 7s read right and MNIST test accuracy
+drops 0.06 pp; a pull alone that keeps MNIST as well (1.0) reads 93.5 % of them, and one that
+learns them (1e-3) drops MNIST by 0.6 pp.
 
 Everything before the last layer is kept, so the features are computed once per drawing (the
 replayed digits' come bundled for the shipped model, and are computed once per process for any
