@@ -128,7 +128,8 @@ def finetune_info(model: Predictor | ModelArtifacts) -> FineTuneInfo | None:
     meta = artifacts.model_json.get("userDefinedMetadata")
     if not isinstance(meta, dict):
         return None
-    return FineTuneInfo.from_json(meta.get(METADATA_KEY, {}).get("finetune"))
+    ours = meta.get(METADATA_KEY)
+    return FineTuneInfo.from_json(ours.get("finetune")) if isinstance(ours, dict) else None
 
 
 def finetune(
@@ -497,8 +498,9 @@ def _with_head(
     if "bias" in specs:
         new[specs["bias"]] = bias
     model_json, files = replace_weights(artifacts.model_json, artifacts.weight_files, new)
-    meta = dict(model_json.get("userDefinedMetadata") or {})
-    ours = dict(meta.get(METADATA_KEY) or {})
+    old = model_json.get("userDefinedMetadata")
+    meta = dict(old) if isinstance(old, dict) else {}
+    ours = dict(meta[METADATA_KEY]) if isinstance(meta.get(METADATA_KEY), dict) else {}
     ours["finetune"] = info.to_json()
     meta[METADATA_KEY] = ours
     model_json = {**model_json, "userDefinedMetadata": meta}
