@@ -187,33 +187,30 @@ def parse_rows(markdown: str) -> list[Row]:
 ROWS = parse_rows(ARCHITECTURE.read_text())
 
 
-def _ranks(rows: list[Row]) -> dict[str, float]:
-    """Module -> its row's height (0 is the top). The row labelled ``apart`` stands beside the
-    flow: it may use every row but the top one, so it ranks between the top row and the next."""
-    flow = [row for row in rows if row.label != "apart"]
-    ranks = {m: float(i) for i, row in enumerate(flow) for m in row.modules}
-    ranks.update({m: 0.5 for row in rows if row.label == "apart" for m in row.modules})
-    return ranks
-
-
 def layering_violations(graph: Graph, rows: list[Row]) -> list[str]:
-    """Each import that goes up a row, or into the ``apart`` row from outside it and the CLI.
+    """Each import that goes up a row, or into or out of the ``apart`` row the wrong way.
 
     Within a row a module may use its neighbours (the drawing's arrows); the no-circle test
-    keeps that one way too.
+    keeps that one way too. The row labelled ``apart`` stands beside the flow: its modules may
+    use any module of the flow but the CLI, and only the CLI and each other import them.
     """
-    ranks = _ranks(rows)
-    label = {m: row.label for row in rows for m in row.modules}
     apart = {m for row in rows if row.label == "apart" for m in row.modules}
+    flow = [row for row in rows if row.label != "apart"]
+    ranks = {m: i for i, row in enumerate(flow) for m in row.modules}
+    label = {m: row.label for row in rows for m in row.modules}
     found = []
     for module, deps in sorted(graph.items()):
         for dep in sorted(deps):
-            if module not in ranks or dep not in ranks:
+            if module not in label or dep not in label:
                 continue  # reported by test_every_module_is_drawn_once
-            if ranks[dep] < ranks[module]:
+            if module in apart:
+                if _is_cli(dep):
+                    found.append(f"{module} (apart) imports the CLI's {dep}")
+            elif dep in apart:
+                if not _is_cli(module):
+                    found.append(f"{module} ({label[module]}) imports {dep}, which stands apart")
+            elif ranks[dep] < ranks[module]:
                 found.append(f"{module} ({label[module]}) imports {dep} ({label[dep]}), a row up")
-            elif dep in apart and module not in apart and not _is_cli(module):
-                found.append(f"{module} ({label[module]}) imports {dep}, which stands apart")
     return found
 
 
@@ -275,11 +272,13 @@ def test_an_upward_import_fails_even_without_a_circle(tmp_path):
     ]
 
 
-def test_the_apart_row_is_imported_only_by_the_cli_and_itself():
+def test_the_apart_row_is_imported_only_by_the_cli_and_itself_and_uses_no_cli():
     graph = {m: set(deps) for m, deps in GRAPH.items()}
-    graph[f"{ROOT}.widget"].add(f"{ROOT}.drawn")  # same height as the CLI, but not the CLI
+    graph[f"{ROOT}.widget"].add(f"{ROOT}.drawn")  # same row as the CLI, but not the CLI
+    graph[f"{ROOT}.plots"].add(f"{ROOT}._cli._types")
     assert layering_violations(graph, ROWS) == [
-        f"{ROOT}.widget (app) imports {ROOT}.drawn, which stands apart"
+        f"{ROOT}.plots (apart) imports the CLI's {ROOT}._cli._types",
+        f"{ROOT}.widget (app) imports {ROOT}.drawn, which stands apart",
     ]
 
 
