@@ -139,7 +139,8 @@ class DigitCanvas(widgets.VBox):
         undo.on_click(self._guard(lambda _: self.undo()))
         clear.on_click(self._guard(lambda _: self.clear()))
 
-        for register, handler in [
+        # ipycanvas's registration methods (untyped) and the handlers they get
+        callbacks: list[tuple[Callable[..., Any], Callable[..., Any]]] = [
             (self.canvas.on_mouse_down, self._on_mouse_down),
             (self.canvas.on_mouse_move, self._on_mouse_move),
             (self.canvas.on_mouse_up, self._on_mouse_up),
@@ -151,7 +152,8 @@ class DigitCanvas(widgets.VBox):
             (self.canvas.on_client_ready, self._redraw),
             (self._bars.on_client_ready, self._show_prediction),
             (self._view.on_client_ready, self._show_prediction),
-        ]:
+        ]
+        for register, handler in callbacks:
             register(self._guard(handler))
         self.observe(self._guard(self._show_prediction), names="prediction")
 
