@@ -5,14 +5,16 @@ cannot drift apart: every module is drawn exactly once, and no module imports on
 above its own (an upward import fails even where it closes no circle). Every ``import`` statement
 counts, the ones inside functions included (a deferred import that exists to dodge a circle is
 still a circle), and so do a package's lazy ``_EXPORTS``; only ``if TYPE_CHECKING:`` blocks, which
-never run, are left out.
+never run, are left out. Each deferred (function-level) import says why in a comment.
 """
 
 from __future__ import annotations
 
 import ast
+import io
 import re
 import shutil
+import tokenize
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -218,6 +220,47 @@ def _is_cli(module: str) -> bool:
     return module in CLI or module.startswith(f"{ROOT}._cli.")
 
 
+# -- deferred imports ------------------------------------------------------------------------------
+
+_DIRECTIVE = re.compile(r"(noqa|type:\s*ignore|pragma:)\b.*")
+
+
+def _comment_lines(source: str) -> tuple[set[int], set[int]]:
+    """Lines with a comment that says something (not only a noqa/type/pragma directive): all of
+    them, and those that can speak for the line below (a comment alone, or after a ``try:``)."""
+    lines, leading = set(), set()
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type == tokenize.COMMENT:
+            parts = (p.strip() for p in token.string.split("#"))
+            if any(p and not _DIRECTIVE.fullmatch(p) for p in parts):
+                lines.add(token.start[0])
+                code = token.line[: token.start[1]].strip()
+                if not code or code.endswith(":"):
+                    leading.add(token.start[0])
+    return lines, leading
+
+
+def unexplained_deferred_imports(source: str, where: str) -> list[str]:
+    """Every import inside a function without a comment on its line or just above it (or right
+    after an import that has one: a group of deferred imports shares its reason)."""
+    commented, leading = _comment_lines(source)
+    deferred = {
+        node.lineno: node
+        for function in ast.walk(ast.parse(source))
+        if isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef)
+        for node in ast.walk(function)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+    }
+    explained_ends: set[int] = set()
+    found = []
+    for line, node in sorted(deferred.items()):
+        if line in commented or line - 1 in leading or line - 1 in explained_ends:
+            explained_ends.add(node.end_lineno or line)
+        else:
+            found.append(f"{where}:{line}: {ast.unparse(node)}")
+    return found
+
+
 # -- the tests -------------------------------------------------------------------------------------
 
 
@@ -299,3 +342,31 @@ def test_leaf_helpers_import_nothing_of_ours_but_errors():
     assert {m: GRAPH[m] - {f"{ROOT}.errors"} for m in leaf.modules} == {
         m: set() for m in leaf.modules
     }
+
+
+def test_every_deferred_import_says_why():
+    found = [
+        hit
+        for module, path in MODULES.items()
+        for hit in unexplained_deferred_imports(path.read_text(), str(path.relative_to(REPO)))
+    ]
+    assert found == []
+
+
+def test_the_deferred_import_check_needs_a_comment_that_says_something():
+    source = (
+        "import os\n"
+        "def a():\n    import json  # deferred: only a needs it\n"
+        "def b():\n    # deferred: only b needs it\n    import json\n"
+        "def c():\n    if True:\n        import json  # noqa: F401\n"
+        "def d():\n    from json import (\n        dumps,\n    )\n"
+        "def e():\n    x = 1  # a comment about x\n    import json\n"
+        "def f():\n    try:  # deferred: only f needs it\n        import json\n"
+        "    except ImportError:\n        pass\n"
+        "def g():\n    import json  # deferred: only g needs these\n    import csv\n"
+    )
+    assert unexplained_deferred_imports(source, "m.py") == [
+        "m.py:9: import json",
+        "m.py:11: from json import dumps",
+        "m.py:16: import json",
+    ]
