@@ -28,6 +28,7 @@ const COMPLETE = '__precache-complete__';
 const PARALLEL = 2; // of the browser's 6 connections per host: the page needs the rest
 const ROOT = new URL('./', self.location.href);
 const broadcast = new BroadcastChannel('/sw-api.v1');
+const HASHES = new Map(PRECACHE.map(([path, sha256]) => [new URL(path, ROOT).href, sha256]));
 
 function hexToBase64(hex) {
   let binary = '';
@@ -149,7 +150,27 @@ const NOT_SAVED = '<!DOCTYPE html><meta charset="utf-8"><title>Offline</title>'
   + '<p>Connect to the network once and reload: the site saves itself in the background, '
   + 'and then works offline.</p>';
 
-async function fromSite(request, url) {
+function toHex(buffer) {
+  return Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+// What the page fetches while the cache is still filling is kept too, if its bytes are this
+// build's: the fill then skips it, and a first visit downloads each file once.
+async function keep(key, response) {
+  const sha256 = HASHES.get(key);
+  if (!sha256 || response.status !== 200) return;
+  const body = await response.arrayBuffer();
+  if (toHex(await crypto.subtle.digest('SHA-256', body)) !== sha256) return;
+  const headers = new Headers({ 'x-precache-sha256': sha256 });
+  for (const name of ['content-type', 'etag', 'last-modified']) {
+    const value = response.headers.get(name);
+    if (value) headers.set(name, value);
+  }
+  const cache = await caches.open(CACHE);
+  await cache.put(key, new Response(body, { status: 200, headers }));
+}
+
+async function fromSite(request, url, event) {
   const cache = await caches.open(CACHE);
   const complete = !!(await cache.match(new URL(COMPLETE, ROOT).href));
   const key = url.origin + url.pathname + (url.pathname.endsWith('/') ? 'index.html' : '');
@@ -158,7 +179,9 @@ async function fromSite(request, url) {
   const hit = complete || request.mode !== 'navigate' ? await cache.match(key) : null;
   if (hit) return conditional(request, hit);
   try {
-    return await fetch(request);
+    const response = await fetch(request);
+    if (!complete && request.method === 'GET') event.waitUntil(keep(key, response.clone()));
+    return response;
   } catch (error) {
     if (request.mode === 'navigate') {
       const page = await cache.match(new URL(OFFLINE_PAGE, ROOT).href);
@@ -195,6 +218,6 @@ self.addEventListener('fetch', (event) => {
   } else if (url.pathname.includes('/api/drive') || url.pathname.includes('/api/stdin/')) {
     event.respondWith(broadcastOne(request, url));
   } else if (request.method === 'GET' && url.href.startsWith(ROOT.href)) {
-    event.respondWith(fromSite(request, url));
+    event.respondWith(fromSite(request, url, event));
   }
 });
