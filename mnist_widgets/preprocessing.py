@@ -261,8 +261,7 @@ def prepare_strokes(
             draw.line(xy, fill=255, width=pen_px, joint="curve")
         for x, y in xy:
             draw.ellipse((x - r, y - r, x + r, y + r), fill=255)
-    x = preprocess(np.asarray(img), normalise_strokes=False)
-    return Prepared(x, reason)
+    return Prepared(preprocess(np.asarray(img), normalise_strokes=False), reason)
 
 
 def preprocess_or_none(canvas: np.ndarray) -> np.ndarray | None:
