@@ -13,6 +13,7 @@ made once per seed and cached (:func:`pen_copies`).
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -68,7 +69,7 @@ def pen_copies(
         digest = _digest(images)
         path = Path(cache_dir) / f"pen-v{_VERSION}-seed{seed}-x{copies}-{digest}.npy"
         if path.is_file():
-            cached = np.load(path)
+            cached: np.ndarray = np.load(path)
             if cached.shape == (copies, *images.shape) and cached.dtype == np.uint8:
                 return cached
     rng = np.random.default_rng(seed)
@@ -83,8 +84,6 @@ def pen_copies(
 
 
 def _digest(images: np.ndarray) -> str:
-    import hashlib
-
     return hashlib.sha256(np.ascontiguousarray(images).tobytes()).hexdigest()[:12]
 
 
@@ -106,14 +105,15 @@ def _redraw_chunk(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def _longer_side(mask: np.ndarray) -> np.ndarray:
     """Per image of (N, H, W): the longer side of the mask's bounding box (0 when empty)."""
-    rows, cols = mask.any(axis=2), mask.any(axis=1)
+    rows, cols = np.asarray(mask.any(axis=2)), np.asarray(mask.any(axis=1))
 
     def extent(a: np.ndarray) -> np.ndarray:
         first = np.argmax(a, axis=1)
         last = a.shape[1] - 1 - np.argmax(a[:, ::-1], axis=1)
         return np.where(a.any(axis=1), last - first + 1, 0)
 
-    return np.maximum(extent(rows), extent(cols)).astype(np.float32)
+    longer: np.ndarray = np.maximum(extent(rows), extent(cols)).astype(np.float32)
+    return longer
 
 
 def _smooth_noise(n: int, size: int, sigma: float, rng: np.random.Generator) -> np.ndarray:
@@ -123,7 +123,8 @@ def _smooth_noise(n: int, size: int, sigma: float, rng: np.random.Generator) -> 
     g /= g.sum(axis=1, keepdims=True)
     field = g @ rng.uniform(-1, 1, size=(n, size, size)).astype(np.float32) @ g.T
     rms = np.sqrt((field**2).mean(axis=(1, 2), keepdims=True)) + 1e-6
-    return field / rms
+    unit: np.ndarray = field / rms  # (numpy's stubs: Any)
+    return unit
 
 
 def _warp(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -266,12 +266,13 @@ class Predictor:
 
     def _classify(self, prepared: list[Prepared]) -> list[Prediction]:
         out = [_not_a_digit(p) for p in prepared]
-        kept = [i for i, p in enumerate(prepared) if p.reason is None and p.input is not None]
+        kept = [
+            (i, p.input) for i, p in enumerate(prepared) if p.reason is None and p.input is not None
+        ]
         for start in range(0, len(kept), _BATCH):
             chunk = kept[start : start + _BATCH]
-            inputs = [prepared[i].input for i in chunk]
-            batch = np.stack(inputs)[:, :, :, None]
-            for i, x, probs in zip(chunk, inputs, self._run(batch), strict=True):
+            batch = np.stack([x for _, x in chunk])[:, :, :, None]
+            for (i, x), probs in zip(chunk, self._run(batch), strict=True):
                 out[i] = _make(probs, x)
         return out
 

@@ -265,8 +265,8 @@ def prepare_strokes(
             draw.line(xy, fill=255, width=pen_px, joint="curve")
         for x, y in xy:
             draw.ellipse((x - r, y - r, x + r, y + r), fill=255)
-    x = preprocess(np.asarray(img), normalise_strokes=False)
-    return Prepared(x, reason)
+    model_input = preprocess(np.asarray(img), normalise_strokes=False)
+    return Prepared(model_input, reason)
 
 
 def preprocess_or_none(canvas: np.ndarray) -> np.ndarray | None:
@@ -313,7 +313,10 @@ def pool_like_article(canvas: np.ndarray) -> np.ndarray:
     if h % SIZE or w % SIZE:
         msg = f"pool_like_article needs sides that are multiples of 28 (e.g. 280x280), got {h}x{w}"
         raise CanvasError(msg)
-    return x.reshape(SIZE, h // SIZE, SIZE, w // SIZE).mean(axis=(1, 3), dtype=np.float32)
+    pooled: np.ndarray = x.reshape(SIZE, h // SIZE, SIZE, w // SIZE).mean(
+        axis=(1, 3), dtype=np.float32
+    )
+    return pooled
 
 
 # --- steps -------------------------------------------------------------------------------------
@@ -367,7 +370,8 @@ def _check_values(a: np.ndarray) -> np.ndarray:
     if a.dtype == np.uint8:
         return a
     if a.dtype == np.bool_:
-        return a.astype(np.uint8) * np.uint8(255)
+        inked: np.ndarray = a.astype(np.uint8) * np.uint8(255)
+        return inked
     if np.issubdtype(a.dtype, np.integer):
         lo, hi = int(a.min()), int(a.max())
         if lo < 0 or hi > 255:
@@ -379,10 +383,10 @@ def _check_values(a: np.ndarray) -> np.ndarray:
         if not np.isfinite(a).all():
             msg = "the canvas contains NaN or infinite values; expected floats in [0, 1]"
             raise CanvasError(msg)
-        lo, hi = float(a.min()), float(a.max())
-        if lo < 0 or hi > 1:
+        low, high = float(a.min()), float(a.max())
+        if low < 0 or high > 1:
             msg = (
-                f"float canvases must hold values in [0, 1], got {lo:g} to {hi:g}; "
+                f"float canvases must hold values in [0, 1], got {low:g} to {high:g}; "
                 "for 0-255 data pass uint8 (or divide by 255)"
             )
             raise CanvasError(msg)

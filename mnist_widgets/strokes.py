@@ -70,7 +70,8 @@ def thin(mask: np.ndarray, max_iterations: int = 100) -> np.ndarray:
         if not changed:
             break
     out = skel.copy()
-    return out[0] if single else out
+    result: np.ndarray = out[0] if single else out  # (numpy's indexing returns Any)
+    return result
 
 
 def ink_skeleton(skeleton: np.ndarray, radius: float | np.ndarray) -> np.ndarray:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import html
+import io
 import math
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -26,7 +27,7 @@ import ipywidgets as widgets
 import numpy as np
 import traitlets
 from ipycanvas import Canvas, hold_canvas
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from .corrections import CorrectionBar
 from .drawings import DrawingSet
@@ -139,7 +140,8 @@ class DigitCanvas(widgets.VBox):
         undo.on_click(self._guard(lambda _: self.undo()))
         clear.on_click(self._guard(lambda _: self.clear()))
 
-        for register, handler in [
+        # ipycanvas's registration methods (untyped) and the handlers they get
+        callbacks: list[tuple[Callable[..., Any], Callable[..., Any]]] = [
             (self.canvas.on_mouse_down, self._on_mouse_down),
             (self.canvas.on_mouse_move, self._on_mouse_move),
             (self.canvas.on_mouse_up, self._on_mouse_up),
@@ -151,7 +153,8 @@ class DigitCanvas(widgets.VBox):
             (self.canvas.on_client_ready, self._redraw),
             (self._bars.on_client_ready, self._show_prediction),
             (self._view.on_client_ready, self._show_prediction),
-        ]:
+        ]
+        for register, handler in callbacks:
             register(self._guard(handler))
         self.observe(self._guard(self._show_prediction), names="prediction")
 
@@ -361,8 +364,6 @@ class DigitCanvas(widgets.VBox):
         bundle: dict[str, Any] | None = super()._repr_mimebundle_(**kwargs)
         if bundle is None:
             return None
-        import io
-
         png = io.BytesIO()
         self.snapshot().save(png, format="PNG", optimize=True)
         bundle["image/png"] = png.getvalue()
@@ -436,8 +437,6 @@ def _validate_points(points: Iterable[Sequence[float]]) -> list[Point]:
 
 def _snapshot(drawing: np.ndarray, prediction: Any) -> Image.Image:
     """Dark ink on paper at half size, then the predicted digit and the probability bars."""
-    from PIL import ImageFont
-
     half = SIZE // 2
     out = Image.new("RGB", (half + 20 + _BARS_W, half), PAPER)
     ink = Image.fromarray(255 - drawing).resize((half, half), Image.Resampling.LANCZOS)

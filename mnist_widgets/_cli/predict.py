@@ -75,6 +75,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _why(reason: str | None) -> str:
     """One line saying why an image was not classified (the widget's short reason, explained)."""
+    # deferred: preprocessing brings NumPy and Pillow, which --help does without
     from ..preprocessing import REASON_FLAT, REASON_LITTLE_INK, REASON_TOO_SMALL
 
     if reason == REASON_TOO_SMALL:
