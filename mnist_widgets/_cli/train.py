@@ -13,6 +13,7 @@ import statistics
 import tempfile
 import warnings
 from pathlib import Path
+from typing import Any
 
 from ..errors import MnistWidgetsError
 
@@ -106,15 +107,15 @@ def _check_targets(args: argparse.Namespace) -> None:
         raise MnistWidgetsError(msg)
 
 
-def _save_keras(model: object, path: str | Path) -> None:
+def _save_keras(model: Any, path: str | Path) -> None:  # a keras.Model (Keras ships no types)
     # Keras 3.15's saver trips NumPy 2's __array__(copy=) DeprecationWarning on every variable;
     # it is Keras-internal and not actionable for our users.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        model.save(path)  # type: ignore[attr-defined]
+        model.save(path)
 
 
-def _save(model: object, args: argparse.Namespace) -> list[str]:
+def _save(model: Any, args: argparse.Namespace) -> list[str]:
     saved: list[str] = []
     try:
         if args.keras_file is not None:
