@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         n = v["visit"]
         rows += [
             [f"{n} visit: downloaded", f"{v['bytes_downloaded'] / mb:.1f} MB",
-             f"{v['requests']} requests until the first prediction; model from the "
+             f"{v['requests']} requests until the notebook had run; model from the "
              f"{v['model_source']}"],
             [f"{n} visit: idle kernel", f"{v['seconds_to_idle_kernel']:.1f} s", "open -> idle"],
             [f"{n} visit: first prediction", f"{v['seconds_open_to_first_prediction']:.1f} s",
