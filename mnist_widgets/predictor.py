@@ -11,7 +11,7 @@ every backend, each in its own process; the README's results table quotes them.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -19,9 +19,8 @@ import numpy as np
 
 from . import engines
 from .errors import CanvasError, ConfigError, ModelFormatError
-from .preprocessing import SIZE, preprocess_or_none
+from .preprocessing import REASON_EMPTY, SIZE, Prepared, prepare, prepare_strokes
 from .tfjs.artifacts import ModelArtifacts
-from .tfjs.codec import encode_model
 from .tfjs.graph import ModelGraph
 
 if TYPE_CHECKING:
@@ -42,29 +41,37 @@ class Prediction:
     Attributes
     ----------
     digit : int or None
-        The most likely digit, or ``None`` for an empty canvas (which is never classified).
+        The most likely digit, or ``None`` when the drawing is not classified: an empty canvas,
+        or not a digit (a dot, a short dash, too little ink: the rule is
+        :mod:`mnist_widgets.preprocessing`'s "Not a digit").
     probabilities : numpy.ndarray
-        float32 ``(10,)`` summing to 1; all zeros for an empty canvas.
+        float32 ``(10,)`` summing to 1; all zeros when ``digit`` is None.
     input : numpy.ndarray
-        The float32 ``(28, 28)`` image the model saw (all zeros for an empty canvas).
+        The float32 ``(28, 28)`` image the model saw; for a drawing that is not a digit, the image
+        it would have seen (all zeros when there is no ink).
+    reason : str or None
+        ``None`` when ``digit`` is a digit; else why not, short enough to show in a widget:
+        ``"nothing drawn"``, ``"too little ink"``, ``"draw bigger"``, ``"draw a digit, not a
+        line"`` (the ``REASON_*`` constants of :mod:`mnist_widgets.preprocessing`).
     """
 
     digit: int | None
     probabilities: np.ndarray
     input: np.ndarray
+    reason: str | None = None
 
     @property
     def empty(self) -> bool:
-        """True when the canvas held no ink."""
+        """True when nothing was classified (``digit`` is None; ``reason`` says why)."""
         return self.digit is None
 
     @property
     def confidence(self) -> float:
-        """Probability of the predicted digit (0.0 for an empty canvas)."""
+        """Probability of the predicted digit (0.0 when ``digit`` is None)."""
         return float(self.probabilities.max())
 
     def top(self, k: int = 3) -> list[tuple[int, float]]:
-        """The ``k`` most likely digits as ``(digit, probability)``, best first (empty: ``[]``)."""
+        """The ``k`` most likely digits as ``(digit, probability)``, best first (none: ``[]``)."""
         if self.empty:
             return []
         order = np.argsort(-self.probabilities, kind="stable")[:k]
@@ -72,7 +79,7 @@ class Prediction:
 
     def __repr__(self) -> str:
         if self.empty:
-            return "Prediction(digit=None, empty canvas)"
+            return f"Prediction(digit=None, {self.reason or 'empty canvas'})"
         return f"Prediction(digit={self.digit}, confidence={self.confidence:.3f})"
 
 
@@ -170,11 +177,11 @@ class Predictor:
             return model, "the given ModelArtifacts", None, None
         onnx = None
         if model is None:
-            from ._shipped import shipped_model_dir, shipped_onnx
+            from ._shipped import shipped_model_dir, shipped_onnx  # deferred: the default only
 
             model = shipped_model_dir()
             onnx = shipped_onnx() if backend == "onnxruntime" else None
-        from .sources import open_artifacts  # deferred: it imports HTTP, a local model needs none
+        from .sources import open_artifacts  # deferred: it imports urllib3 and the store
 
         derive = _derive_onnx if backend == "onnxruntime" else None
         opened = open_artifacts(model, derive=derive)
@@ -187,6 +194,8 @@ class Predictor:
         _check_keras_input(model)
         if backend == "tensorflow":
             return engines.keras_engine(model, jit_compile=jit_compile)
+        from .tfjs.codec import encode_model  # deferred: only a keras.Model needs the codec
+
         name = getattr(model, "name", "keras.Model")
         return engines.load_engine(encode_model(model), backend, source=f"keras model {name!r}")
 
@@ -230,23 +239,36 @@ class Predictor:
     def predict(self, image: np.ndarray, *, preprocessed: bool = False) -> Prediction:
         """Classify one drawing (any canvas :func:`~mnist_widgets.preprocess` accepts).
 
-        An empty canvas gives ``Prediction(digit=None)`` with zero probabilities. With
-        ``preprocessed=True`` the image must already be a 28x28 MNIST-style array in [0, 1]
-        (checked: a :class:`~mnist_widgets.CanvasError` otherwise).
+        The image is prepared like MNIST, strokes much thicker or thinner than MNIST's re-inked
+        (:func:`~mnist_widgets.preprocessing.prepare`). A drawing that is not a digit (empty, a
+        dot, a short dash, too little ink) gives ``digit=None``, zero probabilities and a
+        ``reason``. With ``preprocessed=True`` the image must already be a 28x28 MNIST-style array
+        in [0, 1] (checked: a :class:`~mnist_widgets.CanvasError` otherwise) and is classified
+        as it is.
         """
-        x = _prepare(image, preprocessed)
-        if x is None:
-            return Prediction(None, _EMPTY_PROBS, _EMPTY_INPUT)
-        probs = self._run(x[None, :, :, None])[0]
-        return _make(probs, x)
+        return self._classify([_prepare(image, preprocessed)])[0]
+
+    def predict_strokes(self, strokes: Sequence[Sequence[Sequence[float]]]) -> Prediction:
+        """Classify a drawing given as pen paths (lists of ``(x, y)`` points), as the widget does.
+
+        The model input is inked from the points with a pen relative to the drawing's size
+        (:func:`~mnist_widgets.preprocessing.prepare_strokes`), so small and large drawings look
+        alike to the model. Too small a drawing (a click, a short dash) gives ``digit=None`` with
+        ``reason="draw bigger"``.
+        """
+        return self._classify([prepare_strokes(strokes)])[0]
 
     def predict_batch(
         self, images: Iterable[np.ndarray], *, preprocessed: bool = False
     ) -> list[Prediction]:
-        """Classify many drawings in a few engine calls; empty canvases give ``digit=None``."""
-        inputs = [_prepare(image, preprocessed) for image in images]
-        kept = [(i, x) for i, x in enumerate(inputs) if x is not None]
-        out: list[Prediction] = [Prediction(None, _EMPTY_PROBS, _EMPTY_INPUT)] * len(inputs)
+        """Classify many drawings in a few engine calls; those that are not digits get ``None``."""
+        return self._classify([_prepare(image, preprocessed) for image in images])
+
+    def _classify(self, prepared: list[Prepared]) -> list[Prediction]:
+        out = [_not_a_digit(p) for p in prepared]
+        kept = [
+            (i, p.input) for i, p in enumerate(prepared) if p.reason is None and p.input is not None
+        ]
         for start in range(0, len(kept), _BATCH):
             chunk = kept[start : start + _BATCH]
             batch = np.stack([x for _, x in chunk])[:, :, :, None]
@@ -289,14 +311,25 @@ def _onnx_file_engine(path: str | os.PathLike[str], backend: str) -> engines.Eng
     return OnnxFileEngine(path)
 
 
-def _prepare(image: np.ndarray, preprocessed: bool) -> np.ndarray | None:
+def _prepare(image: np.ndarray, preprocessed: bool) -> Prepared:
     if not preprocessed:
-        return preprocess_or_none(image)
-    # A copy: _make marks the input read-only, which must not happen to the caller's own array.
-    x = np.array(image, dtype=np.float32)
-    if x.shape != (SIZE, SIZE):
-        msg = f"preprocessed=True needs a (28, 28) array in [0, 1], got shape {x.shape}"
+        return prepare(image)
+    try:
+        raw = np.asarray(image)
+    except (ValueError, TypeError) as exc:  # ragged nested lists, objects NumPy cannot hold
+        msg = f"preprocessed=True needs a (28, 28) array in [0, 1], got {type(image).__name__}"
+        raise CanvasError(f"{msg} that is no rectangular array ({exc})") from exc
+    if raw.dtype.kind not in "biuf":  # strings, objects, dicts; complex (never drop a part)
+        msg = (
+            f"preprocessed=True needs a (28, 28) array of real numbers in [0, 1], got dtype "
+            f"{raw.dtype} ({type(image).__name__})"
+        )
         raise CanvasError(msg)
+    if raw.shape != (SIZE, SIZE):  # before the copy: a huge array is never converted
+        msg = f"preprocessed=True needs a (28, 28) array in [0, 1], got shape {raw.shape}"
+        raise CanvasError(msg)
+    # A copy: _make marks the input read-only, which must not happen to the caller's own array.
+    x = np.array(raw, dtype=np.float32)
     lo, hi = float(x.min()), float(x.max())  # NaN propagates into both
     if not (lo >= 0.0 and hi <= 1.0):
         what = "NaN or inf" if not np.isfinite(x).all() else f"values in [{lo:g}, {hi:g}]"
@@ -305,7 +338,18 @@ def _prepare(image: np.ndarray, preprocessed: bool) -> np.ndarray | None:
             "canvas without preprocessed=True to have it prepared like MNIST"
         )
         raise CanvasError(msg)
-    return x
+    return Prepared(x)
+
+
+def _not_a_digit(prepared: Prepared) -> Prediction:
+    """The Prediction of a drawing that is not classified (replaced for those that are)."""
+    x = prepared.input
+    if x is None:
+        x = _EMPTY_INPUT
+    else:
+        x = np.array(x, dtype=np.float32)
+        x.flags.writeable = False
+    return Prediction(None, _EMPTY_PROBS, x, prepared.reason or REASON_EMPTY)
 
 
 def _make(probs: np.ndarray, x: np.ndarray) -> Prediction:

@@ -28,21 +28,64 @@ Conventions (documented decisions)
 - **Centring.** The shift is a whole number of pixels, as in MNIST, so the centre of mass ends
   within half a pixel of (14, 14) on each axis and the ink keeps its 20-pixel long side. For
   extremely lopsided shapes the shift is limited so no ink leaves the 28x28 frame.
+- **Stroke width.** MNIST's strokes are 7-25 % of the ink's longer side (1st-99th percentile;
+  median 12 %). :func:`preprocess` measures the ink's stroke width
+  (:func:`~mnist_widgets.strokes.stroke_width`, on the ink scaled to a 64 px longer side) and,
+  when it is outside ``STROKE_RANGE`` (5-33 %: a fat pen on a small digit, or a hairline), thins
+  the ink to its skeleton and re-inks it at ``STROKE_TARGET`` (12 %); ink of any width MNIST
+  has is left exactly as it was (re-inking it would only lose detail).
+
+Strokes
+-------
+:func:`prepare_strokes` makes the model input from pen paths instead of pixels (the widget): it
+inks the points with a round pen ``PEN_FRACTION`` (0.12) times the drawing's longer side wide,
+whatever pen the screen shows, so a digit drawn 30 px tall reads like one drawn 250 px tall.
+
+Not a digit
+-----------
+:func:`prepare` and :func:`prepare_strokes` say why a drawing is not classified, in ``reason``
+(one of the ``REASON_*`` phrases, short enough for the widget to show):
+
+- ``"nothing drawn"``: no ink at all (no stroke, or no pixel at ``INK_THRESHOLD``);
+- ``"too little ink"``: fewer ink pixels than the empty-canvas rule above needs;
+- ``"draw bigger"``: a dot, a short dash or a tiny scribble. Strokes: the points span less than
+  ``MIN_DRAWING_PX`` (20 px, 7 % of the widget's canvas) both ways. Pixels: the ink's
+  *elongation*, its longer side over its thickness (the largest disc inside it,
+  :func:`~mnist_widgets.strokes.thickness`), is under ``MIN_ELONGATION`` (1.6: a dot or a blob,
+  at any size), or under ``DASH_ELONGATION`` (2.2: a dash, or a small digit inked with a pen
+  nearly as wide as the digit) while its longer side is under ``SMALL_INK`` (a quarter) of the
+  canvas's. A dot is about 1, a dash twice as long as the pen is wide 2; MNIST digits are 2-8
+  (0.1 % under 2.3) and fill most of their canvas;
+- ``"draw a digit, not a line"``: a flat horizontal line, less than ``FLAT`` (0.2) times as tall as
+  it is wide (no digit is; a vertical line is a "1").
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from .errors import CanvasError, EmptyCanvasError
+from .strokes import ink_skeleton, stroke_width, thickness, thin
 
 __all__ = [
     "EMPTY_INK_FRACTION",
     "INK_THRESHOLD",
+    "MAX_CANVAS_PIXELS",
     "MIN_INK_PIXELS",
+    "PEN_FRACTION",
+    "REASON_EMPTY",
+    "REASON_FLAT",
+    "REASON_LITTLE_INK",
+    "REASON_TOO_SMALL",
+    "Prepared",
     "ink",
     "pool_like_article",
+    "prepare",
+    "prepare_strokes",
     "preprocess",
     "preprocess_or_none",
 ]
@@ -53,11 +96,50 @@ CENTRE = 14.0  # target centre of mass (row, column), as measured on MNIST
 INK_THRESHOLD = 0.1  # a pixel at or above this value counts as ink
 EMPTY_INK_FRACTION = 0.0005  # fewer ink pixels than this share of the canvas: empty
 MIN_INK_PIXELS = 2  # ... and never fewer than this many (tiny canvases)
+#: The largest canvas accepted, as for image files (``images.MAX_IMAGE_PIXELS``): the steps make
+#: a few full-size temporaries, ~70 MB at this size, and 40000x40000 would take gigabytes.
+MAX_CANVAS_PIXELS = 4096 * 4096
 _INK_U8 = int(np.ceil(INK_THRESHOLD * 255))  # the same threshold on 0-255 data
+STROKE_RANGE = (0.05, 0.33)  # stroke width / ink's longer side left as it is (MNIST: 0.07-0.25)
+STROKE_TARGET = 0.12  # ... and re-inked at this ratio when outside (MNIST's median)
+_WORK = 64  # px: the longer side the ink is measured (and re-inked) at
+PEN_FRACTION = 0.12  # strokes: pen width / the drawing's longer side (pen path)
+MIN_DRAWING_PX = 20.0  # strokes: a drawing spanning less than this both ways is too small
+MIN_ELONGATION = 1.6  # pixels: ink whose longer side is under 1.6 thicknesses is a blob (a dot)
+DASH_ELONGATION = 2.2  # ... and under 2.2, a dash, when it is also small on the canvas:
+SMALL_INK = 0.25  # its longer side under a quarter of the canvas's
+_BLOB_SIDE = 32  # px: the longer side the ink's thickness is measured at
+FLAT = 0.2  # height / width under this is a horizontal line, not a digit
+_STROKE_SIDE = 120  # px: strokes are inked with their longer side this long, then fitted
+REASON_EMPTY = "nothing drawn"
+REASON_LITTLE_INK = "too little ink"
+REASON_TOO_SMALL = "draw bigger"
+REASON_FLAT = "draw a digit, not a line"
+
+Point = tuple[float, float]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A drawing made ready for the model, or the reason it is not a digit.
+
+    Attributes
+    ----------
+    input : numpy.ndarray or None
+        float32 ``(28, 28)``: what the model sees (also for a drawing that is not a digit, when
+        there is ink to show); ``None`` when there is no ink at all.
+    reason : str or None
+        ``None`` for a digit to classify; else why not: one of the ``REASON_*`` phrases.
+    """
+
+    input: np.ndarray | None
+    reason: str | None = None
+
+
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601, as Pillow's "L"
 
 
-def preprocess(canvas: np.ndarray) -> np.ndarray:
+def preprocess(canvas: np.ndarray, *, normalise_strokes: bool = True) -> np.ndarray:
     """Crop, scale and centre a drawing the way MNIST digits were made.
 
     Parameters
@@ -65,6 +147,9 @@ def preprocess(canvas: np.ndarray) -> np.ndarray:
     canvas : numpy.ndarray
         Grayscale ``(H, W)`` / ``(H, W, 1)``, RGB ``(H, W, 3)`` or RGBA ``(H, W, 4)``, any size;
         see the module docstring for accepted dtypes and value ranges.
+    normalise_strokes : bool
+        Re-ink strokes much thicker or thinner than MNIST's at MNIST's width (module docstring);
+        ``False`` keeps the ink as it is.
 
     Returns
     -------
@@ -99,8 +184,89 @@ def preprocess(canvas: np.ndarray) -> np.ndarray:
     True
     """
     crop = _crop_to_ink(canvas)
-    patch = _fit_box(crop)
-    return _centre_by_mass(patch)
+    if normalise_strokes:
+        crop = _normalise_width(crop, _measure(crop))
+    return _centre_by_mass(_fit_box(crop))
+
+
+def prepare(canvas: np.ndarray) -> Prepared:
+    """:func:`preprocess` plus the not-a-digit rule of the module docstring.
+
+    >>> dot = np.zeros((280, 280), np.uint8)
+    >>> dot[130:150, 130:150] = 255  # one click of a 20 px brush
+    >>> prepare(dot).reason
+    'draw bigger'
+    >>> one = np.zeros((280, 280), np.uint8)
+    >>> one[40:240, 132:150] = 255
+    >>> prepare(one).reason is None
+    True
+    """
+    crop, count, _ = _find_ink(canvas)
+    if crop is None:
+        return Prepared(None, REASON_LITTLE_INK if count else REASON_EMPTY)
+    h, w = crop.shape
+    small = _resize(crop, _BLOB_SIDE)
+    elongation = _BLOB_SIDE / max(thickness(small >= 0.5 * float(small.max())), 1e-6)
+    canvas_side = max(np.shape(canvas)[:2])
+    reason = None
+    if elongation < MIN_ELONGATION or (
+        elongation < DASH_ELONGATION and max(h, w) < SMALL_INK * canvas_side
+    ):
+        reason = REASON_TOO_SMALL
+    elif h < FLAT * w:
+        reason = REASON_FLAT
+    return Prepared(_centre_by_mass(_fit_box(_normalise_width(crop, _measure(crop)))), reason)
+
+
+def prepare_strokes(
+    strokes: Sequence[Sequence[Sequence[float]]], *, pen: float = PEN_FRACTION
+) -> Prepared:
+    """The model input for a drawing given as pen paths, inked at a width relative to its size.
+
+    ``strokes`` are lists of ``(x, y)`` points (any unit; the widget's canvas pixels). The pen
+    is ``pen`` times the longer side of the points' bounding box, so strokes keep MNIST's
+    thickness at any drawing size; the image is then cropped, fitted and centred like
+    :func:`preprocess`. The not-a-digit rule (module docstring) uses the points' extent.
+
+    >>> small_one = [[(140, 100), (141, 130)]]  # a "1" 30 px tall
+    >>> x = prepare_strokes(small_one).input
+    >>> x.shape, int((x[14] > 0.5).sum())  # a stroke 2-3 px wide, as in MNIST
+    ((28, 28), 2)
+    >>> prepare_strokes([[(140, 140)]]).reason  # a click
+    'draw bigger'
+    >>> prepare_strokes([]).reason
+    'nothing drawn'
+    """
+    arrays = [np.asarray(s, dtype=np.float64).reshape(-1, 2) for s in strokes]
+    points = np.concatenate(arrays) if arrays else np.zeros((0, 2))
+    if len(points) == 0:
+        return Prepared(None, REASON_EMPTY)
+    lo, hi = points.min(axis=0), points.max(axis=0)
+    width, height = (float(v) for v in hi - lo)
+    extent = max(width, height)
+    reason = None
+    if extent < MIN_DRAWING_PX:
+        reason = REASON_TOO_SMALL
+    elif height < FLAT * width:
+        reason = REASON_FLAT
+    scale = _STROKE_SIDE / max(extent, MIN_DRAWING_PX)  # a dot is drawn as small as it is
+    pen_px = max(1, round(pen * _STROKE_SIDE))
+    margin = pen_px
+    side = _STROKE_SIDE + 2 * margin + 1
+    img = Image.new("L", (side, side), 0)
+    draw = ImageDraw.Draw(img)
+    offset = margin + (_STROKE_SIDE - np.array([width, height]) * scale) / 2 - lo * scale
+    r = pen_px / 2
+    for arr in arrays:
+        if len(arr) == 0:
+            continue
+        xy = [(float(x), float(y)) for x, y in arr * scale + offset]
+        if len(xy) > 1:
+            draw.line(xy, fill=255, width=pen_px, joint="curve")
+        for x, y in xy:
+            draw.ellipse((x - r, y - r, x + r, y + r), fill=255)
+    model_input = preprocess(np.asarray(img), normalise_strokes=False)
+    return Prepared(model_input, reason)
 
 
 def preprocess_or_none(canvas: np.ndarray) -> np.ndarray | None:
@@ -147,7 +313,10 @@ def pool_like_article(canvas: np.ndarray) -> np.ndarray:
     if h % SIZE or w % SIZE:
         msg = f"pool_like_article needs sides that are multiples of 28 (e.g. 280x280), got {h}x{w}"
         raise CanvasError(msg)
-    return x.reshape(SIZE, h // SIZE, SIZE, w // SIZE).mean(axis=(1, 3), dtype=np.float32)
+    pooled: np.ndarray = x.reshape(SIZE, h // SIZE, SIZE, w // SIZE).mean(
+        axis=(1, 3), dtype=np.float32
+    )
+    return pooled
 
 
 # --- steps -------------------------------------------------------------------------------------
@@ -175,6 +344,13 @@ def _as_gray(canvas: object) -> tuple[np.ndarray, bool]:
     if a.shape[0] == 0 or a.shape[1] == 0:
         msg = f"the canvas has no pixels (shape {a.shape})"
         raise CanvasError(msg)
+    if a.shape[0] * a.shape[1] > MAX_CANVAS_PIXELS:  # before any full-size temporary is made
+        msg = (
+            f"the canvas is {a.shape[1]}x{a.shape[0]} pixels ({a.shape[0] * a.shape[1]:,}); at "
+            f"most {MAX_CANVAS_PIXELS:,} are read, like image files: scale it down (a digit needs "
+            "no more than a few hundred pixels a side)"
+        )
+        raise CanvasError(msg)
     a = _check_values(a)
     if channels == 1:
         return (a if a.ndim == 2 else a[:, :, 0]), False
@@ -194,7 +370,8 @@ def _check_values(a: np.ndarray) -> np.ndarray:
     if a.dtype == np.uint8:
         return a
     if a.dtype == np.bool_:
-        return a.astype(np.uint8) * np.uint8(255)
+        inked: np.ndarray = a.astype(np.uint8) * np.uint8(255)
+        return inked
     if np.issubdtype(a.dtype, np.integer):
         lo, hi = int(a.min()), int(a.max())
         if lo < 0 or hi > 255:
@@ -206,10 +383,10 @@ def _check_values(a: np.ndarray) -> np.ndarray:
         if not np.isfinite(a).all():
             msg = "the canvas contains NaN or infinite values; expected floats in [0, 1]"
             raise CanvasError(msg)
-        lo, hi = float(a.min()), float(a.max())
-        if lo < 0 or hi > 1:
+        low, high = float(a.min()), float(a.max())
+        if low < 0 or high > 1:
             msg = (
-                f"float canvases must hold values in [0, 1], got {lo:g} to {hi:g}; "
+                f"float canvases must hold values in [0, 1], got {low:g} to {high:g}; "
                 "for 0-255 data pass uint8 (or divide by 255)"
             )
             raise CanvasError(msg)
@@ -241,6 +418,20 @@ def _normalise(x: np.ndarray, is_alpha: bool) -> np.ndarray:
 
 def _crop_to_ink(canvas: np.ndarray) -> np.ndarray:
     """Validate, find the ink and return the float32 crop of its bounding box."""
+    crop, count, needed = _find_ink(canvas)
+    if crop is None:
+        h, w = np.shape(canvas)[:2]
+        msg = (
+            f"the canvas is empty: {count} ink pixels (values >= {INK_THRESHOLD}) on {h}x{w}, "
+            f"need at least {needed}; draw a digit first"
+        )
+        raise EmptyCanvasError(msg)
+    return crop
+
+
+def _find_ink(canvas: np.ndarray) -> tuple[np.ndarray | None, int, int]:
+    """Validate; return the float32 crop of the ink's bounding box (None: too little ink), the
+    ink pixel count and the count needed."""
     gray, is_alpha = _as_gray(canvas)
     h, w = gray.shape
     # Fast path (the widget's case): uint8 ink on a clean black background needs no float pass over
@@ -251,18 +442,45 @@ def _crop_to_ink(canvas: np.ndarray) -> np.ndarray:
     else:
         data = _float_ink(gray, is_alpha)
         mask, scale = data >= INK_THRESHOLD, None
-    needed = max(MIN_INK_PIXELS, EMPTY_INK_FRACTION * h * w)
+    needed = int(np.ceil(max(MIN_INK_PIXELS, EMPTY_INK_FRACTION * h * w)))
     count = int(np.count_nonzero(mask))
     if count < needed:
-        msg = (
-            f"the canvas is empty: {count} ink pixels (values >= {INK_THRESHOLD}) on {h}x{w}, "
-            f"need at least {int(np.ceil(needed))}; draw a digit first"
-        )
-        raise EmptyCanvasError(msg)
+        return None, count, needed
     rows = np.flatnonzero(mask.any(axis=1))
     cols = np.flatnonzero(mask.any(axis=0))
     crop = data[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-    return crop * scale if scale is not None else crop
+    return (crop * scale if scale is not None else crop), count, needed
+
+
+def _resize(crop: np.ndarray, side: int) -> np.ndarray:
+    """Scale float ink so its longer side is ``side`` px (aspect kept; BOX down, BILINEAR up)."""
+    h, w = crop.shape
+    scale = side / max(h, w)
+    new_h, new_w = max(1, round(h * scale)), max(1, round(w * scale))
+    resample = Image.Resampling.BOX if scale < 1 else Image.Resampling.BILINEAR
+    img = Image.fromarray(np.ascontiguousarray(crop, dtype=np.float32), mode="F")
+    return np.asarray(img.resize((new_w, new_h), resample), dtype=np.float32)
+
+
+def _measure(crop: np.ndarray) -> tuple[np.ndarray, float]:
+    """The ink's skeleton at a ``_WORK`` px longer side, and its stroke width there (px)."""
+    work = _resize(crop, _WORK)
+    mask = work >= 0.5 * float(work.max())
+    skeleton = thin(mask)
+    return skeleton, stroke_width(mask, skeleton)
+
+
+def _normalise_width(crop: np.ndarray, measured: tuple[np.ndarray, float]) -> np.ndarray:
+    """``crop`` as it is if its stroke width is inside ``STROKE_RANGE``; else its skeleton
+    re-inked at ``STROKE_TARGET`` (at ``_WORK`` px)."""
+    skeleton, width = measured
+    ratio = width / _WORK
+    if STROKE_RANGE[0] <= ratio <= STROKE_RANGE[1] or not skeleton.any():
+        return crop
+    inked = ink_skeleton(np.pad(skeleton, _WORK // 8), STROKE_TARGET * _WORK / 2)
+    rows = np.flatnonzero(inked.any(axis=1))
+    cols = np.flatnonzero(inked.any(axis=0))
+    return inked[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
 
 
 def _fit_box(crop: np.ndarray) -> np.ndarray:
@@ -271,12 +489,7 @@ def _fit_box(crop: np.ndarray) -> np.ndarray:
     Shrinking uses Pillow's BOX filter (area averaging: true anti-aliasing with no negative lobes,
     so the edge rows keep their ink and the long side stays exactly 20); enlarging uses BILINEAR.
     """
-    h, w = crop.shape
-    scale = BOX / max(h, w)
-    new_h, new_w = max(1, round(h * scale)), max(1, round(w * scale))
-    resample = Image.Resampling.BOX if scale < 1 else Image.Resampling.BILINEAR
-    img = Image.fromarray(np.ascontiguousarray(crop, dtype=np.float32), mode="F")
-    patch = np.asarray(img.resize((new_w, new_h), resample), dtype=np.float32)
+    patch = _resize(crop, BOX)
     peak = float(patch.max())
     if peak <= 0:  # cannot happen after the ink check, but never divide by zero
         return patch

@@ -1,13 +1,23 @@
 """``DigitCanvas``: draw a digit in a notebook cell and watch the model read it as you draw.
 
-The browser only shows the strokes; the kernel keeps them as point lists and rasterises them with
-Pillow for prediction, so no image data travels back from the browser (ipycanvas's
-``sync_image_data`` would send the whole canvas on every update).
+The browser only shows the strokes; the kernel keeps them as point lists, so no image data travels
+back from the browser (ipycanvas's ``sync_image_data`` would send the whole canvas on every update).
+
+Two images come from the points:
+
+- what was drawn (:attr:`DigitCanvas.image`): the strokes with the user's pen, ``BRUSH`` px wide,
+  as the screen shows them;
+- what the model sees (:attr:`DigitCanvas.model_input`, the 28x28 preview): the strokes inked
+  again with a pen relative to the drawing's size
+  (:func:`~mnist_widgets.preprocessing.prepare_strokes`), so a digit drawn 30 px tall has MNIST's
+  stroke thickness just as one drawn 250 px tall does. A fixed pen makes a small digit a blob.
 """
 
 from __future__ import annotations
 
 import functools
+import html
+import io
 import math
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -17,11 +27,12 @@ import ipywidgets as widgets
 import numpy as np
 import traitlets
 from ipycanvas import Canvas, hold_canvas
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from .corrections import CorrectionBar
 from .drawings import DrawingSet
 from .errors import CanvasError
+from .preprocessing import prepare_strokes
 
 __all__ = ["DigitCanvas"]
 
@@ -67,7 +78,8 @@ class DigitCanvas(widgets.VBox):
         ``.undo()`` do what they do.
     prediction : Prediction or None
         The last prediction (observable with ``observe``); ``None`` before drawing and after
-        ``clear()``. An empty drawing gives a Prediction whose ``digit`` is None.
+        ``clear()``. A drawing that is not a digit (a click, a short dash, a tiny scribble) gives
+        ``digit=None`` and a ``reason`` the widget shows, e.g. "draw bigger".
 
     Examples
     --------
@@ -91,7 +103,7 @@ class DigitCanvas(widgets.VBox):
         **kwargs: Any,
     ) -> None:
         if predictor is None:
-            from .predictor import Predictor
+            from .predictor import Predictor  # deferred: a canvas given a predictor needs none
 
             predictor = Predictor(backend=backend)
         self.predictor = predictor
@@ -109,6 +121,7 @@ class DigitCanvas(widgets.VBox):
         self._digit = widgets.HTML("", layout=widgets.Layout(height="80px", min_width="60px"))
         self._confidence = widgets.HTML("", layout=widgets.Layout(height="20px"))
         self._digit.add_class("mnist-widgets-prediction")
+        self._confidence.add_class("mnist-widgets-status")  # "97.1% sure", or why no digit
         self._bars = Canvas(
             width=_BARS_W,
             height=_BARS_H,
@@ -127,7 +140,8 @@ class DigitCanvas(widgets.VBox):
         undo.on_click(self._guard(lambda _: self.undo()))
         clear.on_click(self._guard(lambda _: self.clear()))
 
-        for register, handler in [
+        # ipycanvas's registration methods (untyped) and the handlers they get
+        callbacks: list[tuple[Callable[..., Any], Callable[..., Any]]] = [
             (self.canvas.on_mouse_down, self._on_mouse_down),
             (self.canvas.on_mouse_move, self._on_mouse_move),
             (self.canvas.on_mouse_up, self._on_mouse_up),
@@ -139,7 +153,8 @@ class DigitCanvas(widgets.VBox):
             (self.canvas.on_client_ready, self._redraw),
             (self._bars.on_client_ready, self._show_prediction),
             (self._view.on_client_ready, self._show_prediction),
-        ]:
+        ]
+        for register, handler in callbacks:
             register(self._guard(handler))
         self.observe(self._guard(self._show_prediction), names="prediction")
 
@@ -176,12 +191,23 @@ class DigitCanvas(widgets.VBox):
 
     @property
     def image(self) -> np.ndarray:
-        """The drawing as the predictor receives it: uint8 ``(280, 280)``, white ink on black."""
+        """What was drawn, with the screen's pen: uint8 ``(280, 280)``, white ink on black.
+
+        Not what the model sees (that is :attr:`model_input`); ``Predictor.predict(image)`` still
+        reads it, re-inking its strokes where the pen is thick for the drawing's size.
+        """
         if not self._current:
             return np.asarray(self._base)  # already a copy: later strokes do not change it
         img = self._base.copy()
         _rasterise(img, self._current)
         return np.asarray(img)
+
+    @property
+    def model_input(self) -> np.ndarray:
+        """What the model sees: float32 ``(28, 28)`` in [0, 1], the strokes inked at a pen width
+        relative to the drawing's size (all zeros before drawing). The 28x28 preview shows it."""
+        x = prepare_strokes(self._all_strokes()).input
+        return np.zeros((28, 28), np.float32) if x is None else x
 
     def draw_stroke(self, points: Iterable[Sequence[float]]) -> Any:
         """Add a stroke through ``points`` (canvas pixels, 0-280) and return the new prediction.
@@ -278,12 +304,15 @@ class DigitCanvas(widgets.VBox):
         _rasterise(self._base, stroke)
         self._predict()
 
+    def _all_strokes(self) -> list[list[Point]]:
+        return [*self._strokes, *([self._current] if self._current else [])]
+
     def _predict(self, *, throttled: bool = False) -> None:
         now = self._clock()
         if throttled and now - self._last_predict < THROTTLE:
             return
         self._last_predict = now
-        self.prediction = self.predictor.predict(self.image)
+        self.prediction = self.predictor.predict_strokes(self._all_strokes())
 
     def _guard(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         """Run a callback with its prints and tracebacks shown in the widget's output area."""
@@ -303,14 +332,17 @@ class DigitCanvas(widgets.VBox):
             self.canvas.stroke_style = FRAME
             self.canvas.line_width = 2
             self.canvas.stroke_rect(1, 1, SIZE - 2, SIZE - 2)  # a frame drawn, not a CSS border
-            for stroke in [*self._strokes, *([self._current] if self._current else [])]:
+            for stroke in self._all_strokes():
                 _paint(self.canvas, stroke)
 
     def _show_prediction(self, *_: Any) -> None:
         pred = self.prediction
         empty = pred is None or pred.digit is None
         self._digit.value = "" if empty else _DIGIT_HTML.format(pred.digit)
-        self._confidence.value = "" if empty else f"<small>{pred.confidence:.1%} sure</small>"
+        if pred is not None and pred.digit is None:
+            self._confidence.value = f"<small>{html.escape(pred.reason or '')}</small>"
+        else:
+            self._confidence.value = "" if empty else f"<small>{pred.confidence:.1%} sure</small>"
         probs = np.zeros(10) if pred is None else np.asarray(pred.probabilities, dtype=float)
         _paint_bars(self._bars, probs, None if empty else pred.digit)
         x = np.zeros((28, 28)) if pred is None else np.asarray(pred.input)
@@ -329,11 +361,9 @@ class DigitCanvas(widgets.VBox):
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
         """The live widget, plus a PNG :meth:`snapshot` and a one-line text for static views."""
-        bundle = super()._repr_mimebundle_(**kwargs)
+        bundle: dict[str, Any] | None = super()._repr_mimebundle_(**kwargs)
         if bundle is None:
             return None
-        import io
-
         png = io.BytesIO()
         self.snapshot().save(png, format="PNG", optimize=True)
         bundle["image/png"] = png.getvalue()
@@ -407,8 +437,6 @@ def _validate_points(points: Iterable[Sequence[float]]) -> list[Point]:
 
 def _snapshot(drawing: np.ndarray, prediction: Any) -> Image.Image:
     """Dark ink on paper at half size, then the predicted digit and the probability bars."""
-    from PIL import ImageFont
-
     half = SIZE // 2
     out = Image.new("RGB", (half + 20 + _BARS_W, half), PAPER)
     ink = Image.fromarray(255 - drawing).resize((half, half), Image.Resampling.LANCZOS)
@@ -422,7 +450,10 @@ def _snapshot(drawing: np.ndarray, prediction: Any) -> Image.Image:
     except TypeError:  # Pillow < 10.1: one bitmap size
         font = ImageFont.load_default()
     left, step, width, base, height = half + 20, _BARS_W / 10, 15, half - 22, half - 54
-    label = "draw a digit" if empty else f"{prediction.digit}  ({prediction.confidence:.1%} sure)"
+    if empty:  # nothing drawn, or not a digit: say why ("draw bigger", ...)
+        label = "draw a digit" if prediction is None else prediction.reason or "draw a digit"
+    else:
+        label = f"{prediction.digit}  ({prediction.confidence:.1%} sure)"
     draw.text((left, 2), label, fill=INK, font=font)
     for d in range(10):
         x = left + d * step

@@ -74,6 +74,45 @@ def test_model_from_the_store(images, seed_model_dir, capsys):
     assert out[0].endswith(": 1") and len(out) == 2
 
 
+def _clicks(points, width: int = 20) -> np.ndarray:
+    """Dark ink on white paper: round brush marks at ``points`` joined by lines."""
+    from PIL import ImageDraw
+
+    img = Image.new("L", (280, 280), 255)
+    draw = ImageDraw.Draw(img)
+    if len(points) > 1:
+        draw.line(points, fill=0, width=width, joint="curve")
+    for x, y in points:
+        draw.ellipse((x - width / 2, y - width / 2, x + width / 2, y + width / 2), fill=0)
+    return np.asarray(img)
+
+
+@pytest.mark.parametrize(
+    ("points", "width", "message"),
+    [
+        ([(140, 140)], 20, "not a digit: the ink is a dot, a short dash or a blob"),
+        ([(128, 140), (152, 140)], 20, "not a digit: the ink is a dot, a short dash or a blob"),
+        (
+            [(100, 100), (108, 96), (104, 110)],
+            16,
+            "not a digit: the ink is a dot, a short dash or a blob",
+        ),
+        ([(140, 140)], 5, "not a digit: too little ink"),
+    ],
+    ids=["dot", "dash", "scribble", "speck"],
+)
+def test_a_dot_or_a_dash_is_not_classified(
+    tmp_path, seed_model_dir, capsys, points, width, message
+):
+    path = tmp_path / "mark.png"
+    Image.fromarray(_clicks(points, width)).save(path)
+    code = main(["predict", str(path), "--model", str(seed_model_dir)])
+    captured = capsys.readouterr()
+    assert code == 1 and captured.out == ""
+    err = captured.err.strip().splitlines()
+    assert len(err) == 1 and f"mark.png: {message}" in err[0]
+
+
 def test_model_url_finds_the_entry_cache_fetch_stored_under_another_name(
     images, seed_model_dir, capsys, monkeypatch
 ):

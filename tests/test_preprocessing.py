@@ -9,6 +9,8 @@ from mnist_widgets.errors import CanvasError, EmptyCanvasError
 from mnist_widgets.preprocessing import (
     ink,
     pool_like_article,
+    prepare,
+    prepare_strokes,
     preprocess,
     preprocess_or_none,
 )
@@ -188,3 +190,98 @@ def test_a_constant_non_zero_alpha_is_opaque_and_read_from_rgb():
     rgba[40:240, 130:150, :3] = 255
     rgba[..., 3] = 1  # barely opaque, but opaque everywhere: what shows is the RGB
     assert preprocess(rgba).max() == 1.0
+
+
+# --- stroke width and the not-a-digit rule (issue 16) --------------------------------------------
+
+
+def _brush(points, width: int = 20, size: int = 280) -> np.ndarray:
+    """Points inked like a fixed round brush of ``width`` px (the widget's screen pen)."""
+    from PIL import Image, ImageDraw
+
+    img = Image.new("L", (size, size), 0)
+    draw = ImageDraw.Draw(img)
+    if len(points) > 1:
+        draw.line(points, fill=255, width=width, joint="curve")
+    r = width / 2
+    for x, y in points:
+        draw.ellipse((x - r, y - r, x + r, y + r), fill=255)
+    return np.asarray(img)
+
+
+@pytest.mark.parametrize(
+    ("canvas", "reason"),
+    [
+        (np.zeros((280, 280), np.uint8), "nothing drawn"),
+        (_brush([(140, 140)], width=5), "too little ink"),  # a speck: 21 pixels
+        (_brush([(140, 140)]), "draw bigger"),  # one click of the 20 px brush
+        (_brush([(130, 140), (150, 140)]), "draw bigger"),  # a short dash
+        (_brush([(140, 130), (140, 152)]), "draw bigger"),  # a short upright dash
+        (_brush([(100, 100), (108, 96), (104, 110), (111, 104)]), "draw bigger"),  # a scribble
+        (_brush([(30, 140), (250, 140)], width=12), "draw a digit, not a line"),
+    ],
+    ids=["blank", "speck", "dot", "dash", "upright-dash", "scribble", "flat-line"],
+)
+def test_not_a_digit(canvas, reason):
+    prepared = prepare(canvas)
+    assert prepared.input is None or prepared.input.shape == (28, 28)
+    assert prepared.reason == reason
+
+
+def test_real_digits_are_never_called_not_a_digit(mnist, canvases):
+    (_, _), (x_test, _) = mnist
+    rejected = [i for i, digit in enumerate(x_test[:2000]) if prepare(digit).reason is not None]
+    assert rejected == []
+    assert all(prepare(c).reason is None for c in canvases[:200])  # drawn at 75-240 px
+
+
+def test_a_fat_pen_is_thinned_to_mnist_width():
+    # A "7" 40 px tall drawn with the 20 px brush: strokes a third of its size, unlike MNIST.
+    seven = _brush([(110, 100), (145, 100), (125, 140)])
+    fat = preprocess(seven, normalise_strokes=False)
+    x = preprocess(seven)
+    assert prepare(seven).reason is None
+    np.testing.assert_array_equal(prepare(seven).input, x)
+
+    def width(img: np.ndarray) -> float:
+        from mnist_widgets.strokes import stroke_width
+
+        return stroke_width(img >= 0.5)
+
+    assert width(fat) > 5 and 1.5 <= width(x) <= 3.5, (width(fat), width(x))
+
+
+def test_ordinary_ink_is_left_as_it_is(mnist):
+    (_, _), (x_test, _) = mnist
+    same = [
+        np.array_equal(preprocess(d), preprocess(d, normalise_strokes=False)) for d in x_test[:500]
+    ]
+    assert np.mean(same) > 0.95  # MNIST's own strokes: only the extremes are re-inked
+
+
+def test_prepare_strokes_is_the_same_at_any_size():
+    seven = [[(10, 0), (80, 0), (40, 100)]]
+    inputs = []
+    for height in (25, 60, 250):
+        k = height / 100
+        strokes = [[(20 + x * k, 15 + y * k) for x, y in s] for s in seven]
+        prepared = prepare_strokes(strokes)
+        assert prepared.reason is None
+        inputs.append(prepared.input)
+    assert np.abs(inputs[0] - inputs[2]).mean() < 0.02
+    assert np.abs(inputs[1] - inputs[2]).mean() < 0.02
+
+
+@pytest.mark.parametrize(
+    ("strokes", "reason"),
+    [
+        ([], "nothing drawn"),
+        ([[]], "nothing drawn"),
+        ([[(5, 5)]], "draw bigger"),
+        ([[(5, 5), (20, 9)]], "draw bigger"),
+        ([[(5, 5), (205, 12)]], "draw a digit, not a line"),
+        ([[(5, 5), (5, 30)]], None),  # a small "1"
+    ],
+)
+def test_prepare_strokes_reasons(strokes, reason):
+    assert prepare_strokes(strokes).reason == reason

@@ -193,3 +193,29 @@ def test_cli_real_ctrl_c_saves_the_best_weights_and_exits_130(tmp_path):
     assert saved["interrupted"] and 2 <= saved["epochs"] < 100
     assert saved["best_epoch"] == 1 + int(np.argmax(saved["history"]["val_accuracy"]))
     assert keras_file.is_file() and "(interrupted with Ctrl-C)" in out
+
+
+def test_pick_variant_takes_one_seeded_version_per_example():
+    from mnist_widgets.training import pick_variant
+
+    tf = tensorflow()
+    # 32 examples x 3 versions; version v of every example is filled with the value v
+    images = tf.constant(
+        np.broadcast_to(np.arange(3.0)[None, :, None, None, None], (32, 3, 28, 28, 1))
+    )
+    picked = pick_variant(images, tf.constant(11, tf.int64)).numpy()
+    assert picked.shape == (32, 28, 28, 1)
+    versions = picked[:, 0, 0, 0]
+    assert set(versions.tolist()) == {0.0, 1.0, 2.0}
+    np.testing.assert_array_equal(pick_variant(images, tf.constant(11, tf.int64)).numpy(), picked)
+
+
+def test_pen_recipe_trains_on_pen_drawn_copies(mnist, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # the copies' cache: not the user's
+    (x, y), (x_test, y_test) = mnist
+    data = (x[:1200], y[:1200]), (x_test[:300], y_test[:300])
+    _, history = train(epochs=1, seed=2, recipe="pen", data=data, verbose=0)
+    assert history.epochs_completed == 1
+    assert len(list((tmp_path / "mnist-widgets" / "augment").iterdir())) == 1
+    with pytest.raises(ConfigError, match="recipe must be one of pen"):
+        train(epochs=1, recipe="pencil", data=data)

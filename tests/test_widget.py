@@ -105,13 +105,7 @@ def test_draw_stroke_predicts_and_updates_the_display(widget):
     image = widget.image
     assert image.dtype == np.uint8 and image.shape == (280, 280)
     assert image[140, 142] == 255 and image[140, 100] == 0 and image[5, 5] == 0
-    np.testing.assert_array_equal(prediction.input, predictor_input(widget))
-
-
-def predictor_input(widget: DigitCanvas) -> np.ndarray:
-    from mnist_widgets.preprocessing import preprocess
-
-    return preprocess(widget.image)
+    np.testing.assert_array_equal(prediction.input, widget.model_input)
 
 
 def test_mouse_drawing_a_zero(widget):
@@ -284,6 +278,100 @@ def test_callbacks_are_wrapped_to_show_output_in_the_widget(widget):
     handlers = widget.canvas._mouse_down_callbacks.callbacks
     assert handlers and all(getattr(h, "__wrapped__", None) for h in handlers)
     assert widget.output in widget.children
+
+
+# --- the model sees the drawing, not the ink (issue 16) ------------------------------------------
+
+
+def _status(widget: DigitCanvas) -> str:
+    """The text under the digit: "97.1% sure", or why there is no digit."""
+    return re.sub(r"<[^>]+>", "", _find(widget, "mnist-widgets-status").value)
+
+
+@pytest.mark.parametrize(
+    "strokes",
+    [
+        [[(140, 140)]],  # a click
+        [[(130, 140), (142, 141)]],  # a short dash
+        [[(140, 130), (140, 145)]],  # a short upright dash
+        [[(100, 100), (108, 96), (104, 110), (111, 104), (103, 99)]],  # a tiny scribble
+        [[(100, 100)], [(110, 108)], [(104, 112)]],  # three clicks close together
+    ],
+    ids=["click", "dash", "upright-dash", "scribble", "clicks"],
+)
+def test_a_dot_or_a_dash_is_not_a_digit(widget, strokes):
+    for stroke in strokes:
+        prediction = widget.draw_stroke(stroke)
+    assert prediction.digit is None and prediction.reason == "draw bigger"
+    assert not prediction.probabilities.any() and prediction.top() == []
+    assert _shown(widget) == "" and _status(widget) == "draw bigger"
+    assert prediction.input.any()  # the preview still shows what was drawn
+    widget.draw_stroke([(140, 40), (142, 240)])  # now a tall stroke: a digit again
+    assert widget.prediction.digit == 1 and _status(widget).endswith("sure")
+
+
+def test_a_long_flat_line_is_not_a_digit(widget):
+    prediction = widget.draw_stroke([(40, 140), (240, 146)])
+    assert prediction.digit is None and prediction.reason == "draw a digit, not a line"
+    assert _status(widget) == "draw a digit, not a line"
+
+
+def _design(name: str, height: float, x0: float = 40.0, y0: float = 50.0):
+    """Strokes of a digit ``height`` px tall with its top left corner at (x0, y0)."""
+    shapes = {
+        "2": [[(10, 20), (40, 0), (70, 15), (60, 50), (5, 100), (80, 100)]],
+        "4": [[(60, 0), (0, 70), (90, 70)], [(65, 30), (65, 100)]],
+        "7": [[(10, 0), (80, 0), (40, 100)]],
+        "1": [[(50, 0), (50, 100)]],
+    }
+    k = height / 100
+    return [[(x0 + x * k, y0 + y * k) for x, y in stroke] for stroke in shapes[name]]
+
+
+@pytest.mark.parametrize("name", ["2", "4", "7", "1"])
+@pytest.mark.parametrize("height", [25, 35, 50])
+def test_small_drawings_are_read_like_large_ones(widget, name, height):
+    # With the 20 px brush on the 28x28 input these were blobs, read as 8 or 0.
+    for stroke in _design(name, height):
+        widget.draw_stroke(stroke)
+    small = widget.prediction
+    assert small.digit == int(name), small
+    np.testing.assert_array_equal(small.input, widget.model_input)
+    widget.clear()
+    for stroke in _design(name, height * 6):
+        widget.draw_stroke(stroke)
+    # the same strokes, drawn 6x larger elsewhere: nearly the same model input
+    assert np.abs(widget.model_input - small.input).mean() < 0.02
+
+
+def test_model_input_has_mnist_stroke_width_at_any_size(widget):
+    for height in (25, 60, 240):
+        widget.clear()
+        widget.draw_stroke([(140, 20), (140, 20 + height)])
+        x = widget.model_input
+        assert x.shape == (28, 28) and x.dtype == np.float32
+        row = x[14]  # across the middle of the "1": MNIST's strokes are 2-3 px wide
+        assert 2 <= int((row > 0.5).sum()) <= 3, (height, row)
+        assert int((row > 0).sum()) <= 5
+
+
+def test_the_screen_keeps_the_users_pen(widget):
+    widget.draw_stroke([(140, 100), (140, 130)])  # 30 px tall
+    image = widget.image
+    assert image[115, 140 - 9] == 255 and image[115, 140 + 9] == 255  # a 20 px wide pen
+    assert image[115, 140 - 12] == 0
+    # ... while the model sees a thin stroke: about a tenth of the 20 px box
+    assert int((widget.model_input[14] > 0.5).sum()) <= 3
+
+
+def test_model_input_before_drawing_and_during_a_stroke(widget):
+    assert not widget.model_input.any()
+    _mouse(widget, "down", 140, 40)
+    _mouse(widget, "move", 140, 240)  # throttled: no prediction, yet the open stroke counts
+    during = widget.model_input
+    assert during.any() and not np.array_equal(during, widget.prediction.input)
+    _mouse(widget, "up", 140, 240)
+    np.testing.assert_array_equal(widget.prediction.input, during)
 
 
 def test_a_saved_notebook_shows_the_drawing_and_prediction_as_an_image(widget):

@@ -55,7 +55,7 @@ def _run(args: argparse.Namespace) -> int:
 
     # A list, not a dict: a path given twice gets two results. Unreadable files fail fast.
     images = [(path, load_image(path)) for path in args.images]
-    from ..predictor import Predictor
+    from ..predictor import Predictor  # deferred: engines only after the images are read
 
     # None: the shipped model; a path, cache://NAME or http(s) URL (through the store)
     predictor = Predictor(args.model, backend=args.backend)
@@ -63,14 +63,28 @@ def _run(args: argparse.Namespace) -> int:
     for path, canvas in images:
         prediction = predictor.predict(canvas)
         if prediction.digit is None:
-            print(
-                f"mnist-widgets predict: error: {path}: the image holds no ink "
-                "(blank, or too faint to be a digit); nothing to classify",
-                file=sys.stderr,
-            )
+            why = _why(prediction.reason)
+            print(f"mnist-widgets predict: error: {path}: {why}", file=sys.stderr)
             failed = True
             continue
         print(f"{path}: {prediction.digit}")
         for digit, probability in prediction.top(args.top):  # >= 1: positive_int
             print(f"  {digit}  {probability:.4f}")
     return 1 if failed else 0
+
+
+def _why(reason: str | None) -> str:
+    """One line saying why an image was not classified (the widget's short reason, explained)."""
+    # deferred: preprocessing brings NumPy and Pillow, which --help does without
+    from ..preprocessing import REASON_FLAT, REASON_LITTLE_INK, REASON_TOO_SMALL
+
+    if reason == REASON_TOO_SMALL:
+        return (
+            "not a digit: the ink is a dot, a short dash or a blob (draw bigger, or with a "
+            "thinner pen); nothing to classify"
+        )
+    if reason == REASON_LITTLE_INK:
+        return "not a digit: too little ink (a speck, or too faint); nothing to classify"
+    if reason == REASON_FLAT:
+        return "not a digit: a flat horizontal line; nothing to classify"
+    return "the image holds no ink (blank, or too faint to be a digit); nothing to classify"

@@ -46,6 +46,27 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="augment training images (rotation, shift, zoom, stroke width) for hand-drawn digits",
     )
     parser.add_argument(
+        "--recipe",
+        choices=("pen",),
+        default=None,
+        help="named training recipe: 'pen' = --augment plus pen-drawn copies of every training "
+        "digit (slant, elastic distortion, strokes re-inked at varied widths; the shipped model)",
+    )
+    parser.add_argument(
+        "--init-from",
+        metavar="MODEL",
+        default=None,
+        help="start from this model's weights (a TF.js model directory or model.json, e.g. "
+        "models/mnist) instead of a fresh network: fine-tuning",
+    )
+    parser.add_argument(
+        "--learning-rate",
+        type=float,
+        default=None,
+        metavar="LR",
+        help="peak learning rate of the cosine schedule (default: 0.001)",
+    )
+    parser.add_argument(
         "--subset", type=int, default=None, metavar="N", help="train on N random training images"
     )
     parser.add_argument(
@@ -101,7 +122,7 @@ def _save(model: object, args: argparse.Namespace) -> list[str]:
             _save_keras(model, args.keras_file)
             saved.append(f"Keras file:  {args.keras_file}")
         if args.model_save_path is not None:
-            from ..keras_io import save_layers_model
+            from ..keras_io import save_layers_model  # deferred: TensorFlow only when run
 
             where = save_layers_model(model, args.model_save_path)
             saved.append(f"TF.js model: {where}")
@@ -116,9 +137,15 @@ def _save(model: object, args: argparse.Namespace) -> list[str]:
 
 def _run(args: argparse.Namespace) -> int:
     _check_targets(args)
+    from ..model import LEARNING_RATE  # deferred: model and training import TensorFlow
     from ..training import LABEL_SMOOTHING, train
 
     smoothing = LABEL_SMOOTHING if args.label_smoothing is None else args.label_smoothing
+    initial = None
+    if args.init_from is not None:
+        from ..keras_io import load_layers_model  # deferred: decoding to Keras imports TensorFlow
+
+        initial = load_layers_model(args.init_from)
     # train() checks its arguments (ConfigError) before it reads MNIST from data_dir.
     model, history = train(
         epochs=args.epochs,
@@ -126,8 +153,11 @@ def _run(args: argparse.Namespace) -> int:
         validation_split=args.validation_split,
         seed=args.seed,
         augment=args.augment,
+        recipe=args.recipe,
         subset=args.subset,
         label_smoothing=smoothing,
+        learning_rate=LEARNING_RATE if args.learning_rate is None else args.learning_rate,
+        model=initial,
         data_dir=args.data_dir,
     )
     saved = _save(model, args)

@@ -28,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .._shipped import TUTORIALS, tutorials_dir
+    from .._shipped import TUTORIALS, tutorials_dir  # deferred, like every import here: --help
 
     source = tutorials_dir()
     dest: Path = args.dest.expanduser()

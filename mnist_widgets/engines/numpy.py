@@ -7,7 +7,8 @@ copy lays them out as rows, and the kernel, reshaped once at load time, multipli
 allocates almost nothing; bias and activations run in place.
 
 A call is serialised by a lock (the buffers are shared); big batches run in chunks of
-:data:`CHUNK` images, which keeps the unfolded buffers small (a few MB for the shipped model).
+:data:`CHUNK` images, which keeps the unfolded buffers small (a few MB for the shipped model), or
+fewer for a model whose images would not fit :data:`~._plan.MEMORY_BUDGET_BYTES` so.
 
 BLAS threads: NumPy's OpenBLAS may split one image's matmuls over several threads, which helps on
 an idle machine and hurts a lot on a loaded one (batches most); ``OPENBLAS_NUM_THREADS=1``, set
@@ -37,6 +38,7 @@ from ._plan import (
     Step,
     ZeroPad,
     check_batch,
+    chunk_images,
 )
 
 __all__ = ["NumpyEngine", "activation"]
@@ -429,6 +431,7 @@ class NumpyEngine:
         self.input_shape, self.name = plan.input_shape, plan.name
         self._ops = [(_OPS[type(s)](s), s.input, s.name) for s in plan.steps]
         self._lock = threading.Lock()
+        self._chunk = chunk_images(plan.image_bytes, CHUNK)  # a big model: fewer per pass
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         x = check_batch(self.plan.input_shape, batch)
@@ -436,8 +439,8 @@ class NumpyEngine:
         out = np.empty((n, *self.plan.output_shape), np.float32)
         # An overflow shows as non-finite scores, which the Predictor refuses: no warning noise.
         with self._lock, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            for start in range(0, n, CHUNK):
-                out[start : start + CHUNK] = self._forward(x[start : start + CHUNK])
+            for start in range(0, n, self._chunk):
+                out[start : start + self._chunk] = self._forward(x[start : start + self._chunk])
         return out
 
     def _forward(self, x: np.ndarray) -> np.ndarray:

@@ -1,0 +1,249 @@
+"""Accuracy on pen-drawn digits by drawing size, through the widget: strokes vs the fixed brush.
+
+The set: MNIST TEST digits (never used for training) traced to pen strokes. Each digit is enlarged
+4x, thinned to its skeleton and the skeleton followed into polylines, the way a pen would have
+gone. The strokes are then drawn like a mouse would: scaled to a height between 25 and 260 px
+(log-uniform, so every size band is well filled), slanted and placed anywhere on the 280 px canvas,
+resampled to mouse-event spacing with a little wobble. Every drawing goes through
+``DigitCanvas.draw_stroke`` stroke by stroke; three ways to read it are compared:
+
+- **widget**: what the widget predicts now (the strokes inked at a pen relative to the drawing's
+  size, :func:`~mnist_widgets.preprocessing.prepare_strokes`);
+- **image, re-inked**: ``Predictor.predict(canvas.image)``, the fixed 20 px brush image with the
+  image path's stroke-width normalisation (what the CLI does with a screenshot);
+- **fixed brush (before)**: that image as the widget read it before (no normalisation): the
+  20 px brush blob.
+
+Run: ``python -m benchmarks.drawings_by_size [--model PATH] [--n 2000] [--old-model PATH]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+
+import numpy as np
+from PIL import Image
+
+from mnist_widgets import load_mnist
+from mnist_widgets.predictor import Predictor
+from mnist_widgets.preprocessing import preprocess
+from mnist_widgets.strokes import thin
+from mnist_widgets.widget import SIZE, DigitCanvas
+
+from ._common import markdown_table, pick_model, write_results
+
+BANDS = [(0, 40, "< 40 px"), (40, 60, "40-60 px"), (60, 100, "60-100 px")]
+BANDS += [(100, 160, "100-160 px"), (160, 10_000, ">= 160 px")]
+HEIGHTS = (25.0, 260.0)
+UP = 4  # the digits are traced at 4x MNIST's resolution
+Stroke = list[tuple[float, float]]
+
+_STEPS = [
+    (-1, 0),
+    (0, 1),
+    (1, 0),
+    (0, -1),
+    (-1, 1),
+    (1, 1),
+    (1, -1),
+    (-1, -1),
+]  # 4-neighbours first
+
+
+def trace(skeleton: np.ndarray) -> list[list[tuple[int, int]]]:
+    """Follow a one-pixel skeleton into polylines of (row, col): each edge walked once.
+
+    Walks start at line ends, then at junctions, then anywhere (closed loops), and go straight
+    on where they can.
+    """
+    pixels = {(int(r), int(c)) for r, c in np.argwhere(skeleton)}
+
+    def neighbours(p: tuple[int, int]) -> list[tuple[int, int]]:
+        return [(p[0] + dr, p[1] + dc) for dr, dc in _STEPS if (p[0] + dr, p[1] + dc) in pixels]
+
+    degree = {p: len(neighbours(p)) for p in pixels}
+    used: set[frozenset[tuple[int, int]]] = set()
+    paths: list[list[tuple[int, int]]] = []
+    starts = sorted(pixels, key=lambda p: (degree[p] != 1, degree[p] < 3, p))
+    for start in starts:
+        while True:
+            path = [start]
+            cur, direction = start, (0, 0)
+            while True:
+                options = [q for q in neighbours(cur) if frozenset((cur, q)) not in used]
+                if not options:
+                    break
+                nxt = max(
+                    options,
+                    key=lambda q: (q[0] - cur[0]) * direction[0] + (q[1] - cur[1]) * direction[1],
+                )
+                used.add(frozenset((cur, nxt)))
+                # skip the diagonal shortcut of an L-shaped corner: mark it walked too
+                for q in neighbours(nxt):
+                    if q in neighbours(cur) and q != nxt:
+                        used.add(frozenset((cur, q)))
+                direction = (nxt[0] - cur[0], nxt[1] - cur[1])
+                path.append(nxt)
+                cur = nxt
+            if len(path) == 1:
+                break
+            paths.append(path)
+    if not paths and pixels:
+        paths = [[next(iter(pixels))]]
+    return paths
+
+
+def digit_strokes(digit: np.ndarray) -> list[Stroke]:
+    """An MNIST digit (28x28 uint8) as pen strokes in (x, y) at 4x scale; tiny spurs dropped."""
+    big = np.asarray(
+        Image.fromarray(digit.astype(np.float32) / 255, mode="F").resize(
+            (28 * UP, 28 * UP), Image.Resampling.BILINEAR
+        )
+    )
+    paths = trace(thin(big >= 0.3))
+    longest = max(len(p) for p in paths)
+    kept = [p for p in paths if len(p) >= min(6, longest)]
+    return [[(float(c), float(r)) for r, c in p] for p in kept]
+
+
+def mouse_strokes(
+    strokes: Sequence[Stroke], rng: np.random.Generator
+) -> tuple[list[Stroke], float]:
+    """Scale, slant and place strokes on the canvas like a mouse drawing; return them and the
+    drawing's height (px)."""
+    pts = np.concatenate([np.asarray(s) for s in strokes])
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    height = float(np.exp(rng.uniform(*np.log(HEIGHTS))))
+    k = height / max(float(hi[1] - lo[1]), 1.0)
+    slant = float(rng.uniform(-0.25, 0.25))
+    width = (hi[0] - lo[0]) * k + abs(slant) * height
+    if width > SIZE - 12:  # a wide digit drawn very large: shrink it onto the canvas
+        k *= (SIZE - 12) / width
+        height *= (SIZE - 12) / width
+        width = SIZE - 12
+    x0 = rng.uniform(6, SIZE - 6 - width)
+    y0 = rng.uniform(6, SIZE - 6 - height)
+    spacing = float(rng.uniform(2.0, 6.0))  # px between mouse events
+    out: list[Stroke] = []
+    for stroke in strokes:
+        s = (np.asarray(stroke) - lo) * k
+        s[:, 0] += slant * (height - s[:, 1]) + x0 + max(0.0, -slant) * height  # lean
+        s[:, 1] += y0
+        out.append(_resample(s, spacing, rng))
+    return out, height
+
+
+def _resample(points: np.ndarray, spacing: float, rng: np.random.Generator) -> Stroke:
+    if len(points) == 1:
+        return [(float(points[0, 0]), float(points[0, 1]))]
+    seg = np.hypot(*np.diff(points, axis=0).T)
+    dist = np.concatenate([[0.0], np.cumsum(seg)])
+    n = max(2, int(dist[-1] / spacing) + 1)
+    at = np.linspace(0.0, dist[-1], n)
+    xs = np.interp(at, dist, points[:, 0]) + rng.normal(0, 0.4, n)
+    ys = np.interp(at, dist, points[:, 1]) + rng.normal(0, 0.4, n)
+    xs, ys = np.clip(xs, 0, SIZE), np.clip(ys, 0, SIZE)
+    return [(float(x), float(y)) for x, y in zip(xs, ys, strict=True)]
+
+
+def make_set(n: int, seed: int = 0) -> tuple[list[list[Stroke]], np.ndarray, np.ndarray]:
+    """``n`` test digits as mouse drawings: (strokes per drawing, labels, heights)."""
+    (_, _), (x_test, y_test) = load_mnist()
+    rng = np.random.default_rng(seed)
+    rows = rng.choice(len(x_test), size=min(n, len(x_test)), replace=False)
+    drawings, heights = [], []
+    for i in rows:
+        strokes, height = mouse_strokes(digit_strokes(x_test[i]), rng)
+        drawings.append(strokes)
+        heights.append(height)
+    return drawings, y_test[rows], np.asarray(heights)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=None, help="TF.js model directory (default: shipped)")
+    parser.add_argument("--n", type=int, default=2000, help="drawings (2000)")
+    parser.add_argument("--seed", type=int, default=0, help="the set's seed (0)")
+    parser.add_argument("--note", default="", help="a line added under the table")
+    args = parser.parse_args(argv)
+    model_dir, model_label = pick_model(args.model)
+    predictor = Predictor(str(model_dir))
+    drawings, labels, heights = make_set(args.n, args.seed)
+
+    ways = ["widget", "image", "before"]
+    digits: dict[str, list[int | None]] = {w: [] for w in ways}
+    seconds: dict[str, list[float]] = {w: [] for w in ways}
+    for strokes in drawings:
+        canvas = DigitCanvas(predictor)
+        start = time.perf_counter()
+        for stroke in strokes:  # one prediction per stroke, as when drawing
+            canvas.draw_stroke(stroke)
+        seconds["widget"].append(time.perf_counter() - start)
+        digits["widget"].append(canvas.prediction.digit)
+        image = canvas.image
+        start = time.perf_counter()
+        digits["image"].append(predictor.predict(image).digit)
+        seconds["image"].append(time.perf_counter() - start)
+        start = time.perf_counter()
+        before = preprocess(image, normalise_strokes=False)
+        digits["before"].append(predictor.predict(before, preprocessed=True).digit)
+        seconds["before"].append(time.perf_counter() - start)
+
+    ok = {w: np.array([d == y for d, y in zip(digits[w], labels, strict=True)]) for w in ways}
+    refused = {w: int(sum(d is None for d in digits[w])) for w in ways}
+    rows: list[list[object]] = []
+    bands: dict[str, dict[str, float | int]] = {}
+    for lo, hi, name in [*BANDS, (0, 10_000, "**all**")]:
+        sel = (heights >= lo) & (heights < hi)
+        bands[name.strip("*")] = {
+            "n": int(sel.sum()),
+            **{w: float(ok[w][sel].mean()) for w in ways},
+        }
+        rows.append([name, int(sel.sum()), *(f"{ok[w][sel].mean():.2%}" for w in ways)])
+    (_, _), (x_test, y_test) = load_mnist()
+    raw = predictor.predict_batch((x_test / 255.0).astype(np.float32), preprocessed=True)
+    mnist = float(np.mean(np.array([p.digit for p in raw]) == y_test))
+    ms = {w: statistics.median(seconds[w]) * 1000 for w in ways}
+    table = markdown_table(
+        [
+            "drawing height",
+            "drawings",
+            "widget (strokes, relative pen)",
+            "image, re-inked",
+            "fixed 20 px brush (before)",
+        ],
+        rows,
+    )
+    table += (
+        f"\n\nModel: {model_label}; MNIST test {mnist:.2%}. {len(labels)} MNIST test digits "
+        "traced to pen strokes, 25-260 px tall, drawn stroke by stroke through "
+        f"`DigitCanvas.draw_stroke`. Not classified (digit None): {refused['widget']} through the "
+        f"widget, {refused['image']} from the image. Median time per drawing: "
+        f"{ms['widget']:.1f} ms through the widget (all its per-stroke predictions), "
+        f"{ms['image']:.1f} ms for the image re-inked, {ms['before']:.1f} ms for the fixed brush."
+    )
+    if args.note:
+        table += f" {args.note}"
+    write_results(
+        "drawings_by_size",
+        {
+            "model": model_label,
+            "n": len(labels),
+            "seed": args.seed,
+            "accuracy": {w: float(ok[w].mean()) for w in ways},
+            "by_height": bands,
+            "not_classified": refused,
+            "median_ms_per_drawing": ms,
+            "mnist_test_accuracy": mnist,
+        },
+        table,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
