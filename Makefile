@@ -79,9 +79,10 @@ $(LITE_STAMP): $(TEST_STAMP) $(LITE_TOOLS) $(LITE_SOURCES)
 	PROJECT_PYTHON=$(PY) PYODIDE_DIST=$(PYODIDE_DIST) $(PY) lite/build.py --out build/lite
 	@touch $@
 
-# Open http://127.0.0.1:$(LITE_PORT)/ (any static server will do; see the README)
+# Open http://127.0.0.1:$(LITE_PORT)/ : the site's precompressed .br/.gz files with their
+# Content-Encoding, as Netlify, Cloudflare Pages, nginx or Caddy would send them (see the README)
 lite-serve: lite
-	$(PY) -m http.server $(LITE_PORT) --bind 127.0.0.1 --directory build/lite
+	$(PY) lite/serve.py --directory build/lite --port $(LITE_PORT)
 
 # Jupyter refuses to run as root unless told; fresh machines and containers often are root.
 LAB_ARGS ?=

@@ -1,12 +1,15 @@
 """The JupyterLite site in headless Chromium: size, bytes downloaded, seconds to a prediction.
 
 Needs ``make lite`` (``build/lite``) and /usr/bin/chromium. Serves a copy of the site on 127.0.0.1
-(every other host blocked, as in tests/lite) and opens ``04_draw.ipynb`` twice with one browser
-profile: the first visit downloads everything, the second finds Pyodide and the wheels in the
-browser's HTTP cache and the model in its storage. Per visit: bytes the server sent, seconds to an
-idle kernel, seconds from opening the page to the notebook's first prediction; then the numpy
-engine's prediction latency inside the browser (``Predictor.predict`` on a 280x280 canvas) and a
-few mouse drawings, mouse-up to label.
+the way ``make lite-serve`` does (precompressed ``.br``/``.gz`` files with their Content-Encoding;
+every other host blocked, as in tests/lite) and opens ``04_draw.ipynb`` three times with one
+browser profile: the first visit downloads what it needs, and the service worker saves the rest of
+the site in the background; the second visit (online) and the third (the server stopped) are
+served by the service worker. Per visit: bytes the server sent (over the wire, compressed), seconds
+to an idle kernel, seconds from opening the page to the notebook's first prediction; for the first
+visit, also the bytes until that prediction and until the site was saved for offline use. Then
+the numpy engine's prediction latency inside the browser (``Predictor.predict`` on a 280x280
+canvas) and a few mouse drawings, mouse-up to label.
 
 Usage: ``python -m benchmarks.lite [--drawings N] [--repeats N]``.
 """
@@ -26,6 +29,8 @@ from ._common import markdown_table, write_results
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "lite"))
+sys.path.insert(0, str(ROOT / "lite"))
+from offline import site_bytes  # noqa: E402 (lite/ is not a package)
 
 NOTEBOOK = "04_draw.ipynb"
 ONE = [(0.52, 0.15), (0.51, 0.5), (0.50, 0.85)]
@@ -55,18 +60,19 @@ def _sizes(site: Path) -> dict[str, int]:
     def size(path: Path) -> int:
         if path.is_file():
             return path.stat().st_size
-        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+        files = [p for p in path.rglob("*") if p.is_file() and p.suffix not in {".br", ".gz"}]
+        return sum(p.stat().st_size for p in files)  # not the compressed siblings
 
     parts = {
         "pyodide": site / "static" / "pyodide",
         "jupyterlab": site / "build",
         "lab_extensions": site / "extensions",
-        "kernel_wheels": site / "pypi",
         "model": site / "models",
     }
     out = {name: size(path) for name, path in parts.items()}
     out["total"] = size(site)
     out["other"] = out["total"] - sum(out[name] for name in parts)
+    out["wire"] = site_bytes(site)[1]
     return out
 
 
@@ -107,6 +113,7 @@ def _visit(browser, server, *, draw: int) -> dict:
         expect(prediction).to_have_text(label, timeout=30_000)
         drawings.append(time.monotonic() - up)
     return {
+        "since": since,
         "model_source": source,
         "bytes_downloaded": bytes_sent,
         "requests": len(server.requests) - since,
@@ -130,11 +137,19 @@ def main(argv: list[str] | None = None) -> int:
         sizes = _sizes(site)
         visits = []
         with static_server(site) as server:
-            for visit in (1, 2):
+            for visit in ("first", "later, online", "later, offline"):
+                if visit == "later, offline":
+                    server.stop()
                 # no Playwright route (it disables the HTTP cache): the proxy blocks other hosts
                 with lite_browser(Path(tmp) / "profile", route=False) as browser:
                     result = _visit(browser, server, draw=args.drawings)
-                    if visit == 2:
+                    result["visit"] = visit
+                    if visit == "first":
+                        browser.page.wait_for_function(
+                            "() => window.mnistWidgetsSite.offline === 'saved'", timeout=300_000
+                        )
+                        result["bytes_until_saved_offline"] = server.bytes_served(result["since"])
+                    if visit == "later, online":
                         out = kernel_run(browser.page, _LATENCY.format(repeats=args.repeats))
                         latency = json.loads(out.strip().splitlines()[-1])
                 visits.append(result)
@@ -152,19 +167,25 @@ def main(argv: list[str] | None = None) -> int:
     mb = 1e6
     rows = [
         ["site size on disk", f"{sizes['total'] / mb:.1f} MB", (
-            f"Pyodide {sizes['pyodide'] / mb:.1f}, JupyterLab {sizes['jupyterlab'] / mb:.1f}, "
-            f"extensions {sizes['lab_extensions'] / mb:.1f}, wheels "
-            f"{sizes['kernel_wheels'] / mb:.1f}, model {sizes['model'] / mb:.2f}"
+            f"Pyodide and the wheels {sizes['pyodide'] / mb:.1f}, JupyterLab "
+            f"{sizes['jupyterlab'] / mb:.1f}, extensions {sizes['lab_extensions'] / mb:.1f}, "
+            f"model {sizes['model'] / mb:.2f}; {sizes['wire'] / mb:.1f} MB compressed"
         )],
     ]  # fmt: skip
-    for n, v in enumerate(visits, 1):
+    for v in visits:
+        n = v["visit"]
         rows += [
-            [f"visit {n}: downloaded", f"{v['bytes_downloaded'] / mb:.1f} MB",
-             f"{v['requests']} requests; model from the {v['model_source']}"],
-            [f"visit {n}: idle kernel", f"{v['seconds_to_idle_kernel']:.1f} s", "open -> idle"],
-            [f"visit {n}: first prediction", f"{v['seconds_open_to_first_prediction']:.1f} s",
+            [f"{n} visit: downloaded", f"{v['bytes_downloaded'] / mb:.1f} MB",
+             f"{v['requests']} requests until the notebook had run; model from the "
+             f"{v['model_source']}"],
+            [f"{n} visit: idle kernel", f"{v['seconds_to_idle_kernel']:.1f} s", "open -> idle"],
+            [f"{n} visit: first prediction", f"{v['seconds_open_to_first_prediction']:.1f} s",
              "page open -> run all -> the notebook's first prediction"],
         ]  # fmt: skip
+        if "bytes_until_saved_offline" in v:
+            saved = f"{v['bytes_until_saved_offline'] / mb:.1f} MB"
+            what = "all the server sent until the service worker had saved the whole site"
+            rows.append([f"{n} visit: saved for offline", saved, what])
     rows += [
         ["prediction in the browser", f"{predict['median_ms']:.1f} ms",
          f"median of {predict['runs']} (p90 {predict['p90_ms']:.1f} ms), {predict['backend']} "
@@ -174,8 +195,9 @@ def main(argv: list[str] | None = None) -> int:
     ]  # fmt: skip
     table = (
         markdown_table(["what", "figure", "detail"], rows)
-        + "\n\nHeadless Chromium, one profile for both visits, every other host blocked; the site"
-        " served by Python's http.server on 127.0.0.1 (no compression)."
+        + "\n\nHeadless Chromium, one profile for all visits, every other host blocked; the site"
+        " served on 127.0.0.1 as `make lite-serve` does (precompressed brotli/gzip files); the"
+        " offline visit with the server stopped."
     )
     write_results(
         "lite", {"sizes": sizes, "visits": visits, "predict": predict, "args": vars(args)}, table

@@ -40,6 +40,7 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
+import offline  # lite/offline.py: the service worker, the app manifest, preloading, compression
 from pins import PinError, verified  # lite/ is this script's directory, hence on sys.path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,9 +64,15 @@ CORE_FILES = (
 # What the kernel loads from Pyodide's lock: the pyodide kernel itself always installs ssl, sqlite3,
 # jedi and ipython (and micropip to install anything); mnist-widgets needs numpy and Pillow.
 # Their dependencies (per the lock) come along.
-LOCK_ROOTS = ("micropip", "ssl", "sqlite3", "jedi", "ipython", "numpy", "pillow")
+# Not ssl (with openssl, 2.1 MB): in the browser TLS is the browser's (urllib3 goes through its
+# fetch), and urllib3 works without the module; lite/offline.py gives the kernel a stub for it.
+LOCK_ROOTS = ("micropip", "sqlite3", "jedi", "ipython", "numpy", "pillow")
 
+# The tutorials the site serves (add one here: the file browser, the offline page and the app's
+# shortcuts all follow); START is the one the installed app and the site's root open.
 NOTEBOOKS = ("03_offline_cache.ipynb", "04_draw.ipynb", "05_teach.ipynb")
+START = "04_draw.ipynb"
+APP_NAME = "mnist-widgets tutorials"
 
 
 def log(message: str) -> None:
@@ -307,9 +314,13 @@ def build(out: Path) -> None:
     (out / "models" / "mnist").mkdir(parents=True)
     for path in model.iterdir():
         shutil.copy(path, out / "models" / "mnist" / path.name)
+    packages = offline.preload(out)
+    log(f"{len(packages)} packages preloaded while Pyodide starts")
+    offline.make_app(out, NOTEBOOKS, start=START, name=APP_NAME, python=PROJECT_PY)
     check(out)
-    size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
-    log(f"built {out} ({size / 1e6:.1f} MB)")
+    version = offline.finish(out, CACHE / "compressed")
+    raw, smallest = offline.site_bytes(out)
+    log(f"built {out}: {raw / 1e6:.1f} MB, {smallest / 1e6:.1f} MB compressed; version {version}")
 
 
 # The Pyodide kernel's fallback when jupyter-lite.json names no pyodideUrl: the CDN. Pointed at

@@ -18,6 +18,7 @@ an exception.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import math
 import re
@@ -29,18 +30,26 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
 from email.utils import parsedate_to_datetime
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urljoin, urlsplit
 
 import urllib3
+from urllib3 import BaseHTTPResponse
 from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import ProtocolError, ProxyError, ProxySchemeUnknown
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
+
+try:  # on CPython (a dependency there); Pyodide's browser verifies certificates itself
+    import certifi
+except ImportError:  # pragma: no cover - Pyodide
+    certifi = None  # type: ignore[assignment]  # None stands in for the module Pyodide lacks
 
 from ._env import ENV_OFFLINE, offline
 from ._validators import Validators
 from .errors import ConfigError, DownloadError, MnistWidgetsError, ModelFormatError, OfflineError
 from .tfjs.artifacts import (
+    MAX_MODEL_JSON_BYTES,
+    MAX_WEIGHTS_BYTES,
     MODEL_JSON,
     ModelArtifacts,
     expected_weight_bytes,
@@ -49,8 +58,9 @@ from .tfjs.artifacts import (
     weight_paths,
 )
 
-MAX_MODEL_JSON_BYTES = 32 * 1024 * 1024
-MAX_WEIGHTS_BYTES = 2 * 1024 * 1024 * 1024
+if TYPE_CHECKING:
+    import ssl
+
 MAX_REDIRECTS = 10
 #: Downloads smaller than this show no progress bar unless asked for.
 PROGRESS_MIN_BYTES = 1024 * 1024
@@ -143,8 +153,12 @@ class NetworkOptions:
 
 
 def _positive(name: str, value: object) -> None:
-    number = isinstance(value, int | float) and not isinstance(value, bool)
-    if not number or not math.isfinite(value) or value <= 0:  # type: ignore[arg-type, operator]
+    if (
+        not isinstance(value, int | float)
+        or isinstance(value, bool)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
         raise ConfigError(f"{name} must be a positive number of seconds, got {value!r}")
 
 
@@ -290,21 +304,38 @@ def _in_browser() -> bool:
 _BROWSER_SETS = frozenset({"host", "connection", "accept-encoding", "user-agent", "content-length"})
 
 
+def _tls_context() -> ssl.SSLContext | None:
+    """The certificates HTTPS trusts: the system's (``SSL_CERT_FILE`` and ``SSL_CERT_DIR``
+    honoured) plus certifi's bundle where it is installed and readable, so a Python without
+    system certificates (python.org's macOS build) still verifies servers; ``None`` in a
+    browser, which verifies them itself."""
+    if _in_browser():
+        return None
+    # deferred: Pyodide may not have the ssl module loaded, and a browser verifies TLS itself
+    from urllib3.util.ssl_ import create_urllib3_context
+
+    context = create_urllib3_context()  # TLS 1.2+, certificates and host names verified
+    context.load_default_certs()
+    if certifi is not None:
+        with contextlib.suppress(OSError):  # an unreadable bundle: the system's CAs still apply
+            context.load_verify_locations(certifi.where())
+    return context
+
+
 class _Connections:
-    """The urllib3 pools of one download: direct, or through the proxy the environment names."""
+    """The urllib3 pools of one download: direct, or through the proxy the environment names;
+    the TLS context is made on the first https:// request only."""
 
     def __init__(self) -> None:
-        self._direct = urllib3.PoolManager(retries=False)
         self._proxies: dict[str, str] = {} if _in_browser() else urllib.request.getproxies()
-        self._via: dict[str, urllib3.ProxyManager] = {}
+        self._managers: dict[tuple[str | None, bool], urllib3.PoolManager] = {}
 
     def __enter__(self) -> _Connections:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._direct.clear()
-        for pool in self._via.values():
-            pool.clear()
+        for manager in self._managers.values():
+            manager.clear()
 
     def proxy_for(self, url: str) -> str | None:
         """The proxy URL for ``url``, or ``None`` to connect directly (``NO_PROXY`` included)."""
@@ -315,13 +346,12 @@ class _Connections:
         host = parts.netloc.rpartition("@")[2]
         return None if urllib.request.proxy_bypass(host) else proxy
 
-    def get(self, url: str, headers: Mapping[str, str], timeout: float) -> Any:
+    def get(self, url: str, headers: Mapping[str, str], timeout: float) -> BaseHTTPResponse:
         """Send one GET (no redirects, no retries, body not read yet); return the response."""
-        proxy = self.proxy_for(url)
-        pool = self._direct if proxy is None else self._proxy(proxy)
+        manager = self._manager(self.proxy_for(url), url.lower().startswith("https:"))
         if _in_browser():
             headers = {k: v for k, v in headers.items() if k.lower() not in _BROWSER_SETS}
-        return pool.request(
+        return manager.request(
             "GET",
             url,
             headers=dict(headers),
@@ -332,23 +362,32 @@ class _Connections:
             timeout=urllib3.Timeout(connect=timeout, read=timeout),
         )
 
-    def _proxy(self, proxy: str) -> urllib3.ProxyManager:
-        if proxy not in self._via:
-            parts = urlsplit(proxy)
-            auth = unquote(parts.netloc.rpartition("@")[0]) if "@" in parts.netloc else None
-            try:
-                proxy_headers = urllib3.make_headers(proxy_basic_auth=auth) if auth else None
-                self._via[proxy] = urllib3.ProxyManager(
-                    proxy, proxy_headers=proxy_headers, retries=False
-                )
-            except (ProxySchemeUnknown, ValueError) as exc:
-                msg = (
-                    f"cannot use the proxy {_without_auth(proxy)!r} from the environment ({exc}); "
-                    "only http:// and https:// proxies are supported: fix HTTP_PROXY, "
-                    "HTTPS_PROXY or ALL_PROXY, or name the host in NO_PROXY"
-                )
-                raise DownloadError(msg) from exc
-        return self._via[proxy]
+    def _manager(self, proxy: str | None, secure: bool) -> urllib3.PoolManager:
+        key = (proxy, secure)
+        if key not in self._managers:
+            tls = _tls_context() if secure else None
+            if proxy is None:
+                self._managers[key] = urllib3.PoolManager(retries=False, ssl_context=tls)
+            else:
+                self._managers[key] = _proxy_manager(proxy, tls)
+        return self._managers[key]
+
+
+def _proxy_manager(proxy: str, tls: ssl.SSLContext | None) -> urllib3.ProxyManager:
+    parts = urlsplit(proxy)
+    auth = unquote(parts.netloc.rpartition("@")[0]) if "@" in parts.netloc else None
+    try:
+        proxy_headers = urllib3.make_headers(proxy_basic_auth=auth) if auth else None
+        return urllib3.ProxyManager(
+            proxy, proxy_headers=proxy_headers, retries=False, ssl_context=tls
+        )
+    except (ProxySchemeUnknown, ValueError) as exc:
+        msg = (
+            f"cannot use the proxy {_without_auth(proxy)!r} from the environment ({exc}); "
+            "only http:// and https:// proxies are supported: fix HTTP_PROXY, "
+            "HTTPS_PROXY or ALL_PROXY, or name the host in NO_PROXY"
+        )
+        raise DownloadError(msg) from exc
 
 
 def _without_auth(url: str) -> str:
@@ -356,14 +395,14 @@ def _without_auth(url: str) -> str:
     return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
 
 
-def _read_chunk(response: Any) -> bytes:
+def _read_chunk(response: BaseHTTPResponse) -> bytes:
     # Emscripten's response inherits a read1 that raises NotImplementedError: use its read
     if _in_browser():
         return bytes(response.read(_CHUNK, decode_content=False))
     return bytes(response.read1(_CHUNK, decode_content=False))
 
 
-def _content_encoding(response: Any) -> str:
+def _content_encoding(response: BaseHTTPResponse) -> str:
     if _in_browser():  # the browser has decoded the body already
         return ""
     return str(response.headers.get("content-encoding", ""))
@@ -517,7 +556,7 @@ class _Fetcher:
         finally:
             response.release_conn()
 
-    def _follow(self, request: _Request) -> Any:
+    def _follow(self, request: _Request) -> BaseHTTPResponse:
         """GET ``request.url``, following redirects here so that no caller header (credentials)
         reaches another origin and weight files stay on model.json's origin unless allowed."""
         url = request.url
@@ -551,7 +590,7 @@ class _Fetcher:
             raise DownloadError(msg)
         return target
 
-    def _read(self, request: _Request, response: Any) -> _Response:
+    def _read(self, request: _Request, response: BaseHTTPResponse) -> _Response:
         status = int(response.status)
         headers = response.headers
         validators = _validators(headers)
@@ -576,7 +615,7 @@ class _Fetcher:
         return _Response(200, self._body(request, response, decode, declared), validators)
 
     def _body(
-        self, request: _Request, response: Any, decode: _Decoder, declared: int | None
+        self, request: _Request, response: BaseHTTPResponse, decode: _Decoder, declared: int | None
     ) -> bytes:
         body = bytearray()
         received = 0

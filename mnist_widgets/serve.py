@@ -179,6 +179,8 @@ def make_app(
     NotADirectoryError
         ``directory`` is not a directory.
     """
+    if "\x00" in os.fspath(directory):  # os calls would raise a bare ValueError
+        raise ConfigError(f"cannot serve {str(directory)!r}: a path cannot hold a NUL byte")
     root = Path(directory).resolve()
     if not root.is_dir():
         msg = f"cannot serve {str(directory)!r}: not a directory (pass the folder with model.json)"

@@ -21,14 +21,26 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
-from ._fs import fsync_dir, write_synced
-from ._http import NetworkOptions
-from .errors import MnistWidgetsError, ModelFormatError
-from .loader import Derive, FetchResult, download_artifacts, fetch_artifacts
-from .store import ModelStore, cache_url, parse_name
-from .tfjs.artifacts import MODEL_JSON, ModelArtifacts, parse_model_json, weight_paths
+from ._fs import fsync_dir, read_regular, write_synced
+from .errors import ConfigError, MnistWidgetsError, ModelFormatError
+from .tfjs.artifacts import (
+    MAX_MODEL_JSON_BYTES,
+    MAX_WEIGHTS_BYTES,
+    MODEL_JSON,
+    ModelArtifacts,
+    expected_weight_bytes,
+    normal_path,
+    parse_model_json,
+    weight_nbytes,
+    weight_paths,
+)
+
+if TYPE_CHECKING:  # pragma: no cover - the loading layer is imported where a scheme needs it
+    from ._http import NetworkOptions
+    from .loader import Derive, FetchResult
 
 __all__ = [
     "KNOWN_LOCATIONS",
@@ -147,6 +159,9 @@ def write_artifacts(artifacts: ModelArtifacts, dest: Source) -> str:
 def _read_http(
     src: Source, options: NetworkOptions | None, cache: bool, derive: Derive | None
 ) -> Opened:
+    # deferred: HTTP, the store and their imports (~0.1 s) only for a URL, not a local model
+    from .loader import download_artifacts, fetch_artifacts
+
     if not cache:
         return Opened(download_artifacts(str(src), options=options), str(src))
     result = fetch_artifacts(str(src), options=options, derive=derive)
@@ -154,22 +169,30 @@ def _read_http(
 
 
 def _cache_name(src: Source) -> str:
+    from .store import parse_name  # deferred: the store only for cache://
+
     return parse_name(str(src))
 
 
 def _read_cache(
     src: Source, options: NetworkOptions | None, cache: bool, derive: Derive | None
 ) -> Opened:
+    from .store import ModelStore, cache_url  # deferred: the store only for cache://
+
     name = _cache_name(src)
     artifacts, entry = ModelStore().load(name)
     return Opened(artifacts, cache_url(name), derived=entry.derived)
 
 
 def _write_cache(artifacts: ModelArtifacts, dest: Source) -> str:
+    from .store import ModelStore  # deferred: the store only for cache://
+
     return ModelStore().write(_cache_name(dest), artifacts).url
 
 
 def _local_path(src: Source) -> Path:
+    if "\x00" in os.fspath(src):  # no file can be named so; os calls raise a bare ValueError
+        raise ConfigError(f"invalid model location {str(src)!r}: a path cannot hold a NUL byte")
     if isinstance(src, str) and src.lower().startswith("file:"):
         parts = urlsplit(src)
         if parts.netloc not in ("", "localhost"):
@@ -194,9 +217,17 @@ def _write_path(artifacts: ModelArtifacts, dest: Source) -> str:
 
 
 def _read_local(path: Path) -> ModelArtifacts:
+    """The model at ``path``, read with the caps a download has: model.json at most
+    ``MAX_MODEL_JSON_BYTES``, weights at most ``MAX_WEIGHTS_BYTES`` and each file exactly what the
+    manifest declares; only regular files (a FIFO, a device or a link to one is refused unread)."""
     model_json_path = path / MODEL_JSON if path.is_dir() else path
     try:
-        raw = model_json_path.read_bytes()
+        raw = read_regular(
+            model_json_path,
+            what="model file",
+            error=ModelFormatError,
+            max_bytes=MAX_MODEL_JSON_BYTES,
+        )
     except FileNotFoundError as exc:
         msg = (
             f"no model at {str(path)!r}: expected a directory containing {MODEL_JSON} or the "
@@ -205,24 +236,47 @@ def _read_local(path: Path) -> ModelArtifacts:
         raise ModelFormatError(msg) from exc
     source = str(model_json_path)
     model_json = parse_model_json(raw, source=source)
+    weight_paths(model_json, source=source)  # refuses hostile paths before any is opened
+    total = expected_weight_bytes(model_json)
+    if total > MAX_WEIGHTS_BYTES:
+        msg = f"{source} declares {total:,} bytes of weights, more than {MAX_WEIGHTS_BYTES:,}"
+        raise ModelFormatError(msg)
     base = model_json_path.parent
     weight_files: dict[str, bytes] = {}
-    for rel in weight_paths(model_json, source=source):
-        try:
-            weight_files[rel] = (base / rel).read_bytes()
-        except FileNotFoundError as exc:
-            msg = (
-                f"{source}: weight file {rel!r} is missing (looked for {str(base / rel)!r}); "
-                "copy the complete model directory (model.json and every .bin file) again"
-            )
-            raise ModelFormatError(msg) from exc
+    for group in model_json["weightsManifest"]:
+        rels = [normal_path(p) for p in group["paths"]]
+        left = sum(weight_nbytes(entry) for entry in group["weights"])  # this group's bytes
+        for rel in rels:
+            if rel in weight_files:
+                continue  # named twice: ModelArtifacts says what is wrong with the sizes
+            try:
+                weight_files[rel] = read_regular(
+                    base / rel,
+                    what=f"{source}: weight file",
+                    error=ModelFormatError,
+                    max_bytes=left,
+                    exact=left if len(rels) == 1 else None,
+                )
+            except FileNotFoundError as exc:
+                msg = (
+                    f"{source}: weight file {rel!r} is missing (looked for {str(base / rel)!r}); "
+                    "copy the complete model directory (model.json and every .bin file) again"
+                )
+                raise ModelFormatError(msg) from exc
+            left -= len(weight_files[rel])
     return ModelArtifacts(model_json, weight_files, source)  # checks sizes against the manifest
 
 
 def _old_model_files(path: Path) -> set[str] | None:
     """Top-level names belonging to the model in ``path``; None if it holds no readable model."""
     try:
-        old = parse_model_json((path / MODEL_JSON).read_bytes(), source=str(path / MODEL_JSON))
+        raw = read_regular(
+            path / MODEL_JSON,
+            what="model file",
+            error=ModelFormatError,
+            max_bytes=MAX_MODEL_JSON_BYTES,
+        )
+        old = parse_model_json(raw, source=str(path / MODEL_JSON))
         paths = weight_paths(old, source=str(path))
     except (OSError, ModelFormatError):
         return None

@@ -16,8 +16,10 @@ old complete version or the new complete one, even if a writer is killed at any 
 
 The store deletes only what it can prove it made: nothing at all in a directory without the
 marker (and it refuses to turn a non-empty directory that is not a store into one), only names of
-its own patterns inside one, and never through a symbolic link. Leftovers of killed writers are
-removed by :meth:`ModelStore.cleanup`, which a write runs at most every ten minutes.
+its own patterns inside one, and never through a symbolic link (nor does it read or write through
+one: an entry replaced by a link is a miss, and a write to it is refused with a CacheError).
+Leftovers of killed writers are removed by :meth:`ModelStore.cleanup`, which a write runs at most
+every ten minutes.
 
 Examples
 --------
@@ -49,10 +51,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar
 
-import filelock
-
 from ._env import ENV_CACHE, cache_dir
-from ._fs import fsync_dir, replace_file, sha256_hex, write_synced
+from ._filelock import filelock
+from ._fs import fsync_dir, read_regular, replace_file, sha256_hex, write_synced
 from ._ownership import (
     CURRENT,
     LAST_USED,
@@ -70,7 +71,7 @@ from ._ownership import (
     rmtree,
 )
 from ._validators import Validators
-from .errors import CacheError, MnistWidgetsError, ModelFormatError
+from .errors import CacheError, ConfigError, MnistWidgetsError, ModelFormatError
 from .tfjs.artifacts import MODEL_JSON, ModelArtifacts
 from .tfjs.graph import check_artifacts
 
@@ -97,6 +98,8 @@ CACHE_SCHEME = "cache://"
 _CLEANED = ".last-cleanup"  # its mtime is the time of the last clean-up
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _CLEANUP_EVERY = 600.0
+LockTimeout = filelock.Timeout
+_MAX_METADATA_BYTES = 16 * 1024 * 1024  # a few KB in practice
 #: ``validate(artifacts, *, source=...)``: raises if the artifacts are not a usable model.
 Validate = Callable[..., object]
 _T = TypeVar("_T")
@@ -134,10 +137,22 @@ def default_root() -> Path:
     """``$MNIST_WIDGETS_CACHE``, else ``<user cache dir>/mnist-widgets/models``."""
     env = cache_dir()
     if env:
-        return Path(env).expanduser()
+        return _expand(env, f"{ENV_CACHE}={env!r}")
     import platformdirs  # deferred: only the default root needs it
 
     return Path(platformdirs.user_cache_dir("mnist-widgets")) / "models"
+
+
+def _expand(path: str | os.PathLike[str], what: str) -> Path:
+    """``path`` with ``~`` expanded; an unknown ``~user`` is a ConfigError, not a RuntimeError."""
+    try:
+        return Path(path).expanduser()
+    except RuntimeError as exc:  # pathlib: "Could not determine home directory"
+        msg = (
+            f"{what}: cannot expand {str(path).split(os.sep)[0]!r} ({exc}); use an absolute "
+            "path or an existing user's ~name"
+        )
+        raise ConfigError(msg) from exc
 
 
 def _now() -> str:
@@ -356,11 +371,14 @@ def _check_one(rel: str, data: bytes, recorded: FileRecord) -> str | None:
     return None
 
 
-def _read_file(version: Path, rel: str) -> bytes:
+def _read_file(version: Path, rel: str, size: int | None = None) -> bytes:
+    """A file of a version: never through a link, only a regular file, exactly ``size`` bytes
+    (metadata.json: at most ``_MAX_METADATA_BYTES``), sizes compared before reading."""
     path = version / rel
     if path.is_symlink():
         raise OSError(f"{rel} is a symbolic link; the store never follows one")
-    return path.read_bytes()
+    limit = _MAX_METADATA_BYTES if size is None else size
+    return read_regular(path, what="file", error=CacheError, max_bytes=limit, exact=size)
 
 
 class ModelStore:
@@ -378,7 +396,7 @@ class ModelStore:
     """
 
     def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
-        self.root = Path(root).expanduser() if root is not None else default_root()
+        self.root = _expand(root, "the model store root") if root is not None else default_root()
 
     def __repr__(self) -> str:
         return f"ModelStore({str(self.root)!r})"
@@ -392,6 +410,12 @@ class ModelStore:
 
     def _adopt(self) -> None:
         """Make ``root`` a store (creating it) unless it is a non-empty directory that is not."""
+        if "\x00" in str(self.root):  # every os call would raise a bare ValueError
+            msg = (
+                f"cannot use {str(self.root)!r} as the model store: the path contains a NUL "
+                f"byte; set {ENV_CACHE} (or --cache-dir) to a valid directory"
+            )
+            raise CacheError(msg)
         if self.is_store():
             return
         self.root.mkdir(parents=True, exist_ok=True)
@@ -444,7 +468,7 @@ class ModelStore:
         bare = parse_name(name)
         return self.is_store() and self._published(bare)
 
-    def lock(self, name: str, timeout: float = 60.0) -> filelock.FileLock:
+    def lock(self, name: str, timeout: float = 60.0) -> filelock.BaseFileLock:
         """A cross-process lock for ``name`` (``filelock.FileLock``), to avoid duplicate downloads.
 
         Only an optimisation: entries stay consistent without it. Raises ``OSError`` if the lock
@@ -496,6 +520,7 @@ class ModelStore:
         metadata = EntryMetadata.describe(bare, contents, source_url, validators or {})
         try:
             self._adopt()
+            self._refuse_links(bare)
             self._maybe_cleanup()
             version = self._publish(bare, self._stage(contents, metadata))
         except OSError as exc:
@@ -508,6 +533,22 @@ class ModelStore:
         self._touch(bare)
         # From memory: a concurrent writer may already have replaced (and removed) our version.
         return CacheEntry(bare, version, metadata, _now(), MappingProxyType(derived or {}))
+
+    def _refuse_links(self, name: str) -> None:
+        """Never write through a symbolic link: the store does not read through one either.
+
+        An entry moved to another disk and replaced by a link would otherwise be a silent miss on
+        every load, each writing one more full copy through the link that nothing cleans up.
+        """
+        for path in (self.root / name, self.root / TMP):
+            if path.is_symlink():
+                msg = (
+                    f"not writing model {name!r}: {str(path)!r} is a symbolic link (to "
+                    f"{os.readlink(path)!r}), and the store neither reads, writes nor deletes "
+                    "through links; move the folder back (or remove the link), or point "
+                    f"{ENV_CACHE} at a store on the other disk"
+                )
+                raise CacheError(msg)
 
     def _stage(self, contents: Mapping[str, bytes], metadata: EntryMetadata) -> Path:
         """Write a version into ``.tmp``, read it back and check it; return its directory."""
@@ -573,7 +614,7 @@ class ModelStore:
             raw = _read_file(version, METADATA)
         except FileNotFoundError:
             raise  # the version was replaced under us: callers retry with the new pointer
-        except OSError as exc:
+        except (OSError, CacheError) as exc:
             raise _bad_metadata(name, str(exc)) from exc
         meta = EntryMetadata.parse(raw, name=name)
         if meta.name != name:
@@ -658,10 +699,10 @@ class ModelStore:
         contents: dict[str, bytes] = {}
         for rel, record in meta.files.items():
             try:
-                data = _read_file(version, rel)
+                data = _read_file(version, rel, record.size)
             except FileNotFoundError:
                 raise
-            except OSError as exc:
+            except (OSError, CacheError) as exc:
                 raise CacheError(f"model store entry {name!r} is corrupt: {exc}") from exc
             problem = _check_one(rel, data, record)
             if problem:

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from ._tf import keras, tensorflow
+from .augment import pen_copies
 from .data import MnistArrays, load_mnist
 from .errors import ConfigError
 from .model import LEARNING_RATE, build_model, compile_model
@@ -87,7 +88,7 @@ def train(
     augment: bool = False,
     recipe: str | None = None,
     data: MnistArrays | None = None,
-    data_dir: str | os.PathLike | None = None,
+    data_dir: str | os.PathLike[str] | None = None,
     subset: int | None = None,
     learning_rate: float = LEARNING_RATE,
     label_smoothing: float = LABEL_SMOOTHING,
@@ -260,9 +261,7 @@ def _check_args(
 
 def _pen_variants(x: np.ndarray, seed: int | None) -> np.ndarray:
     """Recipe "pen": the cached pen-drawn copies of every training digit (K, N, 28, 28) uint8."""
-    import platformdirs
-
-    from .augment import pen_copies
+    import platformdirs  # deferred: only the pen recipe caches its copies
 
     images = np.asarray(x).reshape(-1, 28, 28)
     if images.dtype != np.uint8:
@@ -388,7 +387,7 @@ def _resolve_verbose(verbose: int | str) -> int | str:
 def _in_notebook() -> bool:
     if "IPython" not in sys.modules:
         return False
-    from IPython import get_ipython
+    from IPython import get_ipython  # deferred: only inside IPython, checked just above
 
     shell = get_ipython()
     return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
@@ -400,17 +399,17 @@ def _in_notebook() -> bool:
 def _make_recorder(result: TrainHistory, monitor: str) -> Any:
     """A Keras callback filling ``result``: history, epoch times, best weights kept in memory."""
 
-    class Recorder(keras().callbacks.Callback):  # type: ignore[misc, valid-type]
+    class Recorder(keras().callbacks.Callback):  # type: ignore[misc]  # Keras ships no types
         def __init__(self) -> None:
             super().__init__()
             self.best_weights: list[np.ndarray] | None = None
             self._best = -math.inf
             self._epoch_start = 0.0
 
-        def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        def on_epoch_begin(self, epoch: int, logs: dict[str, float] | None = None) -> None:
             self._epoch_start = time.perf_counter()
 
-        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
             logs = logs or {}
             result.epoch_seconds.append(time.perf_counter() - self._epoch_start)
             logs["learning_rate"] = float(np.asarray(self.model.optimizer.learning_rate))
@@ -429,23 +428,23 @@ def _make_recorder(result: TrainHistory, monitor: str) -> Any:
 
 def _make_tqdm_progress(epochs: int, steps: int) -> Any:
     """One tqdm bar for the whole run (a widget in Jupyter), one summary line per epoch."""
-    from tqdm.auto import tqdm
+    from tqdm.auto import tqdm  # deferred: only a shown bar needs tqdm (and its widget)
 
-    class TqdmProgress(keras().callbacks.Callback):  # type: ignore[misc, valid-type]
+    class TqdmProgress(keras().callbacks.Callback):  # type: ignore[misc]  # Keras ships no types
         def __init__(self) -> None:
             super().__init__()
             self.bar: Any = None
 
-        def on_train_begin(self, logs: dict | None = None) -> None:
+        def on_train_begin(self, logs: dict[str, float] | None = None) -> None:
             self.bar = tqdm(total=epochs * steps, unit="batch", mininterval=0.5)
 
-        def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        def on_epoch_begin(self, epoch: int, logs: dict[str, float] | None = None) -> None:
             self.bar.set_description(f"epoch {epoch + 1}/{epochs}")
 
-        def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        def on_train_batch_end(self, batch: int, logs: dict[str, float] | None = None) -> None:
             self.bar.update(1)
 
-        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
             # The numbers go in one line per epoch, not also in the bar: the bar stays narrow
             # enough for a notebook's output area and nothing is printed twice.
             shown = {k: v for k, v in (logs or {}).items() if k != "learning_rate"}

@@ -17,21 +17,25 @@ from __future__ import annotations
 
 import functools
 import html
+import io
 import math
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 import numpy as np
 import traitlets
 from ipycanvas import Canvas, hold_canvas
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from .corrections import CorrectionBar
 from .drawings import DrawingSet
 from .errors import CanvasError
 from .preprocessing import prepare_strokes
+
+if TYPE_CHECKING:
+    from .predictor import Prediction, Predictor
 
 __all__ = ["DigitCanvas"]
 
@@ -94,7 +98,7 @@ class DigitCanvas(widgets.VBox):
 
     def __init__(
         self,
-        predictor: Any = None,
+        predictor: Predictor | None = None,
         *,
         backend: str = "auto",
         clock: Callable[[], float] = time.monotonic,
@@ -102,7 +106,7 @@ class DigitCanvas(widgets.VBox):
         **kwargs: Any,
     ) -> None:
         if predictor is None:
-            from .predictor import Predictor
+            from .predictor import Predictor  # deferred: a canvas given a predictor needs none
 
             predictor = Predictor(backend=backend)
         self.predictor = predictor
@@ -139,7 +143,8 @@ class DigitCanvas(widgets.VBox):
         undo.on_click(self._guard(lambda _: self.undo()))
         clear.on_click(self._guard(lambda _: self.clear()))
 
-        for register, handler in [
+        # ipycanvas's registration methods (untyped) and the handlers they get
+        callbacks: list[tuple[Callable[..., Any], Callable[..., Any]]] = [
             (self.canvas.on_mouse_down, self._on_mouse_down),
             (self.canvas.on_mouse_move, self._on_mouse_move),
             (self.canvas.on_mouse_up, self._on_mouse_up),
@@ -151,7 +156,8 @@ class DigitCanvas(widgets.VBox):
             (self.canvas.on_client_ready, self._redraw),
             (self._bars.on_client_ready, self._show_prediction),
             (self._view.on_client_ready, self._show_prediction),
-        ]:
+        ]
+        for register, handler in callbacks:
             register(self._guard(handler))
         self.observe(self._guard(self._show_prediction), names="prediction")
 
@@ -206,7 +212,7 @@ class DigitCanvas(widgets.VBox):
         x = prepare_strokes(self._all_strokes()).input
         return np.zeros((28, 28), np.float32) if x is None else x
 
-    def draw_stroke(self, points: Iterable[Sequence[float]]) -> Any:
+    def draw_stroke(self, points: Iterable[Sequence[float]]) -> Prediction | None:
         """Add a stroke through ``points`` (canvas pixels, 0-280) and return the new prediction.
 
         Raises :class:`~mnist_widgets.CanvasError` (a ``ValueError``) for points that are not a
@@ -219,7 +225,8 @@ class DigitCanvas(widgets.VBox):
         with hold_canvas():
             _paint(self.canvas, stroke)
         self._predict()
-        return self.prediction
+        prediction: Prediction | None = self.prediction  # (a traitlets.Any trait)
+        return prediction
 
     def clear(self) -> None:
         """Remove every stroke; the prediction becomes ``None``."""
@@ -358,11 +365,9 @@ class DigitCanvas(widgets.VBox):
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
         """The live widget, plus a PNG :meth:`snapshot` and a one-line text for static views."""
-        bundle = super()._repr_mimebundle_(**kwargs)
+        bundle: dict[str, Any] | None = super()._repr_mimebundle_(**kwargs)
         if bundle is None:
             return None
-        import io
-
         png = io.BytesIO()
         self.snapshot().save(png, format="PNG", optimize=True)
         bundle["image/png"] = png.getvalue()
@@ -434,33 +439,32 @@ def _validate_points(points: Iterable[Sequence[float]]) -> list[Point]:
     return [(float(x), float(y)) for x, y in arr]
 
 
-def _snapshot(drawing: np.ndarray, prediction: Any) -> Image.Image:
+def _snapshot(drawing: np.ndarray, prediction: Prediction | None) -> Image.Image:
     """Dark ink on paper at half size, then the predicted digit and the probability bars."""
-    from PIL import ImageFont
-
     half = SIZE // 2
     out = Image.new("RGB", (half + 20 + _BARS_W, half), PAPER)
     ink = Image.fromarray(255 - drawing).resize((half, half), Image.Resampling.LANCZOS)
     out.paste(ink.convert("RGB"), (0, 0))
     draw = ImageDraw.Draw(out)
     draw.rectangle((0, 0, half - 1, half - 1), outline=FRAME)
-    empty = prediction is None or prediction.digit is None
-    probs = np.zeros(10) if empty else np.asarray(prediction.probabilities, dtype=float)
     try:
-        font: Any = ImageFont.load_default(size=16)
+        font: ImageFont.FreeTypeFont | ImageFont.ImageFont = ImageFont.load_default(size=16)
     except TypeError:  # Pillow < 10.1: one bitmap size
         font = ImageFont.load_default()
     left, step, width, base, height = half + 20, _BARS_W / 10, 15, half - 22, half - 54
-    if empty:  # nothing drawn, or not a digit: say why ("draw bigger", ...)
+    digit = None if prediction is None else prediction.digit
+    if prediction is None or digit is None:  # nothing drawn, or not a digit: say why
+        probs = np.zeros(10)
         label = "draw a digit" if prediction is None else prediction.reason or "draw a digit"
     else:
-        label = f"{prediction.digit}  ({prediction.confidence:.1%} sure)"
+        probs = np.asarray(prediction.probabilities, dtype=float)
+        label = f"{digit}  ({prediction.confidence:.1%} sure)"
     draw.text((left, 2), label, fill=INK, font=font)
     for d in range(10):
         x = left + d * step
         h = max(probs[d] * height, 0.5)
         draw.rectangle((x, base - height, x + width, base), fill="#eceff1")
-        top = not empty and d == prediction.digit
+        top = d == digit
         draw.rectangle((x, base - h, x + width, base), fill=BAR_TOP if top else BAR)
         draw.text((x + 3, base + 1), str(d), fill="#37474f", font=font)
     return out

@@ -37,7 +37,7 @@ TUTORIALS = ("01_train", "02_export", "03_offline_cache", "04_draw", "05_teach")
 METADATA_KEY = "mnist_widgets"
 #: Environment of `make notebooks`' kernels (see the module docstring for quick mode).
 NOTEBOOK_ENV = {"MNIST_WIDGETS_QUICK": os.environ.get("MNIST_WIDGETS_QUICK", "0")}
-TIMEOUT = 900  # seconds per cell
+TIMEOUT = 3600  # seconds per cell: a guard against a hang (full training: ~3 min when quiet)
 
 
 def _sources_digest(paths: Iterable[Path]) -> str:

@@ -129,9 +129,8 @@ def test_parse_npz_and_its_errors(tiny):
 
 
 def test_hash_mismatch_names_file_both_hashes_and_the_fix(tmp_path, tiny):
-    for stem in IDX_SHA256:
-        arr = tiny[0] if "images" in stem else tiny[1]
-        (tmp_path / stem).write_bytes(idx_bytes(arr))
+    for stem in IDX_SHA256:  # the right sizes (compared first), the wrong bytes
+        (tmp_path / stem).write_bytes(bytes(data.IDX_SIZES[stem]))
     with pytest.raises(DataError) as err:
         load_mnist(tmp_path)
     text = str(err.value)
@@ -146,6 +145,9 @@ def test_npz_checked_against_keras_published_hash(tmp_path, tiny):
     buf = io.BytesIO()
     np.savez(buf, x_train=tiny[0], y_train=tiny[1], x_test=tiny[0], y_test=tiny[1])
     (tmp_path / "mnist.npz").write_bytes(buf.getvalue())
+    with pytest.raises(DataError, match=r"has [\d,]+ bytes, expected exactly 11,490,434"):
+        load_mnist(tmp_path)  # the size is compared first
+    (tmp_path / "mnist.npz").write_bytes(buf.getvalue().ljust(data.KERAS_NPZ_SIZE, b"\0"))
     with pytest.raises(DataError, match=data.KERAS_NPZ_SHA256):
         load_mnist(tmp_path)
 

@@ -192,3 +192,21 @@ def test_another_model_computes_its_own_replay_features(seed_model_dir, taught):
     tuned = finetune(seed, taught[0])
     assert finetune_info(tuned).base_sha256 == model_sha256(seed.artifacts)
     assert accuracy(tuned, taught[0]) == 1.0
+
+
+def test_a_progress_bar_when_asked_and_none_when_not(base, taught, capsys):
+    finetune(base, taught[0], progress=True)
+    assert "fine-tuning" in capsys.readouterr().err
+    finetune(base, taught[0], progress=False)
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize(
+    "metadata", [None, "text", {"mnist_widgets": "x"}, {"mnist_widgets": {"finetune": {"a": 1}}}]
+)
+def test_someone_elses_metadata_is_no_record_and_is_replaced(base, taught, metadata):
+    model_json = json.loads(base.artifacts.model_json_bytes())
+    model_json["userDefinedMetadata"] = metadata
+    other = Predictor(ModelArtifacts(model_json, base.artifacts.weight_files), backend="numpy")
+    assert finetune_info(other) is None
+    assert finetune_info(finetune(other, taught[0])).examples == 10

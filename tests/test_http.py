@@ -1,11 +1,13 @@
-"""The one download stack (urllib3): environment proxies, NO_PROXY, and no second HTTP library.
+"""The one download stack (urllib3): proxies, NO_PROXY, TLS, and no second HTTP library.
 
 Faults of servers are in test_faults.py; this file covers what sits between us and a server.
 """
 
 from __future__ import annotations
 
+import functools
 import http.server
+import ssl
 import subprocess
 import sys
 import textwrap
@@ -159,3 +161,40 @@ def test_the_project_no_longer_depends_on_httpx():
     assert "httpx" not in (root / "pyproject.toml").read_text()
     assert not any(line.startswith(("httpx", "httpcore", "anyio", "h11")) for line in pins.split())
     assert "HTTP_TRANSPORT" not in (root / "README.md").read_text()
+
+
+def _self_signed(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key (openssl), valid for a day."""
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+@pytest.fixture
+def https_site(site: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """The tiny model over HTTPS on 127.0.0.1, with a self-signed certificate."""
+    cert, key = _self_signed(tmp_path)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield f"https://127.0.0.1:{httpd.server_address[1]}/tiny/model.json", cert
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_https_verifies_certificates_and_trusts_ssl_cert_file(https_site, no_proxy_env):
+    url, cert = https_site
+    with pytest.raises(DownloadError, match=r"(?i)certificate verify failed"):
+        fetch_artifacts(url, strategy="network-only", retries=0)
+    no_proxy_env.setenv("SSL_CERT_FILE", str(cert))  # the user's own CA, as OpenSSL reads it
+    assert fetch_artifacts(url, strategy="network-only", retries=0).source == "network"

@@ -5,14 +5,16 @@ cannot drift apart: every module is drawn exactly once, and no module imports on
 above its own (an upward import fails even where it closes no circle). Every ``import`` statement
 counts, the ones inside functions included (a deferred import that exists to dodge a circle is
 still a circle), and so do a package's lazy ``_EXPORTS``; only ``if TYPE_CHECKING:`` blocks, which
-never run, are left out.
+never run, are left out. Each deferred (function-level) import says why in a comment.
 """
 
 from __future__ import annotations
 
 import ast
+import io
 import re
 import shutil
+import tokenize
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -187,38 +189,76 @@ def parse_rows(markdown: str) -> list[Row]:
 ROWS = parse_rows(ARCHITECTURE.read_text())
 
 
-def _ranks(rows: list[Row]) -> dict[str, float]:
-    """Module -> its row's height (0 is the top). The row labelled ``apart`` stands beside the
-    flow: it may use every row but the top one, so it ranks between the top row and the next."""
-    flow = [row for row in rows if row.label != "apart"]
-    ranks = {m: float(i) for i, row in enumerate(flow) for m in row.modules}
-    ranks.update({m: 0.5 for row in rows if row.label == "apart" for m in row.modules})
-    return ranks
-
-
 def layering_violations(graph: Graph, rows: list[Row]) -> list[str]:
-    """Each import that goes up a row, or into the ``apart`` row from outside it and the CLI.
+    """Each import that goes up a row, or into or out of the ``apart`` row the wrong way.
 
     Within a row a module may use its neighbours (the drawing's arrows); the no-circle test
-    keeps that one way too.
+    keeps that one way too. The row labelled ``apart`` stands beside the flow: its modules may
+    use any module of the flow but the CLI, and only the CLI and each other import them.
     """
-    ranks = _ranks(rows)
-    label = {m: row.label for row in rows for m in row.modules}
     apart = {m for row in rows if row.label == "apart" for m in row.modules}
+    flow = [row for row in rows if row.label != "apart"]
+    ranks = {m: i for i, row in enumerate(flow) for m in row.modules}
+    label = {m: row.label for row in rows for m in row.modules}
     found = []
     for module, deps in sorted(graph.items()):
         for dep in sorted(deps):
-            if module not in ranks or dep not in ranks:
+            if module not in label or dep not in label:
                 continue  # reported by test_every_module_is_drawn_once
-            if ranks[dep] < ranks[module]:
+            if module in apart:
+                if _is_cli(dep):
+                    found.append(f"{module} (apart) imports the CLI's {dep}")
+            elif dep in apart:
+                if not _is_cli(module):
+                    found.append(f"{module} ({label[module]}) imports {dep}, which stands apart")
+            elif ranks[dep] < ranks[module]:
                 found.append(f"{module} ({label[module]}) imports {dep} ({label[dep]}), a row up")
-            elif dep in apart and module not in apart and not _is_cli(module):
-                found.append(f"{module} ({label[module]}) imports {dep}, which stands apart")
     return found
 
 
 def _is_cli(module: str) -> bool:
     return module in CLI or module.startswith(f"{ROOT}._cli.")
+
+
+# -- deferred imports ------------------------------------------------------------------------------
+
+_DIRECTIVE = re.compile(r"(noqa|type:\s*ignore|pragma:)\b.*")
+
+
+def _comment_lines(source: str) -> tuple[set[int], set[int]]:
+    """Lines with a comment that says something (not only a noqa/type/pragma directive): all of
+    them, and those that can speak for the line below (a comment alone, or after a ``try:``)."""
+    lines, leading = set(), set()
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type == tokenize.COMMENT:
+            parts = (p.strip() for p in token.string.split("#"))
+            if any(p and not _DIRECTIVE.fullmatch(p) for p in parts):
+                lines.add(token.start[0])
+                code = token.line[: token.start[1]].strip()
+                if not code or code.endswith(":"):
+                    leading.add(token.start[0])
+    return lines, leading
+
+
+def unexplained_deferred_imports(source: str, where: str) -> list[str]:
+    """Every import inside a function without a comment on its line or just above it (or right
+    after an import that has one: a group of deferred imports shares its reason)."""
+    commented, leading = _comment_lines(source)
+    deferred = {
+        node.lineno: node
+        for function in ast.walk(ast.parse(source))
+        if isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef)
+        for node in ast.walk(function)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+    }
+    explained_ends: set[int] = set()
+    found = []
+    for line, node in sorted(deferred.items()):
+        if line in commented or line - 1 in leading or line - 1 in explained_ends:
+            explained_ends.add(node.end_lineno or line)
+        else:
+            found.append(f"{where}:{line}: {ast.unparse(node)}")
+    return found
 
 
 # -- the tests -------------------------------------------------------------------------------------
@@ -275,11 +315,13 @@ def test_an_upward_import_fails_even_without_a_circle(tmp_path):
     ]
 
 
-def test_the_apart_row_is_imported_only_by_the_cli_and_itself():
+def test_the_apart_row_is_imported_only_by_the_cli_and_itself_and_uses_no_cli():
     graph = {m: set(deps) for m, deps in GRAPH.items()}
-    graph[f"{ROOT}.widget"].add(f"{ROOT}.drawn")  # same height as the CLI, but not the CLI
+    graph[f"{ROOT}.widget"].add(f"{ROOT}.drawn")  # same row as the CLI, but not the CLI
+    graph[f"{ROOT}.plots"].add(f"{ROOT}._cli._types")
     assert layering_violations(graph, ROWS) == [
-        f"{ROOT}.widget (app) imports {ROOT}.drawn, which stands apart"
+        f"{ROOT}.plots (apart) imports the CLI's {ROOT}._cli._types",
+        f"{ROOT}.widget (app) imports {ROOT}.drawn, which stands apart",
     ]
 
 
@@ -300,3 +342,31 @@ def test_leaf_helpers_import_nothing_of_ours_but_errors():
     assert {m: GRAPH[m] - {f"{ROOT}.errors"} for m in leaf.modules} == {
         m: set() for m in leaf.modules
     }
+
+
+def test_every_deferred_import_says_why():
+    found = [
+        hit
+        for module, path in MODULES.items()
+        for hit in unexplained_deferred_imports(path.read_text(), str(path.relative_to(REPO)))
+    ]
+    assert found == []
+
+
+def test_the_deferred_import_check_needs_a_comment_that_says_something():
+    source = (
+        "import os\n"
+        "def a():\n    import json  # deferred: only a needs it\n"
+        "def b():\n    # deferred: only b needs it\n    import json\n"
+        "def c():\n    if True:\n        import json  # noqa: F401\n"
+        "def d():\n    from json import (\n        dumps,\n    )\n"
+        "def e():\n    x = 1  # a comment about x\n    import json\n"
+        "def f():\n    try:  # deferred: only f needs it\n        import json\n"
+        "    except ImportError:\n        pass\n"
+        "def g():\n    import json  # deferred: only g needs these\n    import csv\n"
+    )
+    assert unexplained_deferred_imports(source, "m.py") == [
+        "m.py:9: import json",
+        "m.py:11: from json import dumps",
+        "m.py:16: import json",
+    ]

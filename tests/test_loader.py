@@ -390,3 +390,25 @@ def test_a_url_finds_the_entry_that_holds_its_model_under_any_name(server, capsy
     assert (got.source, got.cache_url) == ("cache", "cache://u8")
     assert server.requests == []
     assert [e.name for e in ModelStore().list_models()] == ["u8"]
+
+
+def _corrupt(entry) -> None:
+    shard = entry.path / "group1-shard1of1.bin"
+    shard.write_bytes(bytes(b ^ 0xFF for b in shard.read_bytes()))
+
+
+def test_warnings_point_at_the_caller_s_line_from_any_depth(server):
+    url = _url(server)
+    calls = {
+        "fetch_artifacts": lambda: fetch_artifacts(url),  # loader: 4 frames deep
+        "read_artifacts": lambda: read_artifacts(url),  # sources first: 3 more
+        "fetch_model": lambda: fetch_model(url, cache=cache_name_for(url)),  # keras_io
+    }
+    for how, call in calls.items():
+        _corrupt(fetch_artifacts(url).entry)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            call()
+        (warning,) = [w for w in caught if w.category.__name__ == "CacheCorruptWarning"]
+        assert warning.filename == __file__, how
+        assert "lambda: " in Path(__file__).read_text().splitlines()[warning.lineno - 1], how

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
+from pathlib import Path
 
 import mnist_widgets as mw
 
@@ -65,3 +67,20 @@ def test_the_tutorials_names_are_exported_and_documented():
     import mnist_widgets.drawn
 
     assert mnist_widgets.drawn.drawn_digits.__doc__
+
+
+def _type_checking_imports(path: Path) -> dict[str, str]:
+    """``name -> submodule`` of the root's ``if TYPE_CHECKING:`` imports."""
+    found: dict[str, str] = {}
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
+            for stmt in node.body:
+                assert isinstance(stmt, ast.ImportFrom) and stmt.level == 1 and stmt.module
+                for alias in stmt.names:
+                    found[alias.asname or alias.name] = stmt.module
+    return found
+
+
+def test_the_lazy_exports_and_the_type_checking_imports_are_the_same_table():
+    # Type checkers and IDEs read the TYPE_CHECKING block; users get _EXPORTS: one may not drift.
+    assert _type_checking_imports(Path(mw.__file__)) == mw._EXPORTS

@@ -341,6 +341,7 @@ result = predictor.fetch_result
 print(json.dumps({
     "digit": predictor.predict(canvas).digit, "backend": predictor.backend,
     "onnx": "onnx" in sys.modules, "source": result and result.source,
+    "http": sorted(m for m in ("urllib3", "filelock", "mnist_widgets.loader") if m in sys.modules),
     "cache_url": result and result.cache_url,
 }))
 """
@@ -356,6 +357,7 @@ def test_onnx_is_imported_once_per_model_version_never_on_a_store_hit_or_the_shi
 
     shipped = start()
     assert (shipped["backend"], shipped["onnx"]) == ("onnxruntime", False)
+    assert shipped["http"] == []  # a local model's start imports no download code either
     with serve_directory(seed_model_dir) as server:
         miss = start(server.url + "model.json")
         hit = start(server.url + "model.json")

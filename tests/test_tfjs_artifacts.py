@@ -198,7 +198,7 @@ def test_model_json_is_checked_once_from_bytes_to_artifacts(monkeypatch):
 
     def counting(model_json, *, source):
         checked.append(source)
-        real(model_json, source=source)
+        return real(model_json, source=source)
 
     monkeypatch.setattr(module, "check_model_json", counting)
     files = {"a.bin": b"x" * 20, "b.bin": b"y" * 12}

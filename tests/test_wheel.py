@@ -19,7 +19,13 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-TUTORIALS = ["01_train.ipynb", "02_export.ipynb", "03_offline_cache.ipynb", "04_draw.ipynb"]
+TUTORIALS = [
+    "01_train.ipynb",
+    "02_export.ipynb",
+    "03_offline_cache.ipynb",
+    "04_draw.ipynb",
+    "05_teach.ipynb",
+]
 
 
 def _run(*cmd: str | Path, cwd: Path, env: dict[str, str], timeout: float = 600) -> str:
@@ -45,6 +51,8 @@ def test_the_wheel_carries_the_model_the_tutorials_and_project_urls(wheel):
         metadata = zf.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
     assert {f"mnist_widgets/_tutorials/{name}" for name in TUTORIALS} <= names
     assert "mnist_widgets/_models/mnist/model.json" in names
+    assert "mnist_widgets/_models/mnist/model.onnx" in names  # Predictor() starts without onnx
+    assert "mnist_widgets/replay.npz" in names  # fine-tuning's MNIST replay
     assert "Project-URL: Repository, https://" in metadata
     assert "Provides-Extra: notebooks" in metadata
     body = metadata.split("\n\n", 1)[1]
@@ -79,7 +87,7 @@ def test_pip_install_then_tutorials_then_notebook_04_in_a_fresh_venv(wheel, tmp_
     assert Path(where.strip()).is_relative_to(site)
 
     out = _run(venv / "bin" / "mnist-widgets", "tutorials", "tutorials", cwd=home, env=env)
-    assert "copied 4 notebooks" in out
+    assert "copied 5 notebooks" in out
     assert sorted(p.name for p in (home / "tutorials").iterdir()) == TUTORIALS
     again = subprocess.run(
         [venv / "bin" / "mnist-widgets", "tutorials", "tutorials"], cwd=home, env=env,
@@ -129,3 +137,23 @@ def test_the_locks_pin_every_dependency_the_readme_commands_install():
     for lock in ("lab.txt", "test.txt"):  # every pin carries its hashes (pip --require-hashes)
         pins = re.split(r"\n(?=[A-Za-z0-9])", (REPO / "requirements" / lock).read_text())
         assert all("--hash=sha256:" in pin for pin in pins if "==" in pin)
+
+
+def test_the_jupyterlite_wheel_leaves_the_prebuilt_onnx_out(wheel, tmp_path, monkeypatch):
+    """The site's kernel runs the numpy engine: the 2.4 MB model.onnx would only add bytes."""
+    import importlib.util
+    import shutil
+
+    monkeypatch.syspath_prepend(str(REPO / "lite"))  # build.py imports its sibling pins.py
+    spec = importlib.util.spec_from_file_location("lite_build", REPO / "lite" / "build.py")
+    assert spec is not None and spec.loader is not None
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    copy = Path(shutil.copy(wheel, tmp_path))
+    build._drop_from_wheel(copy, ".onnx")
+    with zipfile.ZipFile(copy) as zf:
+        names = set(zf.namelist())
+        record = zf.read(next(n for n in names if n.endswith(".dist-info/RECORD"))).decode()
+    assert "mnist_widgets/_models/mnist/model.json" in names
+    assert not [n for n in names if n.endswith(".onnx")] and ".onnx," not in record
+    assert len(names) == len(zipfile.ZipFile(wheel).namelist()) - 1

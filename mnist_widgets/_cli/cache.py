@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from typing import TYPE_CHECKING, TypeGuard
 
 from ..errors import MnistWidgetsError
+from ._text import size
 from ._types import positive_float
 
 if TYPE_CHECKING:
@@ -62,18 +64,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _store(args: argparse.Namespace) -> ModelStore:
-    from ..store import ModelStore
+    from ..store import ModelStore  # deferred: the store (and NumPy) only when run, not --help
 
     return ModelStore(args.cache_dir)
-
-
-def _size(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"  # pragma: no cover
 
 
 def _when(stamp: str | None) -> str:
@@ -93,7 +86,7 @@ def _row(entry: CacheEntry | BrokenEntry) -> tuple[str, ...]:
     if not _usable(entry):  # listed, with what is wrong
         return (entry.name, "BROKEN", "-", "-", "-")
     e = entry
-    return (e.name, e.source_url or "-", _size(e.size_bytes), _when(e.saved_at), _when(e.last_used))
+    return (e.name, e.source_url or "-", size(e.size_bytes), _when(e.saved_at), _when(e.last_used))
 
 
 def format_table(entries: list[CacheEntry | BrokenEntry]) -> str:
@@ -117,7 +110,7 @@ def _list(args: argparse.Namespace) -> int:
     print(format_table(entries))
     good = [e for e in entries if _usable(e)]
     total = sum(e.size_bytes for e in good)
-    print(f"\n{len(good)} model(s), {_size(total)} in {store.root}")
+    print(f"\n{len(good)} model(s), {size(total)} in {store.root}")
     broken = [e for e in entries if _broken(e)]
     for entry in broken:
         print(f"broken: {entry.name}: {entry.problem}", file=sys.stderr)
@@ -132,7 +125,7 @@ def _info(args: argparse.Namespace) -> int:
     print(f"last-modified: {entry.last_modified or '-'}")
     print(f"saved:         {_when(entry.saved_at)}")
     print(f"last used:     {_when(entry.last_used)}")
-    print(f"size:          {_size(entry.size_bytes)} ({entry.size_bytes:,} bytes)")
+    print(f"size:          {size(entry.size_bytes)} ({entry.size_bytes:,} bytes)")
     print(f"path:          {entry.path}")
     print("files:")
     for rel, meta in entry.files.items():
@@ -164,8 +157,8 @@ def _verify(args: argparse.Namespace) -> int:
 
 def _rm(args: argparse.Namespace) -> int:
     entry = _store(args).remove_model(args.name)
-    size = f" ({_size(entry.size_bytes)})" if _usable(entry) else " (broken)"
-    print(f"removed {entry.url}{size}")
+    what = f" ({size(entry.size_bytes)})" if _usable(entry) else " (broken)"
+    print(f"removed {entry.url}{what}")
     return 0
 
 
@@ -185,9 +178,7 @@ def _clear(args: argparse.Namespace) -> int:
 
 
 def _fetch(args: argparse.Namespace) -> int:
-    import warnings
-
-    from ..loader import STRATEGIES, NetworkOptions, fetch_artifacts
+    from ..loader import STRATEGIES, NetworkOptions, fetch_artifacts  # deferred: urllib3, store
 
     if args.strategy not in STRATEGIES:
         msg = f"unknown --strategy {args.strategy!r}; expected one of {', '.join(STRATEGIES)}"

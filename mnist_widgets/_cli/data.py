@@ -35,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _fetch(args: argparse.Namespace) -> int:
-    from ..data import fetch_mnist
+    from ..data import fetch_mnist  # deferred, like every import here: --help stays cheap
 
     start = time.perf_counter()
     used: list[str] = []
@@ -47,7 +47,7 @@ def _fetch(args: argparse.Namespace) -> int:
 
 
 def _info(args: argparse.Namespace) -> int:
-    from ..data import default_data_dir, find_mnist
+    from ..data import default_data_dir, find_mnist  # deferred: NumPy only when run
 
     start = time.perf_counter()
     ((x_train, y_train), (x_test, y_test)), source = find_mnist(args.data_dir, download=False)

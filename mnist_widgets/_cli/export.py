@@ -15,6 +15,7 @@ from typing import Any
 
 from ..errors import ModelFormatError
 from ..tfjs.artifacts import DEFAULT_SHARD_BYTES, QUANTIZE_CHOICES
+from ._text import size
 from ._types import check_output_dir, positive_int
 
 SHIPPED = "shipped"
@@ -63,20 +64,20 @@ def _source(model: str) -> str:
     """``shipped``: the model that comes with the package; anything else as given."""
     if model != SHIPPED:
         return model
-    from .._shipped import shipped_model_dir
+    from .._shipped import shipped_model_dir  # deferred, like every import here: --help stays cheap
 
     return str(shipped_model_dir())
 
 
 def _load(src: str) -> Any:
     """The Keras model in ``src`` (a ``.keras`` file, or a TF.js model's path or URL)."""
-    from ..keras_io import load_layers_model
+    from ..keras_io import load_layers_model  # deferred: it brings TensorFlow's decode path
 
     if src.endswith(".keras"):
         if not Path(src).is_file():
             msg = f"no Keras file at {src!r}; pass an existing .keras file or a TF.js model"
             raise ModelFormatError(msg)
-        from .._tf import keras
+        from .._tf import keras  # deferred: TensorFlow only for a .keras file
 
         try:  # safe_mode (the default) refuses lambdas and other code in the file
             return keras().models.load_model(src, compile=False)
@@ -85,12 +86,8 @@ def _load(src: str) -> Any:
     return load_layers_model(src)
 
 
-def _size(n: int) -> str:
-    return f"{n / 1e6:.2f} MB" if n >= 1e6 else f"{n / 1e3:.1f} kB"
-
-
 def run(args: argparse.Namespace) -> int:
-    from ..sources import write_artifacts
+    from ..sources import write_artifacts  # deferred: the loading stack only when run
     from ..tfjs import encode_model
 
     check_output_dir(args.out, flag="--out")
@@ -102,15 +99,15 @@ def run(args: argparse.Namespace) -> int:
     where = write_artifacts(artifacts, args.out)
     params = model.count_params()
     print(f"wrote {where} ({args.quantize or 'float32'} weights, {params:,} parameters)")
-    print(f"  model.json  {_size(len(artifacts.model_json_bytes()))}")
+    print(f"  model.json  {size(len(artifacts.model_json_bytes()))}")
     for name, data in artifacts.weight_files.items():
-        print(f"  {name}  {_size(len(data))}")
-    print(f"  total  {_size(artifacts.total_bytes)} (float32 weights: {_size(4 * params)})")
+        print(f"  {name}  {size(len(data))}")
+    print(f"  total  {size(artifacts.total_bytes)} (float32 weights: {size(4 * params)})")
     return 0
 
 
 def _run_onnx(args: argparse.Namespace) -> int:
-    from ..engines.onnx import OPSET, save_onnx
+    from ..engines.onnx import OPSET, save_onnx  # deferred: onnx only for --format onnx
 
     if args.quantize or args.shard_size != DEFAULT_SHARD_BYTES:
         msg = "--quantize and --shard-size apply to --format tfjs (model.onnx holds float32)"
@@ -118,6 +115,6 @@ def _run_onnx(args: argparse.Namespace) -> int:
     # a .keras file through Keras; a TF.js model straight from its files, without TensorFlow
     model = _load(args.model) if args.model.endswith(".keras") else args.model
     dest = save_onnx(model, args.out)
-    print(f"wrote {dest} (ONNX opset {OPSET}, float32, {_size(dest.stat().st_size)})")
+    print(f"wrote {dest} (ONNX opset {OPSET}, float32, {size(dest.stat().st_size)})")
     print("  input 'input' (n, 28, 28, 1) float32 in [0, 1] -> output 'output' (n, 10)")
     return 0

@@ -55,7 +55,7 @@ def _run(args: argparse.Namespace) -> int:
 
     # A list, not a dict: a path given twice gets two results. Unreadable files fail fast.
     images = [(path, load_image(path)) for path in args.images]
-    from ..predictor import Predictor
+    from ..predictor import Predictor  # deferred: engines only after the images are read
 
     # None: the shipped model; a path, cache://NAME or http(s) URL (through the store)
     predictor = Predictor(args.model, backend=args.backend)
@@ -75,6 +75,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _why(reason: str | None) -> str:
     """One line saying why an image was not classified (the widget's short reason, explained)."""
+    # deferred: preprocessing brings NumPy and Pillow, which --help does without
     from ..preprocessing import REASON_FLAT, REASON_LITTLE_INK, REASON_TOO_SMALL
 
     if reason == REASON_TOO_SMALL:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import threading
 
+from ..errors import MnistWidgetsError
 from ._types import port
 
 
@@ -29,8 +30,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from ..errors import MnistWidgetsError
-    from ..serve import serve_directory
+    from ..serve import serve_directory  # deferred: tornado only when serving
 
     try:
         server = serve_directory(args.directory, host=args.host, port=args.port)

@@ -13,6 +13,7 @@ import statistics
 import tempfile
 import warnings
 from pathlib import Path
+from typing import Any
 
 from ..errors import MnistWidgetsError
 
@@ -114,15 +115,15 @@ def _check_targets(args: argparse.Namespace) -> None:
         raise MnistWidgetsError(msg)
 
 
-def _save_keras(model: object, path: str | Path) -> None:
+def _save_keras(model: Any, path: str | Path) -> None:  # a keras.Model (Keras ships no types)
     # Keras 3.15's saver trips NumPy 2's __array__(copy=) DeprecationWarning on every variable;
     # it is Keras-internal and not actionable for our users.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        model.save(path)  # type: ignore[attr-defined]
+        model.save(path)
 
 
-def _save(model: object, args: argparse.Namespace) -> list[str]:
+def _save(model: Any, args: argparse.Namespace) -> list[str]:
     saved: list[str] = []
     try:
         if args.keras_file is not None:
@@ -130,7 +131,7 @@ def _save(model: object, args: argparse.Namespace) -> list[str]:
             _save_keras(model, args.keras_file)
             saved.append(f"Keras file:  {args.keras_file}")
         if args.model_save_path is not None:
-            from ..keras_io import save_layers_model
+            from ..keras_io import save_layers_model  # deferred: TensorFlow only when run
 
             where = save_layers_model(model, args.model_save_path)
             saved.append(f"TF.js model: {where}")
@@ -145,13 +146,13 @@ def _save(model: object, args: argparse.Namespace) -> list[str]:
 
 def _run(args: argparse.Namespace) -> int:
     _check_targets(args)
-    from ..model import LEARNING_RATE
+    from ..model import LEARNING_RATE  # deferred: model and training import TensorFlow
     from ..training import LABEL_SMOOTHING, train
 
     smoothing = LABEL_SMOOTHING if args.label_smoothing is None else args.label_smoothing
     initial = None
     if args.init_from is not None:
-        from ..keras_io import load_layers_model
+        from ..keras_io import load_layers_model  # deferred: decoding to Keras imports TensorFlow
 
         initial = load_layers_model(args.init_from)
     # train() checks its arguments (ConfigError) before it reads MNIST from data_dir.

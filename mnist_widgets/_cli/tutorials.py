@@ -12,9 +12,10 @@ from ..errors import MnistWidgetsError
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "tutorials",
-        help="copy the four tutorial notebooks into a directory",
+        help="copy the five tutorial notebooks into a directory",
         description="Copy the tutorial notebooks (01_train, 02_export, 03_offline_cache, "
-        "04_draw) into DIR, created if needed; then open them with `jupyter lab DIR`. They "
+        "04_draw, 05_teach) into DIR, created if needed; then open them with "
+        "`jupyter lab DIR`. They "
         'need the [notebooks] extra (pip install "mnist-widgets[notebooks]") and, for 01, '
         "02 and 04, the MNIST data (`mnist-widgets data fetch`); the model ships with the "
         "package. Existing notebooks are kept unless --force.",
@@ -27,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .._shipped import TUTORIALS, tutorials_dir
+    from .._shipped import TUTORIALS, tutorials_dir  # deferred, like every import here: --help
 
     source = tutorials_dir()
     dest: Path = args.dest.expanduser()

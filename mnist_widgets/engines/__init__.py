@@ -23,7 +23,7 @@ import numpy.typing as npt
 from ..errors import ConfigError
 from ..tfjs.artifacts import ModelArtifacts
 from ..tfjs.graph import ModelGraph, check_artifacts, load_weights
-from ._plan import Plan, model_key, plan
+from ._plan import Plan, budgeted, model_key, plan
 
 __all__ = [
     "AUTO",
@@ -147,7 +147,9 @@ def plan_engine(steps: Plan, backend: str) -> Engine:
 
     session = session_for(bytes(build_onnx(steps).SerializeToString()), None)
     assert session is not None  # onnx's checker passed it
-    return OnnxEngine(session, input_shape=steps.input_shape, name=steps.name)
+    return OnnxEngine(
+        session, input_shape=steps.input_shape, name=steps.name, image_bytes=steps.image_bytes
+    )
 
 
 def _onnx_engine(
@@ -155,6 +157,7 @@ def _onnx_engine(
 ) -> Engine:
     from .ort import OnnxEngine, session_for  # deferred: onnxruntime exists not everywhere
 
+    needed = budgeted(graph, source)  # before a graph is built or a session made
     session = session_for(onnx, model_key(artifacts)) if onnx is not None else None
     if session is None:
         from .onnx import onnx_bytes  # deferred: importing onnx costs ~0.4 s; only to build
@@ -163,7 +166,7 @@ def _onnx_engine(
         assert session is not None  # onnx's checker passed it
     shape = graph.layer(graph.inputs[0]).output_shape[1:]
     fixed = tuple(d for d in shape if d is not None)  # fixed: onnx_bytes planned it, or it did
-    return OnnxEngine(session, input_shape=fixed, name=graph.name)
+    return OnnxEngine(session, input_shape=fixed, name=graph.name, image_bytes=needed)
 
 
 def prebuilt_onnx(

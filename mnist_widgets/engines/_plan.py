@@ -16,6 +16,7 @@ TF.js runs it or does not load.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, TypedDict
@@ -37,6 +38,10 @@ INPUT, OUTPUT = "input", "output"
 KEY_PROP = "mnist_widgets.model_key"
 #: Changes whenever the ONNX translation does, so graphs stored by an older one are rebuilt.
 _TRANSLATION = "onnx-1"
+
+#: Memory one engine call may use for one chunk of its batch (NumPy keeps the buffers of up to
+#: three batch sizes, so at most about twice this). A batch is run in chunks that fit it.
+MEMORY_BUDGET_BYTES = 256 * 2**20
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)
@@ -125,6 +130,7 @@ class Plan:
     output: str
     output_shape: tuple[int, ...]
     steps: tuple[Step, ...]
+    image_bytes: int = 0  # working memory per image (:func:`image_bytes`); 0: not known
 
 
 def _fail(source: str, layer: Layer, what: str) -> ModelFormatError:
@@ -293,7 +299,50 @@ def plan(graph: ModelGraph, arrays: Mapping[str, Array], *, source: str) -> Plan
     output = graph.outputs[0]
     shape = fixed if output == graph.inputs[0] else graph.layer(output).output_shape[1:]
     out = tuple(d for d in shape if d is not None)
-    return Plan(graph.name, graph.inputs[0], fixed, output, out, steps)
+    return Plan(graph.name, graph.inputs[0], fixed, output, out, steps, budgeted(graph, source))
+
+
+def image_bytes(graph: ModelGraph) -> int:
+    """The working memory one image takes in an engine, from the graph's inferred shapes: every
+    layer's output, plus the padded input, unfolded windows and second output of a convolution
+    and the padded input and row buffer of a pooling (the NumPy engine's buffers; an upper bound
+    for onnxruntime's, whose layout transposes they also cover)."""
+    values = 0
+    for layer in graph.layers:
+        shape = tuple(d or 1 for d in layer.output_shape[1:])
+        out = math.prod(shape)
+        values += out
+        if layer.class_name in ("Conv2D", "MaxPooling2D", "AveragePooling2D"):
+            h, w, c = (d or 1 for d in layer.input_shape[1:])
+            kh, kw = layer.config.get("kernel_size") or layer.config["pool_size"]
+            dh, dw = layer.config.get("dilation_rate") or (1, 1)
+            if layer.config.get("padding") == "same":
+                h, w = h + dh * (kh - 1), w + dw * (kw - 1)
+            values += h * w * c
+            oh, ow = shape[0], shape[1]
+            if layer.class_name == "Conv2D":
+                values += max(h, oh) * ow * kh * kw * c + out
+            else:
+                values += oh * w * c
+    return values * 4  # float32
+
+
+def budgeted(graph: ModelGraph, source: str) -> int:
+    """:func:`image_bytes`, or a ModelFormatError when one image does not fit the budget."""
+    needed = image_bytes(graph)
+    if needed > MEMORY_BUDGET_BYTES:
+        msg = (
+            f"{source}: model {graph.name!r} needs {needed / 2**20:,.0f} MiB of working memory "
+            f"per image, more than the engines' budget of {MEMORY_BUDGET_BYTES / 2**20:,.0f} "
+            "MiB; the NumPy and ONNX engines cannot run it"
+        )
+        raise ModelFormatError(msg)
+    return needed
+
+
+def chunk_images(image_bytes: int, most: int) -> int:
+    """How many images one pass of an engine may take: at most ``most``, within the budget."""
+    return max(1, min(most, MEMORY_BUDGET_BYTES // max(1, image_bytes)))
 
 
 def check_batch(input_shape: tuple[int, ...], batch: npt.ArrayLike) -> Array:
@@ -339,4 +388,5 @@ def cut(plan: Plan, output: str) -> Plan:
         raise ModelFormatError(f"the model {plan.name!r} has no layer {output!r} to stop at")
     end = names.index(output) + 1
     shape = plan.steps[end - 1].output_shape
-    return Plan(plan.name, plan.input, plan.input_shape, output, shape, plan.steps[:end])
+    steps = plan.steps[:end]
+    return Plan(plan.name, plan.input, plan.input_shape, output, shape, steps, plan.image_bytes)

@@ -51,7 +51,7 @@ class KerasEngine:
         size = 1 << (n - 1).bit_length() if self._pad and n > 1 else n
         if size != n:  # XLA compiles once per batch size: pad to a power of two, few sizes occur
             x = np.concatenate([x, np.zeros((size - n, *x.shape[1:]), np.float32)])
-        out = self._fn(self._constant(x)).numpy().astype(np.float32, copy=False)
+        out: np.ndarray = self._fn(self._constant(x)).numpy().astype(np.float32, copy=False)
         return out[:n]
 
     def __repr__(self) -> str:

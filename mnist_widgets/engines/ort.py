@@ -15,8 +15,9 @@ import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 
+from .._fs import read_regular
 from ..errors import ModelFormatError
-from ._plan import INPUT, KEY_PROP, OUTPUT, check_batch
+from ._plan import INPUT, KEY_PROP, OUTPUT, check_batch, chunk_images
 
 __all__ = ["OnnxEngine", "OnnxFileEngine", "session_for", "session_options"]
 
@@ -66,15 +67,27 @@ class OnnxEngine:
     backend = "onnxruntime"
 
     def __init__(
-        self, session: ort.InferenceSession, *, input_shape: tuple[int, ...], name: str
+        self,
+        session: ort.InferenceSession,
+        *,
+        input_shape: tuple[int, ...],
+        name: str,
+        image_bytes: int = 0,
     ) -> None:
         self.session = session
         self.input_shape = input_shape
         self.name = name
+        # onnxruntime holds a whole call's activations at once: big batches go in chunks that
+        # fit the memory budget (``image_bytes``: :func:`~._plan.image_bytes`, 0 if not known)
+        self._chunk = chunk_images(image_bytes, 1 << 30)
 
     def __call__(self, batch: npt.ArrayLike) -> npt.NDArray[np.float32]:
-        (out,) = self.session.run([OUTPUT], {INPUT: check_batch(self.input_shape, batch)})
-        return np.asarray(out, np.float32)
+        x = check_batch(self.input_shape, batch)
+        step = self._chunk
+        parts = [
+            self.session.run([OUTPUT], {INPUT: x[i : i + step]})[0] for i in range(0, len(x), step)
+        ]
+        return np.asarray(parts[0] if len(parts) == 1 else np.concatenate(parts), np.float32)
 
     def __repr__(self) -> str:
         return f"OnnxEngine(model={self.name!r})"
@@ -94,8 +107,10 @@ class OnnxFileEngine:
 
     def __init__(self, path: str | os.PathLike[str], *, intra_op_threads: int = 1) -> None:
         self.path = Path(path)
-        try:
-            data = self.path.read_bytes()
+        try:  # a regular file only (a FIFO would block), within protobuf's own 2 GiB limit
+            data = read_regular(
+                self.path, what="ONNX model", error=ModelFormatError, max_bytes=2**31 - 1
+            )
         except OSError as exc:
             msg = f"cannot read the ONNX model {str(self.path)!r}: {exc.strerror or exc}"
             raise ModelFormatError(msg) from exc

@@ -9,13 +9,17 @@
 
 The format only: nothing here fetches, caches or runs a model, and this package imports nothing
 of ``mnist_widgets`` but the leaf helpers (``errors``, ``_fs``, ``_tf``). Importing it does not
-import TensorFlow (``codec`` asks ``_tf`` for Keras when a model is encoded or decoded).
+import TensorFlow (``codec`` asks ``_tf`` for Keras when a model is encoded or decoded), nor
+``codec`` itself until ``encode_model`` or ``decode_model`` is first used (running a model needs
+neither).
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_getattr
 from .artifacts import MODEL_JSON, ModelArtifacts
-from .codec import decode_model, encode_model
 from .graph import (
     Layer,
     ModelGraph,
@@ -39,3 +43,9 @@ __all__ = [
     "load_weights",
     "parse_graph",
 ]
+
+_EXPORTS = {"decode_model": "codec", "encode_model": "codec"}
+__getattr__ = lazy_getattr(__name__, _EXPORTS)
+
+if TYPE_CHECKING:  # pragma: no cover - what __getattr__ resolves, for type checkers
+    from .codec import decode_model, encode_model

@@ -33,6 +33,9 @@ MODEL_JSON = "model.json"
 #: How deeply model.json may nest. Real files need about 12 levels; much deeper nesting only
 #: exists to make a recursive reader (``json.dumps`` in the store, ``copy.deepcopy``) overflow.
 MAX_JSON_DEPTH = 64
+#: The most a model.json and its weights may be, however they are read (HTTP or a local file).
+MAX_MODEL_JSON_BYTES = 32 * 1024 * 1024
+MAX_WEIGHTS_BYTES = 2 * 1024 * 1024 * 1024
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
 

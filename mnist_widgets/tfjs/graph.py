@@ -51,8 +51,15 @@ if TYPE_CHECKING:  # pragma: no cover
 #: Default cap on the parameters a model may declare (float32: 4 bytes each, so 200 MB). The MNIST
 #: CNN has 0.6 M; the cap exists so that a hostile model.json cannot make us allocate gigabytes.
 DEFAULT_MAX_PARAMETERS = 50_000_000
+#: A layer name: TF.js's tensor-name rule (tfjs-layers common.ts ``isValidTensorName``, which
+#: names the layer's tensors and weights after it) without '/', its scope separator.
+_LAYER_NAME = re.compile(r"[A-Za-z0-9][-A-Za-z0-9._]*")
 #: Cap on the values one layer may output per sample (2**26 float32 = 256 MB per image).
 MAX_ACTIVATION_VALUES = 2**26
+#: Cap on the values all layers together output per sample (the same 256 MB per image): an engine
+#: holds every activation of an image at once, so a cap per layer alone lets ten layers each just
+#: under it take gigabytes. The shipped CNN holds about 0.1 M.
+MAX_MODEL_ACTIVATION_VALUES = 2**26
 
 Shape = tuple[int | None, ...]
 
@@ -477,6 +484,14 @@ def _check_classes_and_names(topology: Topology, source: str) -> None:
         name, class_name = entry["name"], entry["class_name"]
         if class_name not in LAYER_KEYS:
             raise unsupported_layer(class_name, f"{source}: layer {name!r}")
+        if not isinstance(name, str) or not _LAYER_NAME.fullmatch(name):
+            msg = (
+                f"{source}: layer {name!r} ({class_name}): field 'name' must start with a letter "
+                "or digit and hold only letters, digits, '-', '.' and '_' (TF.js's tensor-name "
+                "rule; '/' separates a layer's name from its weights' names, and Keras refuses "
+                "it too)"
+            )
+            raise ModelFormatError(msg)
         if name in seen:
             msg = (
                 f"{source}: layer {name!r} ({class_name}): field 'name' is also used by layer "
@@ -633,7 +648,24 @@ def parse_graph(model_json: Mapping[str, Any], *, source: str) -> ModelGraph:
     topology = parse_topology(topology_json, source=source)
     _check_classes_and_names(topology, source)
     build = _sequential if topology.kind == "sequential" else _functional
-    return build(topology, source)
+    graph = build(topology, source)
+    _check_model_size(graph, source)
+    return graph
+
+
+def _check_model_size(graph: ModelGraph, source: str) -> None:
+    """Cap the sum of every layer's output per sample (each is known: :func:`_check_size`)."""
+    sizes = [math.prod(d or 1 for d in layer.output_shape[1:]) for layer in graph.layers]
+    total = sum(sizes)
+    if total > MAX_MODEL_ACTIVATION_VALUES:
+        biggest = max(zip(sizes, graph.layers, strict=True), key=lambda pair: pair[0])[1]
+        msg = (
+            f"{source}: the model's {len(sizes)} layers output {total:,} values per sample in all "
+            f"(the largest, layer {biggest.name!r}, {_fmt(biggest.output_shape)}), more than the "
+            f"{MAX_MODEL_ACTIVATION_VALUES:,} this reader allows: running it would take "
+            f"{total * 4 / 2**30:.1f} GiB per image"
+        )
+        raise ModelFormatError(msg)
 
 
 # -- weights ---------------------------------------------------------------------------------------

@@ -31,11 +31,16 @@ from urllib.parse import urlsplit
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "browser"))
 from harness import _KERNEL_READY_JS, CHROMIUM, CHROMIUM_ARGS, REPO_ROOT, artifacts_on_failure, drag
 
+sys.path.insert(0, str(REPO_ROOT / "lite"))
+import offline  # lite/offline.py: the precache list the site's service worker checks
+from serve import Handler  # lite/serve.py: `make lite-serve`
+
 SITE = REPO_ROOT / "build" / "lite"
 # what the tests import from here (artifacts_on_failure and drag: harness.py's, re-exported)
 __all__ = [
     "SITE", "artifacts_on_failure", "copy_site", "drag", "kernel_run", "lite_browser",
-    "notebook_outputs", "open_lite", "output_with", "run_all", "static_server",
+    "notebook_outputs", "open_lite", "output_with", "run_all", "run_walkthrough_03",
+    "static_server",
 ]  # fmt: skip
 # A persistent profile makes Chromium itself call home (updates, sign-in, autofill): off.
 QUIET_ARGS = [
@@ -79,22 +84,13 @@ class StaticServer:
         return [r.path for r in self.requests[since:]]
 
 
-class _Handler(http.server.SimpleHTTPRequestHandler):
-    extensions_map = {  # noqa: RUF012 (the base class's attribute, extended)
-        **http.server.SimpleHTTPRequestHandler.extensions_map,
-        ".wasm": "application/wasm",
-        ".mjs": "text/javascript",
-        ".js": "text/javascript",
-        ".json": "application/json",
-        ".whl": "application/octet-stream",
-    }
+class _Handler(Handler):
+    """lite/serve.py's handler (precompressed files, ETags: what `make lite-serve` sends), plus
+    a record of every response and the bytes it put on the wire."""
 
     def __init__(self, *args: Any, record: list[Served], **kwargs: Any) -> None:
         self._record = record
         super().__init__(*args, **kwargs)
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet
-        pass
 
     def send_response(self, code: int, message: str | None = None) -> None:
         self._status = code
@@ -112,20 +108,41 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
             self._record.append(Served(urlsplit(self.path).path, self._status, self._sent))
 
 
+class SiteServer(StaticServer):
+    """A :class:`StaticServer` that can be stopped and started again on the same port (the
+    origin, and so the browser's storage for the site, stays the same)."""
+
+    def __init__(self, root: Path, port: int = 0) -> None:
+        self._httpd: Any = None
+        self._port = port
+        super().__init__("", root, [])
+        self.start()
+
+    def start(self) -> None:
+        handler = functools.partial(_Handler, directory=str(self.root), record=self.requests)
+        httpd = http.server.ThreadingHTTPServer(("127.0.0.1", self._port), handler)
+        httpd.daemon_threads = True
+        self._port = httpd.server_address[1]
+        self.url = f"http://127.0.0.1:{self._port}/"
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        self._httpd = httpd
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+
+
 @contextlib.contextmanager
-def static_server(root: Path) -> Iterator[StaticServer]:
-    """Serve ``root`` on a free port of 127.0.0.1 until the block ends."""
-    record: list[Served] = []
-    handler = functools.partial(_Handler, directory=str(root), record=record)
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
+def static_server(root: Path) -> Iterator[SiteServer]:
+    """Serve ``root`` on a free port of 127.0.0.1 until the block ends (``stop``/``start`` in
+    between take the site off the network and back)."""
+    server = SiteServer(root)
     try:
-        yield StaticServer(f"http://127.0.0.1:{httpd.server_address[1]}/", root, record)
+        yield server
     finally:
-        httpd.shutdown()
-        httpd.server_close()
+        server.stop()
 
 
 class RefusingProxy(socketserver.ThreadingTCPServer):
@@ -266,6 +283,7 @@ def copy_site(dest: Path) -> Path:
     data = json.loads(config.read_text())
     data["jupyter-config-data"]["exposeAppInBrowser"] = "true"
     config.write_text(json.dumps(data))
+    offline.finish(dest, REPO_ROOT / ".cache" / "lite" / "compressed")  # the changed file's hash
     return dest
 
 
@@ -289,3 +307,26 @@ def notebook_outputs(page: Any) -> list[dict]:
 def output_with(page: Any, text: str) -> Any:
     """The first cell output containing ``text`` (not the code that prints it)."""
     return page.locator(".jp-OutputArea-output", has_text=text).first
+
+
+def run_walkthrough_03(page: Any, server: StaticServer) -> None:
+    """Open 03_offline_cache and run it all: every code cell ran, none raised, and it loaded the
+    site's model over "the network" (in the browser: whatever answers for the site) and stored it.
+    """
+    from playwright.sync_api import expect
+
+    open_lite(page, server, "03_offline_cache.ipynb", timeout=300)
+    run_all(page)
+    expect(output_with(page, "skipped in the browser: publishing")).to_be_attached(timeout=240_000)
+    page.wait_for_function(
+        "() => { const c = window.jupyterapp.shell.currentWidget.content.model.cells;"
+        " const last = c.get(c.length - 2); return last.executionCount !== null; }",
+        timeout=120_000,
+    )
+    cells = notebook_outputs(page)
+    errors = [o for c in cells for o in c["outputs"] if o["output_type"] == "error"]
+    assert not errors, errors
+    assert all(c["count"] is not None for c in cells)
+    text = "".join(o.get("text", "") for c in cells for o in c["outputs"])
+    assert "source='network' stored as cache://mnist" in text
+    assert "identical predictions on 50 digits: True" in text

@@ -1,11 +1,11 @@
 """The JupyterLite site (``make lite``) in headless Chromium, offline: issue 13's browser tests.
 
-One browser profile is reused across three visits, as a learner's browser would be:
+One browser profile is reused across two visits, as a learner's browser would be:
 
 1. first visit: run all of 04_draw, draw a 1 and a 0; the model came over HTTP and was stored;
-2. the site's ``models/`` deleted, page reloaded: still draws, the model came from browser storage;
-3. browser storage cleared, the model files back: it falls back to HTTP and stores the model again.
+2. browser storage cleared: it falls back to HTTP and stores the model again.
 
+(Later visits, with the server stopped and after a browser restart, are tests/lite/test_offline.py.)
 Every request for a host other than 127.0.0.1 is aborted and counted; there must be none. The
 visits depend on each other, so they run in this order, in one module-scoped site and profile.
 """
@@ -17,7 +17,6 @@ import json
 import math
 import os
 import re
-import shutil
 from fnmatch import fnmatch
 from pathlib import Path
 
@@ -29,7 +28,6 @@ from lite_site import (
     drag,
     kernel_run,
     lite_browser,
-    notebook_outputs,
     open_lite,
     output_with,
     run_all,
@@ -120,7 +118,11 @@ def test_site_is_self_contained():
     assert not {"scipy", "pandas", "matplotlib"} & set(lock["packages"])  # trimmed
     model = json.loads((SITE / "models" / "mnist" / "model.json").read_text())
     assert {g["weights"][0]["quantization"]["dtype"] for g in model["weightsManifest"]} == {"uint8"}
-    wheels = {p.name.split("-")[0] for p in (SITE / "pypi").glob("*.whl")}
+    # the kernel's and the tutorials' wheels are lock packages, preloaded while Pyodide starts
+    wheels = {p.name.split("-")[0] for p in (SITE / "static" / "pyodide").glob("*.whl")}
+    preloaded = kernel["loadPyodideOptions"]["packages"]
+    assert {"mnist-widgets", "ipycanvas", "piplite", "pyodide-kernel", "numpy"} <= set(preloaded)
+    assert set(preloaded) <= {n for n in lock["packages"]}
     assert {"mnist_widgets", "ipycanvas", "ipywidgets", "comm", "urllib3"} <= wheels
     assert not {"httpx", "httpcore", "anyio", "h11"} & wheels  # one HTTP stack: urllib3
     size = sum(p.stat().st_size for p in SITE.rglob("*") if p.is_file())
@@ -175,18 +177,6 @@ def test_first_visit_downloads_stores_and_draws(server, profile):
     assert "/models/mnist/model.json" in server.paths()
 
 
-def test_second_visit_without_the_model_files_uses_browser_storage(site, server, profile):
-    shutil.rmtree(site / "models")
-    since = len(server.requests)
-    try:
-        with lite_browser(profile) as browser, artifacts_on_failure(browser.page, "lite-offline"):
-            _visit(browser, server, expect_source="cache", draw_zero=False)
-            assert browser.outside_requests() == []
-    finally:
-        shutil.copytree(SITE / "models", site / "models")
-    assert not [p for p in server.paths(since) if p.startswith("/models/")]
-
-
 def test_cleared_storage_falls_back_to_http_and_stores_again(server, profile):
     with lite_browser(profile) as browser, artifacts_on_failure(browser.page, "lite-cleared"):
         page = browser.page
@@ -197,32 +187,3 @@ def test_cleared_storage_falls_back_to_http_and_stores_again(server, profile):
         _visit(browser, server, expect_source="network", draw_zero=False)
         assert browser.outside_requests() == []
     assert "/models/mnist/model.json" in server.paths(since)
-
-
-def test_offline_cache_walkthrough_runs_in_the_browser(server, tmp_path):
-    """03 runs top to bottom in JupyterLite: every code cell ran, none raised."""
-    from playwright.sync_api import expect
-
-    with (
-        lite_browser(tmp_path / "profile") as browser,
-        artifacts_on_failure(browser.page, "lite-03"),
-    ):
-        page = browser.page
-        open_lite(page, server, "03_offline_cache.ipynb")
-        run_all(page)
-        expect(output_with(page, "skipped in the browser: publishing")).to_be_attached(
-            timeout=240_000
-        )
-        page.wait_for_function(
-            "() => { const c = window.jupyterapp.shell.currentWidget.content.model.cells;"
-            " const last = c.get(c.length - 2); return last.executionCount !== null; }",
-            timeout=120_000,
-        )
-        cells = notebook_outputs(page)
-        errors = [o for c in cells for o in c["outputs"] if o["output_type"] == "error"]
-        assert not errors, errors
-        assert all(c["count"] is not None for c in cells)
-        text = "".join(o.get("text", "") for c in cells for o in c["outputs"])
-        assert "source='network' stored as cache://mnist" in text
-        assert "identical predictions on 50 digits: True" in text
-        assert browser.outside_requests() == []
