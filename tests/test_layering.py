@@ -277,7 +277,7 @@ def test_the_import_graph_sees_the_imports_we_know_of():
 def test_the_drawing_is_read_as_drawn():
     # Guards the doc parser: the rows it finds, in order, with modules from each kind of spelling.
     labels = [row.label for row in ROWS]
-    assert labels == ["app", "running", "loading", "fetching", "format", "leaf", "apart"]
+    assert labels == ["app", "input", "running", "loading", "fetching", "format", "leaf", "apart"]
     by_label = {row.label: set(row.modules) for row in ROWS}
     assert {f"{ROOT}.cli", f"{ROOT}._cli", f"{ROOT}._cli.cache"} <= by_label["app"]
     assert {f"{ROOT}.engines", f"{ROOT}.engines._plan"} <= by_label["running"]

@@ -61,6 +61,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "models/mnist) instead of a fresh network: fine-tuning",
     )
     parser.add_argument(
+        "--interpolate",
+        type=float,
+        default=None,
+        metavar="A",
+        help="with --init-from: keep (1 - A) of the starting weights and A of the trained ones "
+        "(weight-space ensembling; the shipped model used 0.5)",
+    )
+    parser.add_argument(
         "--learning-rate",
         type=float,
         default=None,
@@ -159,6 +167,7 @@ def _run(args: argparse.Namespace) -> int:
         label_smoothing=smoothing,
         learning_rate=LEARNING_RATE if args.learning_rate is None else args.learning_rate,
         model=initial,
+        interpolate=args.interpolate,
         data_dir=args.data_dir,
     )
     saved = _save(model, args)
