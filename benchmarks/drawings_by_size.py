@@ -9,8 +9,9 @@ resampled to mouse-event spacing with a little wobble. Every drawing goes throug
 
 - **widget**: what the widget predicts now (the strokes inked at a pen relative to the drawing's
   size, :func:`~mnist_widgets.preprocessing.prepare_strokes`);
-- **image, re-inked**: ``Predictor.predict(canvas.image)``, the fixed 20 px brush image with the
-  image path's stroke-width normalisation (what the CLI does with a screenshot);
+- **image**: ``Predictor.predict(canvas.image)``, the fixed 20 px brush image through the image
+  path (what the CLI does with a screenshot): stroke widths outside MNIST's range re-inked, blobs
+  refused as "draw bigger" (counted as errors here);
 - **fixed brush (before)**: that image as the widget read it before (no normalisation): the
   20 px brush blob.
 
@@ -213,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
             "drawing height",
             "drawings",
             "widget (strokes, relative pen)",
-            "image, re-inked",
+            "image (Predictor.predict)",
             "fixed 20 px brush (before)",
         ],
         rows,
@@ -224,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         f"`DigitCanvas.draw_stroke`. Not classified (digit None): {refused['widget']} through the "
         f"widget, {refused['image']} from the image. Median time per drawing: "
         f"{ms['widget']:.1f} ms through the widget (all its per-stroke predictions), "
-        f"{ms['image']:.1f} ms for the image re-inked, {ms['before']:.1f} ms for the fixed brush."
+        f"{ms['image']:.1f} ms for the image, {ms['before']:.1f} ms for the fixed brush."
     )
     if args.note:
         table += f" {args.note}"

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urljoin, urlsplit
 
 import urllib3
+from urllib3 import BaseHTTPResponse
 from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import ProtocolError, ProxyError, ProxySchemeUnknown
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
@@ -41,7 +42,7 @@ from urllib3.exceptions import TimeoutError as Urllib3Timeout
 try:  # on CPython (a dependency there); Pyodide's browser verifies certificates itself
     import certifi
 except ImportError:  # pragma: no cover - Pyodide
-    certifi = None  # type: ignore[assignment]
+    certifi = None  # type: ignore[assignment]  # None stands in for the module Pyodide lacks
 
 from ._env import ENV_OFFLINE, offline
 from ._validators import Validators
@@ -152,8 +153,12 @@ class NetworkOptions:
 
 
 def _positive(name: str, value: object) -> None:
-    number = isinstance(value, int | float) and not isinstance(value, bool)
-    if not number or not math.isfinite(value) or value <= 0:  # type: ignore[arg-type, operator]
+    if (
+        not isinstance(value, int | float)
+        or isinstance(value, bool)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
         raise ConfigError(f"{name} must be a positive number of seconds, got {value!r}")
 
 
@@ -341,7 +346,7 @@ class _Connections:
         host = parts.netloc.rpartition("@")[2]
         return None if urllib.request.proxy_bypass(host) else proxy
 
-    def get(self, url: str, headers: Mapping[str, str], timeout: float) -> Any:
+    def get(self, url: str, headers: Mapping[str, str], timeout: float) -> BaseHTTPResponse:
         """Send one GET (no redirects, no retries, body not read yet); return the response."""
         manager = self._manager(self.proxy_for(url), url.lower().startswith("https:"))
         if _in_browser():
@@ -390,14 +395,14 @@ def _without_auth(url: str) -> str:
     return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
 
 
-def _read_chunk(response: Any) -> bytes:
+def _read_chunk(response: BaseHTTPResponse) -> bytes:
     # Emscripten's response inherits a read1 that raises NotImplementedError: use its read
     if _in_browser():
         return bytes(response.read(_CHUNK, decode_content=False))
     return bytes(response.read1(_CHUNK, decode_content=False))
 
 
-def _content_encoding(response: Any) -> str:
+def _content_encoding(response: BaseHTTPResponse) -> str:
     if _in_browser():  # the browser has decoded the body already
         return ""
     return str(response.headers.get("content-encoding", ""))
@@ -551,7 +556,7 @@ class _Fetcher:
         finally:
             response.release_conn()
 
-    def _follow(self, request: _Request) -> Any:
+    def _follow(self, request: _Request) -> BaseHTTPResponse:
         """GET ``request.url``, following redirects here so that no caller header (credentials)
         reaches another origin and weight files stay on model.json's origin unless allowed."""
         url = request.url
@@ -585,7 +590,7 @@ class _Fetcher:
             raise DownloadError(msg)
         return target
 
-    def _read(self, request: _Request, response: Any) -> _Response:
+    def _read(self, request: _Request, response: BaseHTTPResponse) -> _Response:
         status = int(response.status)
         headers = response.headers
         validators = _validators(headers)
@@ -610,7 +615,7 @@ class _Fetcher:
         return _Response(200, self._body(request, response, decode, declared), validators)
 
     def _body(
-        self, request: _Request, response: Any, decode: _Decoder, declared: int | None
+        self, request: _Request, response: BaseHTTPResponse, decode: _Decoder, declared: int | None
     ) -> bytes:
         body = bytearray()
         received = 0

@@ -110,7 +110,7 @@ def _longer_side(mask: np.ndarray) -> np.ndarray:
     def extent(a: np.ndarray) -> np.ndarray:
         first = np.argmax(a, axis=1)
         last = a.shape[1] - 1 - np.argmax(a[:, ::-1], axis=1)
-        return np.where(a.any(axis=1), last - first + 1, 0)
+        return np.asarray(np.where(a.any(axis=1), last - first + 1, 0))
 
     longer: np.ndarray = np.maximum(extent(rows), extent(cols)).astype(np.float32)
     return longer
@@ -123,8 +123,7 @@ def _smooth_noise(n: int, size: int, sigma: float, rng: np.random.Generator) -> 
     g /= g.sum(axis=1, keepdims=True)
     field = g @ rng.uniform(-1, 1, size=(n, size, size)).astype(np.float32) @ g.T
     rms = np.sqrt((field**2).mean(axis=(1, 2), keepdims=True)) + 1e-6
-    unit: np.ndarray = field / rms  # (numpy's stubs: Any)
-    return unit
+    return np.asarray(field / rms, dtype=np.float32)
 
 
 def _warp(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -58,7 +58,7 @@ async def storage_usage() -> StorageUsage:
             "(here, the model store is on disk: `mnist-widgets cache list`)"
         )
         raise NotInBrowserError(msg)
-    from js import navigator  # type: ignore[import-not-found]  # Pyodide's bridge to JavaScript
+    from js import navigator  # deferred: Pyodide's bridge to JavaScript exists only there
 
     estimate = await navigator.storage.estimate()
     persisted = await navigator.storage.persisted()

@@ -50,7 +50,7 @@ from .engines._plan import Dense, Plan, cut, plan_artifacts
 from .errors import ConfigError, ModelFormatError
 from .predictor import Predictor
 from .tfjs.artifacts import ModelArtifacts
-from .tfjs.graph import parse_graph
+from .tfjs.graph import WeightSpec, parse_graph
 from .tfjs.weights import replace_weights
 
 __all__ = ["FineTuneInfo", "finetune", "finetune_info", "model_sha256"]
@@ -507,5 +507,5 @@ def _with_head(
     return ModelArtifacts(model_json, files, source=f"fine-tuned from {info.base_sha256[:12]}")
 
 
-def _layer_weights(artifacts: ModelArtifacts, layer: str) -> Sequence[Any]:
+def _layer_weights(artifacts: ModelArtifacts, layer: str) -> tuple[WeightSpec, ...]:
     return parse_graph(artifacts.model_json, source=artifacts.source).layer(layer).weights

@@ -170,13 +170,6 @@ class FileRecord:
     size: int
     validators: Validators = field(default_factory=Validators)
 
-    def __getitem__(self, key: str) -> object:
-        """``record["size"]``, ``record["sha256"]``: kept only because notebooks/03 indexes the
-        records so (a notebook is not this branch's to edit); remove with that cell's last use."""
-        if key not in ("sha256", "size"):
-            raise KeyError(key)
-        return self.sha256 if key == "sha256" else self.size
-
     def to_json(self) -> dict[str, object]:
         return {
             "sha256": self.sha256,

@@ -69,9 +69,7 @@ def thin(mask: np.ndarray, max_iterations: int = 100) -> np.ndarray:
                 changed = True
         if not changed:
             break
-    out = skel.copy()
-    result: np.ndarray = out[0] if single else out  # (numpy's indexing returns Any)
-    return result
+    return np.array(skel[0] if single else skel)  # a copy, free of the padded buffer
 
 
 def ink_skeleton(skeleton: np.ndarray, radius: float | np.ndarray) -> np.ndarray:

@@ -95,6 +95,7 @@ def train(
     verbose: int | str = "auto",
     callbacks: Sequence[Any] = (),
     model: Any | None = None,
+    interpolate: float | None = None,
 ) -> tuple[Any, TrainHistory]:
     """Train the mnist-node CNN on MNIST and evaluate it on the test set.
 
@@ -132,6 +133,13 @@ def train(
         Extra Keras callbacks.
     model
         A model to train instead of a fresh :func:`mnist_widgets.build_model`; it is (re)compiled.
+    interpolate
+        With ``model``: after training, move only this fraction of the way from the starting
+        weights to the trained ones, ``w = (1 - a) * start + a * trained`` (weight-space
+        ensembling, "WiSE-FT", Wortsman et al. 2022; 0.5 is its usual choice). Fine-tuning on a
+        new kind of input then keeps what the starting model knew: the shipped model is the
+        pen-recipe fine-tuning of the previous one at 0.5 (99.44 % on MNIST test at 1.0, 99.66 %
+        at 0.5). The test figures are those of the interpolated model.
 
     Returns
     -------
@@ -150,6 +158,9 @@ def train(
     0.95
     """
     _check_args(epochs, batch_size, validation_split, subset, label_smoothing)
+    if interpolate is not None and (model is None or not 0.0 <= interpolate <= 1.0):
+        msg = f"interpolate needs a starting model and a value in [0, 1], got {interpolate!r}"
+        raise ConfigError(msg)
     if recipe is not None and recipe not in RECIPES:
         msg = f"recipe must be one of {', '.join(RECIPES)} or None, got {recipe!r}"
         raise ConfigError(msg)
@@ -180,6 +191,7 @@ def train(
     model = compile_model(
         model or build_model(), learning_rate=schedule, label_smoothing=label_smoothing
     )
+    start_weights = [w.copy() for w in model.get_weights()] if interpolate is not None else None
 
     result = TrainHistory(train_samples=len(train_rows), validation_samples=n_val, seed=seed)
     recorder = _make_recorder(result, monitor="val_accuracy" if n_val else "accuracy")
@@ -204,6 +216,14 @@ def train(
     result.seconds = time.perf_counter() - start
     if recorder.best_weights is not None:
         model.set_weights(recorder.best_weights)
+    if start_weights is not None and interpolate is not None:
+        trained = model.get_weights()
+        model.set_weights(
+            [
+                (1.0 - interpolate) * a + interpolate * b
+                for a, b in zip(start_weights, trained, strict=True)
+            ]
+        )
     test_ds = _dataset(x_test, y_test, np.arange(len(x_test)), EVAL_BATCH, one_hot=one_hot)
     result.test_loss, result.test_accuracy = (
         float(v) for v in model.evaluate(test_ds, verbose=0, return_dict=False)

@@ -21,7 +21,7 @@ import io
 import math
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 import numpy as np
@@ -33,6 +33,9 @@ from .corrections import CorrectionBar
 from .drawings import DrawingSet
 from .errors import CanvasError
 from .preprocessing import prepare_strokes
+
+if TYPE_CHECKING:
+    from .predictor import Prediction, Predictor
 
 __all__ = ["DigitCanvas"]
 
@@ -95,7 +98,7 @@ class DigitCanvas(widgets.VBox):
 
     def __init__(
         self,
-        predictor: Any = None,
+        predictor: Predictor | None = None,
         *,
         backend: str = "auto",
         clock: Callable[[], float] = time.monotonic,
@@ -209,7 +212,7 @@ class DigitCanvas(widgets.VBox):
         x = prepare_strokes(self._all_strokes()).input
         return np.zeros((28, 28), np.float32) if x is None else x
 
-    def draw_stroke(self, points: Iterable[Sequence[float]]) -> Any:
+    def draw_stroke(self, points: Iterable[Sequence[float]]) -> Prediction | None:
         """Add a stroke through ``points`` (canvas pixels, 0-280) and return the new prediction.
 
         Raises :class:`~mnist_widgets.CanvasError` (a ``ValueError``) for points that are not a
@@ -222,7 +225,8 @@ class DigitCanvas(widgets.VBox):
         with hold_canvas():
             _paint(self.canvas, stroke)
         self._predict()
-        return self.prediction
+        prediction: Prediction | None = self.prediction  # (a traitlets.Any trait)
+        return prediction
 
     def clear(self) -> None:
         """Remove every stroke; the prediction becomes ``None``."""
@@ -435,7 +439,7 @@ def _validate_points(points: Iterable[Sequence[float]]) -> list[Point]:
     return [(float(x), float(y)) for x, y in arr]
 
 
-def _snapshot(drawing: np.ndarray, prediction: Any) -> Image.Image:
+def _snapshot(drawing: np.ndarray, prediction: Prediction | None) -> Image.Image:
     """Dark ink on paper at half size, then the predicted digit and the probability bars."""
     half = SIZE // 2
     out = Image.new("RGB", (half + 20 + _BARS_W, half), PAPER)
@@ -443,23 +447,24 @@ def _snapshot(drawing: np.ndarray, prediction: Any) -> Image.Image:
     out.paste(ink.convert("RGB"), (0, 0))
     draw = ImageDraw.Draw(out)
     draw.rectangle((0, 0, half - 1, half - 1), outline=FRAME)
-    empty = prediction is None or prediction.digit is None
-    probs = np.zeros(10) if empty else np.asarray(prediction.probabilities, dtype=float)
     try:
-        font: Any = ImageFont.load_default(size=16)
+        font: ImageFont.FreeTypeFont | ImageFont.ImageFont = ImageFont.load_default(size=16)
     except TypeError:  # Pillow < 10.1: one bitmap size
         font = ImageFont.load_default()
     left, step, width, base, height = half + 20, _BARS_W / 10, 15, half - 22, half - 54
-    if empty:  # nothing drawn, or not a digit: say why ("draw bigger", ...)
+    digit = None if prediction is None else prediction.digit
+    if prediction is None or digit is None:  # nothing drawn, or not a digit: say why
+        probs = np.zeros(10)
         label = "draw a digit" if prediction is None else prediction.reason or "draw a digit"
     else:
-        label = f"{prediction.digit}  ({prediction.confidence:.1%} sure)"
+        probs = np.asarray(prediction.probabilities, dtype=float)
+        label = f"{digit}  ({prediction.confidence:.1%} sure)"
     draw.text((left, 2), label, fill=INK, font=font)
     for d in range(10):
         x = left + d * step
         h = max(probs[d] * height, 0.5)
         draw.rectangle((x, base - height, x + width, base), fill="#eceff1")
-        top = not empty and d == prediction.digit
+        top = d == digit
         draw.rectangle((x, base - h, x + width, base), fill=BAR_TOP if top else BAR)
         draw.text((x + 3, base + 1), str(d), fill="#37474f", font=font)
     return out

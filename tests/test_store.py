@@ -365,3 +365,10 @@ def test_a_symlinked_file_in_a_version_is_corrupt_not_read(tmp_path, tiny):
     shard.symlink_to(secret)
     with pytest.raises(CacheError, match="symbolic link"):
         store.read("tiny")
+
+
+def test_file_records_are_read_by_attribute_only(tmp_path, tiny):
+    record = ModelStore(tmp_path / "store").write("tiny", tiny).files["model.json"]
+    assert record.size == len(tiny.model_json_bytes())
+    with pytest.raises(TypeError):
+        record["size"]  # no dict-era indexing: one way to read a record

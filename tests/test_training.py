@@ -219,3 +219,21 @@ def test_pen_recipe_trains_on_pen_drawn_copies(mnist, tmp_path, monkeypatch):
     assert len(list((tmp_path / "mnist-widgets" / "augment").iterdir())) == 1
     with pytest.raises(ConfigError, match="recipe must be one of pen"):
         train(epochs=1, recipe="pencil", data=data)
+
+
+def test_interpolate_mixes_the_starting_and_the_trained_weights(small_test):
+    from mnist_widgets.model import build_model
+
+    def start():  # the same starting model twice: weights and dropout seeds
+        keras().utils.set_random_seed(0)
+        return build_model()
+
+    before = start().get_weights()
+    trained, _ = train(epochs=1, subset=300, seed=4, data=small_test, verbose=0, model=start())
+    half, _ = train(
+        epochs=1, subset=300, seed=4, data=small_test, verbose=0, model=start(), interpolate=0.5
+    )
+    for b, t, h in zip(before, trained.get_weights(), half.get_weights(), strict=True):
+        np.testing.assert_allclose(h, (b + t) / 2, atol=1e-6)
+    with pytest.raises(ConfigError, match="interpolate needs a starting model"):
+        train(epochs=1, subset=300, data=small_test, interpolate=0.5)

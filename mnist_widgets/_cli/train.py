@@ -13,6 +13,7 @@ import statistics
 import tempfile
 import warnings
 from pathlib import Path
+from typing import Any
 
 from ..errors import MnistWidgetsError
 
@@ -58,6 +59,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=None,
         help="start from this model's weights (a TF.js model directory or model.json, e.g. "
         "models/mnist) instead of a fresh network: fine-tuning",
+    )
+    parser.add_argument(
+        "--interpolate",
+        type=float,
+        default=None,
+        metavar="A",
+        help="with --init-from: keep (1 - A) of the starting weights and A of the trained ones "
+        "(weight-space ensembling; the shipped model used 0.5)",
     )
     parser.add_argument(
         "--learning-rate",
@@ -106,15 +115,15 @@ def _check_targets(args: argparse.Namespace) -> None:
         raise MnistWidgetsError(msg)
 
 
-def _save_keras(model: object, path: str | Path) -> None:
+def _save_keras(model: Any, path: str | Path) -> None:  # a keras.Model (Keras ships no types)
     # Keras 3.15's saver trips NumPy 2's __array__(copy=) DeprecationWarning on every variable;
     # it is Keras-internal and not actionable for our users.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        model.save(path)  # type: ignore[attr-defined]
+        model.save(path)
 
 
-def _save(model: object, args: argparse.Namespace) -> list[str]:
+def _save(model: Any, args: argparse.Namespace) -> list[str]:
     saved: list[str] = []
     try:
         if args.keras_file is not None:
@@ -158,6 +167,7 @@ def _run(args: argparse.Namespace) -> int:
         label_smoothing=smoothing,
         learning_rate=LEARNING_RATE if args.learning_rate is None else args.learning_rate,
         model=initial,
+        interpolate=args.interpolate,
         data_dir=args.data_dir,
     )
     saved = _save(model, args)

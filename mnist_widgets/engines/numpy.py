@@ -143,6 +143,7 @@ def activation(name: str, x: np.ndarray, out: np.ndarray | None = None) -> np.nd
 # -- one op per step type; each keeps its buffers per batch size ----------------------------------
 
 S = TypeVar("S", bound=Step)
+B = TypeVar("B")  # what an op keeps per batch size: its output array, or a tuple of arrays
 
 
 class _Padded(Protocol):
@@ -158,12 +159,12 @@ class _Padded(Protocol):
 Array = npt.NDArray[np.float32]
 
 
-class _Op(Generic[S]):
+class _Op(Generic[S, B]):
     def __init__(self, step: S) -> None:
         self.step = step
-        self._buffers: OrderedDict[int, Any] = OrderedDict()
+        self._buffers: OrderedDict[int, B] = OrderedDict()
 
-    def buffers(self, n: int) -> Any:
+    def buffers(self, n: int) -> B:
         got = self._buffers.get(n)
         if got is None:
             got = self.allocate(n)
@@ -172,11 +173,21 @@ class _Op(Generic[S]):
                 self._buffers.popitem(last=False)
         return got
 
-    def allocate(self, n: int) -> Any:
+    def allocate(self, n: int) -> B:
+        raise NotImplementedError
+
+    def output(self, n: int) -> Array:
         return np.empty((n, *self.step.output_shape), np.float32)
 
     def __call__(self, x: Array) -> Array:
         raise NotImplementedError
+
+
+class _Simple(_Op[S, Array]):
+    """An op whose only buffer is its output."""
+
+    def allocate(self, n: int) -> Array:
+        return self.output(n)
 
 
 def _padded_input(n: int, step: _Padded, fill: float) -> Array | None:
@@ -212,7 +223,7 @@ def _windows(
     return as_strided(x, shape, (s0, s1 * sh, s2 * sw, s1 * dh, s2 * dw, s3), writeable=False)
 
 
-class _Conv(_Op[Conv]):
+class _Conv(_Op[Conv, tuple[Array, Array | None, Array | None, Array | None]]):
     """Convolution as matmuls over unfolded windows.
 
     Stride 1 along the height (the common case): only the kernel's *width* is unfolded, into
@@ -237,7 +248,7 @@ class _Conv(_Op[Conv]):
         self.act = step.activation
         self.pointwise = (kh, kw) == (1, 1) and step.strides == (1, 1) and not any(step.pads)
 
-    def allocate(self, n: int) -> Any:
+    def allocate(self, n: int) -> tuple[Array, Array | None, Array | None, Array | None]:
         oh, ow, cout = self.step.output_shape
         h, _, cin = self.step.input_shape
         top, bottom, _, _ = self.step.pads
@@ -260,7 +271,7 @@ class _Conv(_Op[Conv]):
         oh, ow, _ = step.output_shape
         if cols is None:
             np.matmul(x.reshape(n, oh * ow, x.shape[3]), self.matrices[0], out=out)
-        elif self.rows:
+        elif tmp is not None:  # self.rows: unfolded one kernel row at a time
             xp = _pad(x, padded, step)
             s0, s1, s2, s3 = xp.strides
             sw, (dh, dw) = step.strides[1], step.dilation
@@ -285,10 +296,10 @@ class _Conv(_Op[Conv]):
         if self.bias is not None:
             out += self.bias
         activation(self.act, out, out)
-        return out.reshape(n, *step.output_shape)  # type: ignore[no-any-return]
+        return out.reshape(n, *step.output_shape)
 
 
-class _Dense(_Op[Dense]):
+class _Dense(_Simple[Dense]):
     def __init__(self, step: Dense) -> None:
         super().__init__(step)
         self.kernel = np.ascontiguousarray(step.kernel)
@@ -303,7 +314,7 @@ class _Dense(_Op[Dense]):
         return activation(self.act, out, out)
 
 
-class _Pool(_Op[Pool]):
+class _Pool(_Op[Pool, tuple[Array, Array | None, Array | None]]):
     """Max or average pooling. Non-overlapping windows with no padding (the common 2x2/2 case)
     reduce pairwise over reshaped views, first along the height, then the width (several times
     faster than a reduction over strided windows); anything else reduces over as_strided windows."""
@@ -327,19 +338,19 @@ class _Pool(_Op[Pool]):
     def _windows(self, x: Array, out_hw: tuple[int, int]) -> Array:
         return _windows(x, self.step.window, self.step.strides, (1, 1), out_hw)
 
-    def allocate(self, n: int) -> Any:
+    def allocate(self, n: int) -> tuple[Array, Array | None, Array | None]:
         fill = -np.inf if self.max else 0.0
         _, w, c = self.step.input_shape
         oh = self.step.output_shape[0]
         rows = np.empty((n, oh, w, c), np.float32) if self.blocks else None
-        return super().allocate(n), rows, _padded_input(n, self.step, fill)
+        return self.output(n), rows, _padded_input(n, self.step, fill)
 
     def __call__(self, x: Array) -> Array:
         n = x.shape[0]
         out, rows, padded = self.buffers(n)
         kh, kw = self.step.window
         oh, ow, c = self.step.output_shape
-        if self.blocks:
+        if rows is not None:  # self.blocks
             v = x[:, : oh * kh].reshape(n, oh, kh, x.shape[2], c)
             self._fold(v, 2, kh, rows)
             u = rows[:, :, : ow * kw].reshape(n, oh, ow, kw, c)
@@ -353,7 +364,7 @@ class _Pool(_Op[Pool]):
                 out *= np.float32(1.0 / (kh * kw))
             else:
                 out /= self.counts
-        return out  # type: ignore[no-any-return]
+        return out
 
     def _fold(self, v: Array, axis: int, k: int, out: Array) -> None:
         """``out`` = max (or sum) of ``v`` over ``axis`` of length ``k``, pairwise."""
@@ -370,32 +381,32 @@ class _Pool(_Op[Pool]):
             self.reduce(out, v[tuple(take)], out=out)
 
 
-class _Affine(_Op[Affine]):
+class _Affine(_Simple[Affine]):
     def __call__(self, x: Array) -> Array:
         out = self.buffers(x.shape[0])
         np.multiply(x, self.step.scale, out=out)
         out += self.step.shift
-        return out  # type: ignore[no-any-return]
+        return out
 
 
-class _Activation(_Op[Activation]):
+class _Activation(_Simple[Activation]):
     def __call__(self, x: Array) -> Array:
         return activation(self.step.activation, x, self.buffers(x.shape[0]))
 
 
-class _Reshape(_Op[Reshape]):
+class _Reshape(_Simple[Reshape]):
     def __call__(self, x: Array) -> Array:
         # NHWC tensors flatten in TF.js's own order: a plain C-order reshape
         return x.reshape(x.shape[0], *self.step.output_shape)
 
 
-class _Identity(_Op[Identity]):
+class _Identity(_Simple[Identity]):
     def __call__(self, x: Array) -> Array:
         return x
 
 
-class _ZeroPad(_Op[ZeroPad]):
-    def allocate(self, n: int) -> Any:
+class _ZeroPad(_Simple[ZeroPad]):
+    def allocate(self, n: int) -> Array:
         return np.zeros((n, *self.step.output_shape), np.float32)  # the border stays zero
 
     def __call__(self, x: Array) -> Array:
@@ -403,7 +414,7 @@ class _ZeroPad(_Op[ZeroPad]):
 
 
 #: Step type -> the op that runs it.
-_OPS: dict[type[Step], type[_Op[Any]]] = {
+_OPS: dict[type[Step], type[_Op[Any, Any]]] = {
     Conv: _Conv,
     Dense: _Dense,
     Pool: _Pool,

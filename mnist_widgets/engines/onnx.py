@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from onnx import TensorProto, checker, helper, numpy_helper
+from onnx import ModelProto, NodeProto, TensorProto, checker, helper, numpy_helper
 
 from .._fs import replace_file
 from ..errors import ModelFormatError
@@ -73,8 +73,8 @@ class _Builder:
     """Accumulates nodes and initializers; tracks each tensor's layout ("NHWC" or "NCHW")."""
 
     def __init__(self) -> None:
-        self.nodes: list[Any] = []
-        self.inits: list[Any] = []
+        self.nodes: list[NodeProto] = []
+        self.inits: list[TensorProto] = []
         self.layout: dict[str, str] = {}
         self.rank: dict[str, int] = {}
         self._names: set[str] = set()
@@ -228,7 +228,7 @@ _EMIT: dict[type[Step], Callable[[_Builder, Any, str], str]] = {
 }
 
 
-def build_onnx(plan: Plan, *, key: str = "", producer: str = "mnist-widgets") -> Any:
+def build_onnx(plan: Plan, *, key: str = "", producer: str = "mnist-widgets") -> ModelProto:
     """The ONNX ``ModelProto`` of ``plan`` (input ``"input"``, output ``"output"``, batch ``n``).
 
     ``key`` (:func:`~._plan.model_key` of the TF.js files) is kept in the model's metadata, so a
