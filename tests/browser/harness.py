@@ -85,6 +85,17 @@ _KERNEL_READY_JS = """() => {
     && kernel.status === 'idle' && kernel.connectionStatus === 'connected';
 }"""
 
+# Every code cell has run (none waits with "*") and the kernel is idle. While run-all works through
+# the cells, JupyterLab scrolls to each one it runs: a canvas located before that moves under the mouse.
+_ALL_RUN_JS = """() => {
+  const panel = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+  if (!panel || !panel.content || !panel.sessionContext) return false;
+  const kernel = panel.sessionContext.session && panel.sessionContext.session.kernel;
+  if (!kernel || kernel.status !== 'idle') return false;
+  return panel.content.widgets.every(
+    (cell) => cell.model.type !== 'code' || typeof cell.model.executionCount === 'number');
+}"""
+
 
 @dataclass
 class JupyterServer:
@@ -229,6 +240,11 @@ def open_notebook(page: Any, server: JupyterServer, name: str, *, timeout: float
     page.wait_for_function(_KERNEL_READY_JS, timeout=timeout * 1000, polling=250)
     # Never await the command: its promise may not settle; callers wait on the page instead.
     page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+
+
+def wait_until_all_run(page: Any, *, timeout: float = 180.0) -> None:
+    """Wait until run-all has run every code cell and the kernel is idle again."""
+    page.wait_for_function(_ALL_RUN_JS, timeout=timeout * 1000, polling=250)
 
 
 @contextlib.contextmanager

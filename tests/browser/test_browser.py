@@ -19,6 +19,7 @@ from harness import (
     drag,
     jupyter_server,
     open_notebook,
+    wait_until_all_run,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(300)]
@@ -51,6 +52,7 @@ def test_drawing_one_then_zero(lab):
 
     with chromium_page() as page, artifacts_on_failure(page, f"browser-draw-{lab.app}", lab):
         open_notebook(page, lab, NOTEBOOK.name)
+        wait_until_all_run(page)
         canvas = page.locator(".mnist-widgets-canvas").first
         prediction = page.locator(".mnist-widgets-prediction").first
         expect(canvas).to_be_visible(timeout=90_000)
@@ -94,8 +96,9 @@ def test_drawing_in_the_04_tutorial(tmp_path):
         artifacts_on_failure(page, "browser-04-tutorial", server),
     ):
         open_notebook(page, server, TUTORIAL.name)
-        # The comm messages of the drawing queue behind the running cells: wait for the last one.
-        expect(page.get_by_text("accuracy on 1000 drawn digits")).to_be_visible(timeout=180_000)
+        # Draw only when run-all is done: it scrolls to each cell it runs (moving the canvas under
+        # the mouse), and the drawing's comm messages queue behind the running cells.
+        wait_until_all_run(page)
         canvas = page.locator(".mnist-widgets-canvas").first
         prediction = page.locator(".mnist-widgets-prediction").first
         canvas.scroll_into_view_if_needed()
