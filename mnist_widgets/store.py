@@ -472,8 +472,13 @@ class ModelStore:
         """A cross-process lock for ``name`` (``filelock.FileLock``), to avoid duplicate downloads.
 
         Only an optimisation: entries stay consistent without it. Raises ``OSError`` if the lock
-        file cannot be created (e.g. a read-only store), CacheError if root is not a store.
+        file cannot be created (e.g. a read-only store), CacheError if root is not a store, and
+        ``NotImplementedError`` where there are no OS file locks (Pyodide): filelock's fallback
+        there is a plain lock file, which outlives a kernel stopped mid-download (a closed tab)
+        and would make every later load wait for it.
         """
+        if filelock.FileLock.__name__ == "SoftFileLock":  # filelock's choice without fcntl/msvcrt
+            raise NotImplementedError("no OS file locks on this platform")
         bare = parse_name(name)
         self._adopt()
         locks = self.root / LOCKS
