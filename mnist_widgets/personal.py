@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import base64
 import html
-import warnings
 from typing import Any
 
+from ._warn import warn
 from .errors import CacheError, ConfigError
 from .finetuning import FineTuneInfo, finetune_info, model_sha256
 from .predictor import Predictor
@@ -36,7 +36,7 @@ DEFAULT_NAME = "mnist-mine"
 
 
 class PersonalModelWarning(UserWarning):
-    """The stored personal model was fine-tuned from another base model than the one given."""
+    """The stored personal model is damaged, or was fine-tuned from another base than given."""
 
 
 class PersonalModel:
@@ -101,9 +101,8 @@ class PersonalModel:
             artifacts = self.store.read(self.name)
         except CacheError as exc:
             if self.store.exists(self.name):  # there is one, but it is damaged: say so
-                warnings.warn(
-                    f"{self.url} cannot be read ({exc}); using the base model", stacklevel=2
-                )
+                msg = f"{self.url} cannot be read ({exc}); using the base model"
+                warn(PersonalModelWarning(msg))
             return base if base is not None else Predictor(backend=backend)
         personal = Predictor(artifacts, backend=engine)
         info = finetune_info(artifacts)
@@ -118,7 +117,7 @@ class PersonalModel:
                 f"{info.base_sha256[:12]}...); it is used as it is. To teach the new base, "
                 "run mw.finetune(base, examples) again and save it"
             )
-            warnings.warn(PersonalModelWarning(msg), stacklevel=2)
+            warn(PersonalModelWarning(msg))
         return personal
 
     def info(self) -> FineTuneInfo | None:

@@ -59,8 +59,9 @@ def test_saved_then_loaded_cache_first_offline_then_reset(
 def test_a_personal_model_of_another_base_still_loads_with_a_warning(tmp_path, tuned, base):
     mine = PersonalModel("cache://mine-2", store=ModelStore(tmp_path))
     mine.save(tuned)
-    with pytest.warns(PersonalModelWarning, match="another model than the base"):
+    with pytest.warns(PersonalModelWarning, match="another model than the base") as caught:
         mine.load(tuned)  # tuned is not what it was fine-tuned from
+    assert caught[0].filename == __file__  # the user's line, not the package's
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         mine.load(base)
@@ -71,8 +72,9 @@ def test_a_damaged_personal_model_falls_back_to_the_base_and_says_so(tmp_path, t
     entry = mine.save(tuned)
     weights = next(p for p in entry.path.iterdir() if p.suffix == ".bin")
     weights.write_bytes(b"\0" * weights.stat().st_size)
-    with pytest.warns(UserWarning, match="cannot be read"):
+    with pytest.warns(PersonalModelWarning, match="cannot be read") as caught:
         assert mine.load(base) is base
+    assert caught[0].filename == __file__
 
 
 def test_only_a_finetuned_model_is_saved(tmp_path, base):
