@@ -181,7 +181,7 @@ class Predictor:
 
             model = shipped_model_dir()
             onnx = shipped_onnx() if backend == "onnxruntime" else None
-        from .sources import open_artifacts  # deferred: it imports urllib3 and the store
+        from .sources import open_artifacts  # deferred: only for a location, not ModelArtifacts
 
         derive = _derive_onnx if backend == "onnxruntime" else None
         opened = open_artifacts(model, derive=derive)
