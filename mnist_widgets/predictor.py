@@ -21,10 +21,10 @@ from . import engines
 from .errors import CanvasError, ConfigError, ModelFormatError
 from .preprocessing import REASON_EMPTY, SIZE, Prepared, prepare, prepare_strokes
 from .tfjs.artifacts import ModelArtifacts
-from .tfjs.graph import ModelGraph
 
 if TYPE_CHECKING:
     from .loader import FetchResult
+    from .tfjs.graph import ModelGraph
 
 ONNX_FILE = "model.onnx"  # the store's and the shipped model's prebuilt graph
 
@@ -181,7 +181,7 @@ class Predictor:
 
             model = shipped_model_dir()
             onnx = shipped_onnx() if backend == "onnxruntime" else None
-        from .sources import open_artifacts  # deferred: it imports urllib3 and the store
+        from .sources import open_artifacts  # deferred: only for a location, not ModelArtifacts
 
         derive = _derive_onnx if backend == "onnxruntime" else None
         opened = open_artifacts(model, derive=derive)
@@ -265,32 +265,31 @@ class Predictor:
         return self._classify([_prepare(image, preprocessed) for image in images])
 
     def _classify(self, prepared: list[Prepared]) -> list[Prediction]:
-        out = [_not_a_digit(p) for p in prepared]
         kept = [
             (i, p.input) for i, p in enumerate(prepared) if p.reason is None and p.input is not None
         ]
+        out = {i: _not_a_digit(p) for i, p in enumerate(prepared) if p.reason or p.input is None}
         for start in range(0, len(kept), _BATCH):
             chunk = kept[start : start + _BATCH]
             batch = np.stack([x for _, x in chunk])[:, :, :, None]
             for (i, x), probs in zip(chunk, self._run(batch), strict=True):
                 out[i] = _make(probs, x)
-        return out
+        return [out[i] for i in range(len(prepared))]
 
     def _run(self, batch: np.ndarray) -> np.ndarray:
         probs = self.engine(batch)
         if probs.ndim != 2 or probs.shape[1] != 10:
             msg = f"the model must output 10 class scores per image, got shape {probs.shape}"
             raise ModelFormatError(msg)
-        probs = _as_distribution(probs)
-        if not np.isfinite(probs).all():
-            rows = np.flatnonzero(~np.isfinite(probs).all(axis=1))
-            msg = (
-                f"the model's scores for image {int(rows[0])} of the batch are not finite (NaN or "
-                "inf): its weights make the computation overflow float32, so there is no answer; "
-                "use a model whose outputs stay finite (a retrained or re-exported one)"
-            )
-            raise ModelFormatError(msg)
-        return probs
+        if np.isfinite(probs).all():  # finite scores give a finite distribution
+            return _as_distribution(probs)
+        rows = np.flatnonzero(~np.isfinite(probs).all(axis=1))
+        msg = (
+            f"the model's scores for image {int(rows[0])} of the batch are not finite (NaN or "
+            "inf): its weights make the computation overflow float32, so there is no answer; "
+            "use a model whose outputs stay finite (a retrained or re-exported one)"
+        )
+        raise ModelFormatError(msg)
 
     def __repr__(self) -> str:
         name = getattr(self.engine, "name", None) or getattr(self.model, "name", "?")
@@ -359,9 +358,9 @@ def _make(probs: np.ndarray, x: np.ndarray) -> Prediction:
 
 
 def _as_distribution(scores: np.ndarray) -> np.ndarray:
-    """Pass softmax output through; turn logits (negative, or not summing to 1) into softmax."""
-    if not np.isfinite(scores).all():
-        return scores  # no distribution to make: the caller refuses it
+    """Pass softmax output through; turn logits (negative, or not summing to 1) into softmax.
+
+    ``scores`` are finite (the caller refuses others), and so is the result."""
     with np.errstate(over="ignore"):  # huge finite scores: inf sums take the softmax path
         sums = scores.sum(axis=1, keepdims=True)
     if scores.min() >= 0 and float(np.abs(sums - 1.0).max()) < 1e-3:  # (np.allclose: 10x slower)
