@@ -484,14 +484,14 @@ class ModelStore:
         there is a plain lock file, which outlives a kernel stopped mid-download (a closed tab)
         and would make every later load wait for it.
         """
+        from ._filelock import filelock  # deferred: writers only; a load takes no lock (start-up)
+
         if filelock.FileLock.__name__ == "SoftFileLock":  # filelock's choice without fcntl/msvcrt
             raise NotImplementedError("no OS file locks on this platform")
         bare = parse_name(name)
         self._adopt()
         locks = self.root / LOCKS
         locks.mkdir(exist_ok=True)
-        from ._filelock import filelock  # deferred: writers only; a load takes no lock (start-up)
-
         return filelock.FileLock(str(locks / f"{bare}.lock"), timeout=timeout)
 
     # -- writing -------------------------------------------------------------------------------
