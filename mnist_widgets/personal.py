@@ -23,10 +23,11 @@ import base64
 import html
 from typing import Any
 
+from . import engines
 from ._warn import warn
 from .errors import CacheError, ConfigError
 from .finetuning import FineTuneInfo, finetune_info, model_sha256
-from .predictor import Predictor
+from .predictor import ONNX_FILE, Predictor
 from .store import CacheEntry, ModelStore, parse_name
 from .tfjs.artifacts import MODEL_JSON, ModelArtifacts
 
@@ -83,7 +84,12 @@ class PersonalModel:
                 "predictor records no base model"
             )
             raise ConfigError(msg)
-        return self.store.write(self.name, artifacts)
+        derived: dict[str, bytes] = {}
+        if engines.resolve_backend("auto") == "onnxruntime":  # onnx and onnxruntime installed
+            # the default engine's graph, built once and kept beside the model (as a download's
+            # is): later loads of this version start without importing onnx
+            derived[ONNX_FILE] = engines.prebuilt_onnx(artifacts, source=self.url)
+        return self.store.write(self.name, artifacts, derived=derived)
 
     def load(self, base: Predictor | None = None, *, backend: str = "auto") -> Predictor:
         """The stored personal model if there is a valid one, else ``base``: cache-first, offline.
@@ -98,13 +104,14 @@ class PersonalModel:
         """
         engine = base.backend if base is not None else backend
         try:
-            artifacts = self.store.read(self.name)
+            artifacts, entry = self.store.load(self.name)
         except CacheError as exc:
             if self.store.exists(self.name):  # there is one, but it is damaged: say so
                 msg = f"{self.url} cannot be read ({exc}); using the base model"
                 warn(PersonalModelWarning(msg))
             return base if base is not None else Predictor(backend=backend)
-        personal = Predictor(artifacts, backend=engine)
+        onnx = entry.derived.get(ONNX_FILE)
+        personal = Predictor._from_files(artifacts, backend=engine, source=self.url, onnx=onnx)
         info = finetune_info(artifacts)
         base_files = base.artifacts if base is not None else None
         if (

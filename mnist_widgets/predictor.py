@@ -189,6 +189,16 @@ class Predictor:
         graph = opened.fetch_result.graph if opened.fetch_result is not None else None
         return opened.artifacts, opened.source, graph, opened.derived.get(ONNX_FILE, onnx)
 
+    @classmethod
+    def _from_files(
+        cls, artifacts: ModelArtifacts, *, backend: str, source: str, onnx: bytes | None
+    ) -> Predictor:
+        """A model's verified files with the ONNX graph kept beside them (``store.DERIVED``):
+        a personal model starts like a store hit, without importing ``onnx``."""
+        resolved = engines.resolve_backend(backend)
+        engine = engines.load_engine(artifacts, resolved, source=source, onnx=onnx)
+        return cls._with_engine(engine, artifacts)
+
     @staticmethod
     def _keras_engine(model: Any, backend: str, jit_compile: bool) -> engines.Engine:
         _check_keras_input(model)

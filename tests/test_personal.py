@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import re
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -103,3 +105,17 @@ def test_real_tfjs_loads_the_personal_model_and_its_record(tmp_path, tuned, imag
     assert np.abs(probs - tuned.engine(images)).max() <= 1e-5
     record = line["metadata"]["mnist_widgets"]["finetune"]
     assert record == finetune_info(tuned).to_json()
+
+
+def test_a_saved_personal_model_starts_without_building_its_graph_again(tmp_path, tuned):
+    """Saving keeps the ONNX graph beside the model: a later process imports no ``onnx``."""
+    PersonalModel(store=ModelStore(tmp_path)).save(tuned)
+    code = (
+        "import sys; from mnist_widgets.personal import PersonalModel; "
+        "from mnist_widgets.store import ModelStore; "
+        f"p = PersonalModel(store=ModelStore({str(tmp_path)!r})).load(); "
+        "assert p.backend == 'onnxruntime' and p.artifacts is not None, p; "
+        "print(sorted(m for m in sys.modules if m == 'onnx' or m.startswith('onnx.')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
