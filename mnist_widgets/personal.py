@@ -27,7 +27,7 @@ from . import engines
 from ._warn import warn
 from .errors import CacheError, ConfigError
 from .finetuning import FineTuneInfo, finetune_info, model_sha256
-from .predictor import ONNX_FILE, Predictor
+from .predictor import Predictor
 from .store import CacheEntry, ModelStore, parse_name
 from .tfjs.artifacts import MODEL_JSON, ModelArtifacts
 
@@ -84,11 +84,10 @@ class PersonalModel:
                 "predictor records no base model"
             )
             raise ConfigError(msg)
-        derived: dict[str, bytes] = {}
-        if engines.resolve_backend("auto") == "onnxruntime":  # onnx and onnxruntime installed
-            # the default engine's graph, built once and kept beside the model (as a download's
-            # is): later loads of this version start without importing onnx
-            derived[ONNX_FILE] = engines.prebuilt_onnx(artifacts, source=self.url)
+        # the default engine's graph, built once and kept beside the model (as a download's
+        # is): later loads of this version start without importing onnx
+        derive = engines.graph_deriver()
+        derived = derive(artifacts, None, source=self.url) if derive is not None else {}
         return self.store.write(self.name, artifacts, derived=derived)
 
     def load(self, base: Predictor | None = None, *, backend: str = "auto") -> Predictor:
@@ -110,7 +109,7 @@ class PersonalModel:
                 msg = f"{self.url} cannot be read ({exc}); using the base model"
                 warn(PersonalModelWarning(msg))
             return base if base is not None else Predictor(backend=backend)
-        onnx = entry.derived.get(ONNX_FILE)
+        onnx = entry.derived.get(engines.ONNX_FILE)
         personal = Predictor._from_files(artifacts, backend=engine, source=self.url, onnx=onnx)
         info = finetune_info(artifacts)
         base_files = base.artifacts if base is not None else None

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from .loader import FetchResult
     from .tfjs.graph import ModelGraph
 
-ONNX_FILE = "model.onnx"  # the store's and the shipped model's prebuilt graph
+ONNX_FILE = engines.ONNX_FILE  # the store's and the shipped model's prebuilt graph
 
 __all__ = ["Prediction", "Predictor"]
 
@@ -183,7 +183,7 @@ class Predictor:
             onnx = shipped_onnx() if backend == "onnxruntime" else None
         from .sources import open_artifacts  # deferred: only for a location, not ModelArtifacts
 
-        derive = _derive_onnx if backend == "onnxruntime" else None
+        derive = engines.derive_onnx if backend == "onnxruntime" else None
         opened = open_artifacts(model, derive=derive)
         self.fetch_result = opened.fetch_result
         graph = opened.fetch_result.graph if opened.fetch_result is not None else None
@@ -220,7 +220,7 @@ class Predictor:
         from .loader import fetch_artifacts  # deferred: HTTP and the store only for a URL
 
         resolved = engines.resolve_backend(backend)
-        derive = _derive_onnx if resolved == "onnxruntime" else None
+        derive = engines.derive_onnx if resolved == "onnxruntime" else None
         result = fetch_artifacts(url, derive=derive, **fetch_options)
         onnx = result.derived.get(ONNX_FILE)
         engine = engines.load_engine(
@@ -403,8 +403,3 @@ def _check_shapes(engine: engines.Engine) -> None:
     shape = getattr(engine, "input_shape", None)  # the Keras engine's model was checked before
     if shape is not None and shape != _INPUT:
         raise _shape_error((None, *shape))
-
-
-def _derive_onnx(artifacts: ModelArtifacts, graph: ModelGraph, *, source: str) -> dict[str, bytes]:
-    """The loader's ``derive``: the ONNX graph, built once per stored version."""
-    return {ONNX_FILE: engines.prebuilt_onnx(artifacts, source=source, graph=graph)}

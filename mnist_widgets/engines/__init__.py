@@ -15,6 +15,7 @@ outputs, e.g. ``(n, 10)``.
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
@@ -31,8 +32,11 @@ if TYPE_CHECKING:
 __all__ = [
     "AUTO",
     "BACKENDS",
+    "ONNX_FILE",
     "Engine",
     "available_backends",
+    "derive_onnx",
+    "graph_deriver",
     "load_engine",
     "plan_engine",
     "prebuilt_onnx",
@@ -41,6 +45,7 @@ __all__ = [
 
 BACKENDS = ("onnxruntime", "numpy", "tensorflow")
 AUTO = "auto"
+ONNX_FILE = "model.onnx"  # the prebuilt graph kept beside a model (the store's, the shipped one)
 
 
 class Engine(Protocol):
@@ -199,6 +204,19 @@ def prebuilt_onnx(
     from .onnx import onnx_bytes  # deferred: importing onnx costs ~0.4 s
 
     return onnx_bytes(artifacts, source=source, graph=graph)
+
+
+def derive_onnx(
+    artifacts: ModelArtifacts, graph: ModelGraph | None, *, source: str
+) -> dict[str, bytes]:
+    """The loader's ``derive`` for the onnxruntime engine: ``{ONNX_FILE: this version's graph}``."""
+    return {ONNX_FILE: prebuilt_onnx(artifacts, source=source, graph=graph)}
+
+
+def graph_deriver() -> Callable[..., dict[str, bytes]] | None:
+    """:func:`derive_onnx` where the default engine is onnxruntime (it runs the graph), else
+    ``None``: what a store entry keeps beside a model, so a later load builds nothing."""
+    return derive_onnx if resolve_backend(AUTO) == "onnxruntime" else None
 
 
 def keras_engine(model: Any, *, jit_compile: bool = True) -> Engine:
