@@ -28,7 +28,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -158,6 +158,14 @@ class ModelFileHandler(StaticFileHandler):
     def compute_etag(self) -> str | None:
         assert self.absolute_path is not None
         return self._etags.etag(self.absolute_path)
+
+    # tornado reads a file to its end, whatever Content-Length said: a file replaced while it is
+    # being sent (a retrained model) put bytes past the length on the wire, and tornado reset
+    # the connection, failing the client's next request on it. Stop where the headers promised.
+    def get_content(  # type: ignore[override]
+        self, abspath: str, start: int | None = None, end: int | None = None
+    ) -> Generator[bytes, None, None]:
+        return super().get_content(abspath, start, self.get_content_size() if end is None else end)
 
     def flush(self, include_footers: bool = False) -> Future[None]:
         # The first flush sends the status line: report the request before any byte leaves, so a
