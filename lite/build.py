@@ -322,13 +322,26 @@ def kernel_modules() -> list[str]:
     return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
 
 
+def site_notebook(source: Path, dest: Path) -> None:
+    """``source`` without its outputs and saved widget state: the browser runs it, and the full
+    install's outputs (images, widget snapshots: 3.4 MB in 05_teach) would only be downloaded,
+    rendered on opening and replaced when it runs."""
+    notebook = json.loads(source.read_text())
+    for cell in notebook["cells"]:
+        if cell["cell_type"] == "code":
+            cell["outputs"] = []
+            cell["execution_count"] = None
+    notebook["metadata"].pop("widgets", None)
+    dest.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")
+
+
 def build(out: Path) -> None:
     stage = CACHE / "stage"
     shutil.rmtree(stage, ignore_errors=True)
     (stage / "files").mkdir(parents=True)
     shutil.copy(LITE / "jupyter-lite.json", stage / "jupyter-lite.json")
     for name in NOTEBOOKS:
-        shutil.copy(ROOT / "notebooks" / name, stage / "files" / name)
+        site_notebook(ROOT / "notebooks" / name, stage / "files" / name)
     shutil.copy(LITE / "README.md", stage / "files" / "README.md")
 
     Distribution().write(stage / "static" / "pyodide")
