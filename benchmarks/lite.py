@@ -95,6 +95,7 @@ def _visit(browser, server, *, draw: int) -> dict:
     )
     expect(output_with(page, "skipped in the browser")).to_be_attached(timeout=120_000)
     bytes_sent = server.bytes_served(since)
+    requests = len(server.requests) - since
     drawings = []
     canvas = page.locator(".mnist-widgets-canvas").first
     prediction = page.locator(".mnist-widgets-prediction").first
@@ -117,7 +118,7 @@ def _visit(browser, server, *, draw: int) -> dict:
         "since": since,
         "model_source": source,
         "bytes_downloaded": bytes_sent,
-        "requests": len(server.requests) - since,
+        "requests": requests,
         "bytes_until_first_prediction": server.bytes_served(since)
         - server.bytes_served(until_prediction),
         "requests_until_first_prediction": until_prediction - since,
