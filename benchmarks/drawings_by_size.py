@@ -2,7 +2,13 @@
 
 The set: MNIST TEST digits (never used for training) traced to pen strokes. Each digit is enlarged
 4x, thinned to its skeleton and the skeleton followed into polylines, the way a pen would have
-gone. The strokes are then drawn like a mouse would: scaled to a height between 25 and 260 px
+gone. A loop the writer's pen filled with ink (a solid 9's head, a blot of a 6) has no hole, so
+its skeleton is a line, which draws a 7 or a 1: the core of such a blot (ink over
+``BLOT_CORE`` times the digit's own half stroke width from the edge) is cut out before thinning,
+so the trace goes round it as a pen did. The two factors were picked without the model, by how
+well the traced strokes, re-inked at the digit's own stroke width, cover 400 MNIST *training*
+digits (mean IoU 0.831 without the cut, 0.833 with it; 5th percentile 0.750 and 0.768).
+The strokes are then drawn like a mouse would: scaled to a height between 25 and 260 px
 (log-uniform, so every size band is well filled), slanted and placed anywhere on the 280 px canvas,
 resampled to mouse-event spacing with a little wobble. Every drawing goes through
 ``DigitCanvas.draw_stroke`` stroke by stroke; three ways to read it are compared:
@@ -28,6 +34,7 @@ from collections.abc import Sequence
 
 import numpy as np
 from PIL import Image
+from scipy import ndimage
 
 from mnist_widgets import load_mnist
 from mnist_widgets.predictor import Predictor
@@ -41,6 +48,8 @@ BANDS = [(0, 40, "< 40 px"), (40, 60, "40-60 px"), (60, 100, "60-100 px")]
 BANDS += [(100, 160, "100-160 px"), (160, 10_000, ">= 160 px")]
 HEIGHTS = (25.0, 260.0)
 UP = 4  # the digits are traced at 4x MNIST's resolution
+BLOT_CORE = 1.8  # ink deeper than this many half stroke widths is a filled loop's core...
+BLOT_CUT = 1.3  # ...and ink deeper than this many around it is cut out: the trace goes round
 Stroke = list[tuple[float, float]]
 
 _STEPS = [
@@ -105,10 +114,22 @@ def digit_strokes(digit: np.ndarray) -> list[Stroke]:
             (28 * UP, 28 * UP), Image.Resampling.BILINEAR
         )
     )
-    paths = trace(thin(big >= 0.3))
+    paths = trace(thin(_open_blots(big >= 0.3)))
     longest = max(len(p) for p in paths)
     kept = [p for p in paths if len(p) >= min(6, longest)]
     return [[(float(c), float(r)) for r, c in p] for p in kept]
+
+
+def _open_blots(mask: np.ndarray) -> np.ndarray:
+    """``mask`` with the cores of ink blots (filled loops) cut out, so that thinning rings them."""
+    depth = ndimage.distance_transform_edt(mask)
+    half_width = float(np.median(depth[thin(mask)]))
+    core = depth > BLOT_CORE * half_width
+    if not core.any():
+        return mask
+    deep, _ = ndimage.label(depth > BLOT_CUT * half_width)
+    blots = np.unique(deep[core])
+    return np.asarray(mask & ~np.isin(deep, blots[blots > 0]))
 
 
 def mouse_strokes(
@@ -154,11 +175,10 @@ def _resample(points: np.ndarray, spacing: float, rng: np.random.Generator) -> S
 def make_set(n: int, seed: int = 0) -> tuple[list[list[Stroke]], np.ndarray, np.ndarray]:
     """``n`` test digits as mouse drawings: (strokes per drawing, labels, heights)."""
     (_, _), (x_test, y_test) = load_mnist()
-    rng = np.random.default_rng(seed)
-    rows = rng.choice(len(x_test), size=min(n, len(x_test)), replace=False)
+    rows = np.random.default_rng(seed).choice(len(x_test), size=min(n, len(x_test)), replace=False)
     drawings, heights = [], []
-    for i in rows:
-        strokes, height = mouse_strokes(digit_strokes(x_test[i]), rng)
+    for k, i in enumerate(rows):  # a generator per drawing: one digit's trace moves no other's
+        strokes, height = mouse_strokes(digit_strokes(x_test[i]), np.random.default_rng([seed, k]))
         drawings.append(strokes)
         heights.append(height)
     return drawings, y_test[rows], np.asarray(heights)

@@ -8,7 +8,6 @@ import contextlib
 import hashlib
 import os
 import stat
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -47,6 +46,8 @@ def replace_file(dest: Path, data: bytes, *, mode: int = 0o644) -> None:
     shared), and the directory entry is fsynced so the rename survives a crash. On any failure the
     temporary file is removed and ``dest`` is left as it was.
     """
+    import tempfile  # deferred: writing only; it imports shutil, random, bz2, lzma (start-up)
+
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
     try:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
 import time
 import uuid
 from collections.abc import Iterator
@@ -37,6 +36,8 @@ def real_dir(path: Path) -> bool:
 def rmtree(path: Path) -> None:
     """Delete a directory we made; a symlink in its place is left alone (shutil.rmtree does not
     follow the links inside)."""
+    import shutil  # deferred: deleting only; loading from the store needs none (start-up)
+
     if real_dir(path):
         shutil.rmtree(path, ignore_errors=True)
 

@@ -12,6 +12,7 @@ import os
 from typing import Any
 
 from ._http import NetworkOptions
+from .engines import graph_deriver
 from .loader import FetchResult, Strategy, fetch_artifacts
 from .sources import read_artifacts, write_artifacts
 from .store import ModelStore
@@ -117,6 +118,7 @@ def fetch_model(
         store=store,
         options=NetworkOptions.merge(options, **network),
         validate=_decode,
+        derive=graph_deriver(),  # a later TF-free load of this version builds no graph
     )
 
 

@@ -51,6 +51,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 from urllib.parse import unquote, urlsplit
 
 from ._env import ENV_OFFLINE, offline
+from ._filelock import filelock
 from ._fs import sha256_hex
 from ._http import Download, NetworkOptions, check_url, download
 from ._warn import warn
@@ -62,7 +63,7 @@ from .errors import (
     ModelFormatError,
     OfflineError,
 )
-from .store import CacheEntry, LockTimeout, ModelStore, cache_url, parse_name
+from .store import CacheEntry, ModelStore, cache_url, parse_name
 from .tfjs.artifacts import MODEL_JSON, ModelArtifacts
 from .tfjs.graph import ModelGraph, check_artifacts  # every version: decodes into a graph
 
@@ -583,11 +584,11 @@ def _acquire(job: _Job) -> BaseFileLock | None:
         lock = job.store.lock(job.name, timeout=wait)
         try:
             lock.acquire(timeout=_LOCK_QUIET)
-        except LockTimeout:
+        except filelock.Timeout:
             msg = f"another process is downloading {job.cache_url}; waiting up to {wait:g} s for it"
             warn(LockWaitWarning(msg))
             lock.acquire(timeout=wait)
-    except LockTimeout:
+    except filelock.Timeout:
         msg = f"gave up waiting {wait:g} s for the lock on {job.cache_url}; downloading anyway"
         warn(LockWaitWarning(msg))
         return None

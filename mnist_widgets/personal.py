@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import base64
 import html
-import warnings
 from typing import Any
 
+from . import engines
+from ._warn import warn
 from .errors import CacheError, ConfigError
 from .finetuning import FineTuneInfo, finetune_info, model_sha256
 from .predictor import Predictor
@@ -36,7 +37,7 @@ DEFAULT_NAME = "mnist-mine"
 
 
 class PersonalModelWarning(UserWarning):
-    """The stored personal model was fine-tuned from another base model than the one given."""
+    """The stored personal model is damaged, or was fine-tuned from another base than given."""
 
 
 class PersonalModel:
@@ -83,7 +84,11 @@ class PersonalModel:
                 "predictor records no base model"
             )
             raise ConfigError(msg)
-        return self.store.write(self.name, artifacts)
+        # the default engine's graph, built once and kept beside the model (as a download's
+        # is): later loads of this version start without importing onnx
+        derive = engines.graph_deriver()
+        derived = derive(artifacts, None, source=self.url) if derive is not None else {}
+        return self.store.write(self.name, artifacts, derived=derived)
 
     def load(self, base: Predictor | None = None, *, backend: str = "auto") -> Predictor:
         """The stored personal model if there is a valid one, else ``base``: cache-first, offline.
@@ -98,14 +103,14 @@ class PersonalModel:
         """
         engine = base.backend if base is not None else backend
         try:
-            artifacts = self.store.read(self.name)
+            artifacts, entry = self.store.load(self.name)
         except CacheError as exc:
             if self.store.exists(self.name):  # there is one, but it is damaged: say so
-                warnings.warn(
-                    f"{self.url} cannot be read ({exc}); using the base model", stacklevel=2
-                )
+                msg = f"{self.url} cannot be read ({exc}); using the base model"
+                warn(PersonalModelWarning(msg))
             return base if base is not None else Predictor(backend=backend)
-        personal = Predictor(artifacts, backend=engine)
+        onnx = entry.derived.get(engines.ONNX_FILE)
+        personal = Predictor._from_files(artifacts, backend=engine, source=self.url, onnx=onnx)
         info = finetune_info(artifacts)
         base_files = base.artifacts if base is not None else None
         if (
@@ -118,7 +123,7 @@ class PersonalModel:
                 f"{info.base_sha256[:12]}...); it is used as it is. To teach the new base, "
                 "run mw.finetune(base, examples) again and save it"
             )
-            warnings.warn(PersonalModelWarning(msg), stacklevel=2)
+            warn(PersonalModelWarning(msg))
         return personal
 
     def info(self) -> FineTuneInfo | None:

@@ -21,12 +21,12 @@ from . import engines
 from .errors import CanvasError, ConfigError, ModelFormatError
 from .preprocessing import REASON_EMPTY, SIZE, Prepared, prepare, prepare_strokes
 from .tfjs.artifacts import ModelArtifacts
-from .tfjs.graph import ModelGraph
 
 if TYPE_CHECKING:
     from .loader import FetchResult
+    from .tfjs.graph import ModelGraph
 
-ONNX_FILE = "model.onnx"  # the store's and the shipped model's prebuilt graph
+ONNX_FILE = engines.ONNX_FILE  # the store's and the shipped model's prebuilt graph
 
 __all__ = ["Prediction", "Predictor"]
 
@@ -181,13 +181,23 @@ class Predictor:
 
             model = shipped_model_dir()
             onnx = shipped_onnx() if backend == "onnxruntime" else None
-        from .sources import open_artifacts  # deferred: it imports urllib3 and the store
+        from .sources import open_artifacts  # deferred: only for a location, not ModelArtifacts
 
-        derive = _derive_onnx if backend == "onnxruntime" else None
+        derive = engines.derive_onnx if backend == "onnxruntime" else None
         opened = open_artifacts(model, derive=derive)
         self.fetch_result = opened.fetch_result
         graph = opened.fetch_result.graph if opened.fetch_result is not None else None
         return opened.artifacts, opened.source, graph, opened.derived.get(ONNX_FILE, onnx)
+
+    @classmethod
+    def _from_files(
+        cls, artifacts: ModelArtifacts, *, backend: str, source: str, onnx: bytes | None
+    ) -> Predictor:
+        """A model's verified files with the ONNX graph kept beside them (``store.DERIVED``):
+        a personal model starts like a store hit, without importing ``onnx``."""
+        resolved = engines.resolve_backend(backend)
+        engine = engines.load_engine(artifacts, resolved, source=source, onnx=onnx)
+        return cls._with_engine(engine, artifacts)
 
     @staticmethod
     def _keras_engine(model: Any, backend: str, jit_compile: bool) -> engines.Engine:
@@ -210,7 +220,7 @@ class Predictor:
         from .loader import fetch_artifacts  # deferred: HTTP and the store only for a URL
 
         resolved = engines.resolve_backend(backend)
-        derive = _derive_onnx if resolved == "onnxruntime" else None
+        derive = engines.derive_onnx if resolved == "onnxruntime" else None
         result = fetch_artifacts(url, derive=derive, **fetch_options)
         onnx = result.derived.get(ONNX_FILE)
         engine = engines.load_engine(
@@ -265,32 +275,31 @@ class Predictor:
         return self._classify([_prepare(image, preprocessed) for image in images])
 
     def _classify(self, prepared: list[Prepared]) -> list[Prediction]:
-        out = [_not_a_digit(p) for p in prepared]
         kept = [
             (i, p.input) for i, p in enumerate(prepared) if p.reason is None and p.input is not None
         ]
+        out = {i: _not_a_digit(p) for i, p in enumerate(prepared) if p.reason or p.input is None}
         for start in range(0, len(kept), _BATCH):
             chunk = kept[start : start + _BATCH]
             batch = np.stack([x for _, x in chunk])[:, :, :, None]
             for (i, x), probs in zip(chunk, self._run(batch), strict=True):
                 out[i] = _make(probs, x)
-        return out
+        return [out[i] for i in range(len(prepared))]
 
     def _run(self, batch: np.ndarray) -> np.ndarray:
         probs = self.engine(batch)
         if probs.ndim != 2 or probs.shape[1] != 10:
             msg = f"the model must output 10 class scores per image, got shape {probs.shape}"
             raise ModelFormatError(msg)
-        probs = _as_distribution(probs)
-        if not np.isfinite(probs).all():
-            rows = np.flatnonzero(~np.isfinite(probs).all(axis=1))
-            msg = (
-                f"the model's scores for image {int(rows[0])} of the batch are not finite (NaN or "
-                "inf): its weights make the computation overflow float32, so there is no answer; "
-                "use a model whose outputs stay finite (a retrained or re-exported one)"
-            )
-            raise ModelFormatError(msg)
-        return probs
+        if np.isfinite(probs).all():  # finite scores give a finite distribution
+            return _as_distribution(probs)
+        rows = np.flatnonzero(~np.isfinite(probs).all(axis=1))
+        msg = (
+            f"the model's scores for image {int(rows[0])} of the batch are not finite (NaN or "
+            "inf): its weights make the computation overflow float32, so there is no answer; "
+            "use a model whose outputs stay finite (a retrained or re-exported one)"
+        )
+        raise ModelFormatError(msg)
 
     def __repr__(self) -> str:
         name = getattr(self.engine, "name", None) or getattr(self.model, "name", "?")
@@ -359,9 +368,9 @@ def _make(probs: np.ndarray, x: np.ndarray) -> Prediction:
 
 
 def _as_distribution(scores: np.ndarray) -> np.ndarray:
-    """Pass softmax output through; turn logits (negative, or not summing to 1) into softmax."""
-    if not np.isfinite(scores).all():
-        return scores  # no distribution to make: the caller refuses it
+    """Pass softmax output through; turn logits (negative, or not summing to 1) into softmax.
+
+    ``scores`` are finite (the caller refuses others), and so is the result."""
     with np.errstate(over="ignore"):  # huge finite scores: inf sums take the softmax path
         sums = scores.sum(axis=1, keepdims=True)
     if scores.min() >= 0 and float(np.abs(sums - 1.0).max()) < 1e-3:  # (np.allclose: 10x slower)
@@ -394,8 +403,3 @@ def _check_shapes(engine: engines.Engine) -> None:
     shape = getattr(engine, "input_shape", None)  # the Keras engine's model was checked before
     if shape is not None and shape != _INPUT:
         raise _shape_error((None, *shape))
-
-
-def _derive_onnx(artifacts: ModelArtifacts, graph: ModelGraph, *, source: str) -> dict[str, bytes]:
-    """The loader's ``derive``: the ONNX graph, built once per stored version."""
-    return {ONNX_FILE: engines.prebuilt_onnx(artifacts, source=source, graph=graph)}

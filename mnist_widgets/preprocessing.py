@@ -68,7 +68,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageDraw
 
 from .errors import CanvasError, EmptyCanvasError
 from .strokes import ink_skeleton, stroke_width, thickness, thin
@@ -252,6 +251,8 @@ def prepare_strokes(
     elif height < FLAT * width:
         reason = REASON_FLAT
     scale = _STROKE_SIDE / max(extent, MIN_DRAWING_PX)  # a dot is drawn as small as it is
+    from PIL import Image, ImageDraw  # deferred: Pillow only when there is something to ink
+
     pen_px = max(1, round(pen * _STROKE_SIDE))
     margin = pen_px
     side = _STROKE_SIDE + 2 * margin + 1
@@ -455,6 +456,8 @@ def _find_ink(canvas: np.ndarray) -> tuple[np.ndarray | None, int, int]:
 
 def _resize(crop: np.ndarray, side: int) -> np.ndarray:
     """Scale float ink so its longer side is ``side`` px (aspect kept; BOX down, BILINEAR up)."""
+    from PIL import Image  # deferred: a preprocessed 28x28 input needs no Pillow (start-up)
+
     h, w = crop.shape
     scale = side / max(h, w)
     new_h, new_w = max(1, round(h * scale)), max(1, round(w * scale))

@@ -15,8 +15,6 @@ No TensorFlow here: turning artifacts into a Keras model is :mod:`mnist_widgets.
 from __future__ import annotations
 
 import os
-import secrets
-import shutil
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -299,6 +297,10 @@ def _write_local(artifacts: ModelArtifacts, path: Path) -> None:
         old = _old_model_files(path) or {MODEL_JSON}
         new_top = {MODEL_JSON} | {p.split("/", 1)[0] for p in rels}
         keep = [e for e in entries if e.name not in old and e.name not in new_top]
+    # deferred: writing only; reading a model (every start) needs neither
+    import secrets
+    import shutil
+
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.parent / f".{path.name}.tmp-{secrets.token_hex(6)}"
     tmp.mkdir()  # not mkdtemp: the model directory should get the user's umask, not 0700
@@ -340,6 +342,8 @@ def _exchange(a: Path, b: Path) -> bool:
 
 def _swap_into_place(tmp: Path, path: Path) -> None:
     """Put the complete ``tmp`` at ``path``; the old model stays until the new one is in place."""
+    import shutil  # deferred: writing only (see _write_local)
+
     if not path.exists():
         os.replace(tmp, path)
     elif _exchange(tmp, path):  # readers see the old model or the new one, never neither

@@ -49,10 +49,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._env import ENV_CACHE, cache_dir
-from ._filelock import filelock
 from ._fs import fsync_dir, read_regular, replace_file, sha256_hex, write_synced
 from ._ownership import (
     CURRENT,
@@ -73,7 +72,9 @@ from ._ownership import (
 from ._validators import Validators
 from .errors import CacheError, ConfigError, MnistWidgetsError, ModelFormatError
 from .tfjs.artifacts import MODEL_JSON, ModelArtifacts
-from .tfjs.graph import check_artifacts
+
+if TYPE_CHECKING:
+    from filelock import BaseFileLock
 
 __all__ = [
     "BrokenEntry",
@@ -98,7 +99,6 @@ CACHE_SCHEME = "cache://"
 _CLEANED = ".last-cleanup"  # its mtime is the time of the last clean-up
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _CLEANUP_EVERY = 600.0
-LockTimeout = filelock.Timeout
 _MAX_METADATA_BYTES = 16 * 1024 * 1024  # a few KB in practice
 #: ``validate(artifacts, *, source=...)``: raises if the artifacts are not a usable model.
 Validate = Callable[..., object]
@@ -381,6 +381,13 @@ def _read_file(version: Path, rel: str, size: int | None = None) -> bytes:
     return read_regular(path, what="file", error=CacheError, max_bytes=limit, exact=size)
 
 
+def _check_graph(artifacts: ModelArtifacts, *, source: str) -> object:
+    """:func:`tfjs.graph.check_artifacts`, imported when an entry is verified."""
+    from .tfjs.graph import check_artifacts  # deferred: verify only; a load parses no graph
+
+    return check_artifacts(artifacts, source=source)
+
+
 class ModelStore:
     """A directory of verified model entries.
 
@@ -468,12 +475,19 @@ class ModelStore:
         bare = parse_name(name)
         return self.is_store() and self._published(bare)
 
-    def lock(self, name: str, timeout: float = 60.0) -> filelock.BaseFileLock:
+    def lock(self, name: str, timeout: float = 60.0) -> BaseFileLock:
         """A cross-process lock for ``name`` (``filelock.FileLock``), to avoid duplicate downloads.
 
         Only an optimisation: entries stay consistent without it. Raises ``OSError`` if the lock
-        file cannot be created (e.g. a read-only store), CacheError if root is not a store.
+        file cannot be created (e.g. a read-only store), CacheError if root is not a store, and
+        ``NotImplementedError`` where there are no OS file locks (Pyodide): filelock's fallback
+        there is a plain lock file, which outlives a kernel stopped mid-download (a closed tab)
+        and would make every later load wait for it.
         """
+        from ._filelock import filelock  # deferred: writers only; a load takes no lock (start-up)
+
+        if filelock.FileLock.__name__ == "SoftFileLock":  # filelock's choice without fcntl/msvcrt
+            raise NotImplementedError("no OS file locks on this platform")
         bare = parse_name(name)
         self._adopt()
         locks = self.root / LOCKS
@@ -747,7 +761,7 @@ class ModelStore:
         return [e for e in self.entries() if isinstance(e, CacheEntry)]
 
     def verify(
-        self, name: str | None = None, *, validate: Validate | None = check_artifacts
+        self, name: str | None = None, *, validate: Validate | None = _check_graph
     ) -> list[VerifyResult]:
         """Check one entry (or all): metadata, sizes and hashes, then ``validate(artifacts,
         source=...)`` (default: it decodes into a model graph, :func:`tfjs.graph.check_artifacts`;

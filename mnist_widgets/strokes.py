@@ -29,20 +29,25 @@ def _tables() -> tuple[np.ndarray, np.ndarray]:
     base = (count >= 2) & (count <= 6) & (transitions == 1)
     first = base & (p2 * p4 * p6 == 0) & (p4 * p6 * p8 == 0)
     second = base & (p2 * p4 * p8 == 0) & (p2 * p6 * p8 == 0)
-    return first, second
+    # The same two rules indexed by the whole 3x3 window (bit 3 (dy + 1) + dx + 1, the centre is
+    # bit 4), true only where the centre is ink: one lookup says "ink, and removed now".
+    window = np.arange(512)
+    code = np.zeros(512, dtype=np.intp)
+    for bit, (dy, dx) in enumerate(_OFFSETS):
+        code |= ((window >> (3 * (dy + 1) + dx + 1)) & 1) << bit
+    centre = ((window >> 4) & 1).astype(bool)
+    return first[code] & centre, second[code] & centre
 
 
 _FIRST, _SECOND = _tables()
 
 
-def _codes(padded: np.ndarray) -> np.ndarray:
-    """The 8-neighbourhood code of the inner pixels of a (N, H + 2, W + 2) mask with a 0 border."""
-    h, w = padded.shape[1] - 2, padded.shape[2] - 2
-    as_u8 = padded.view(np.uint8)
-    code = np.zeros((padded.shape[0], h, w), dtype=np.uint8)
-    for bit, (dy, dx) in enumerate(_OFFSETS):
-        code |= as_u8[:, 1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w] << bit
-    return code
+def _windows(padded: np.ndarray) -> np.ndarray:
+    """The 3x3 window code of the inner pixels of a (N, H + 2, W + 2) uint16 0/1 mask with a 0
+    border: each row's three pixels first, then three rows (9 array operations, not 24)."""
+    rows = padded[:, :, :-2] | (padded[:, :, 1:-1] << 1) | (padded[:, :, 2:] << 2)
+    windows: np.ndarray = rows[:, :-2] | (rows[:, 1:-1] << 3) | (rows[:, 2:] << 6)
+    return windows
 
 
 def thin(mask: np.ndarray, max_iterations: int = 100) -> np.ndarray:
@@ -57,19 +62,20 @@ def thin(mask: np.ndarray, max_iterations: int = 100) -> np.ndarray:
     """
     single = mask.ndim == 2
     batch = mask[None] if single else mask
-    padded = np.zeros((batch.shape[0], batch.shape[1] + 2, batch.shape[2] + 2), dtype=bool)
+    shape = (batch.shape[0], batch.shape[1] + 2, batch.shape[2] + 2)
+    padded = np.zeros(shape, dtype=np.uint16)  # 0/1, wide enough for a window's 9 bits
     skel = padded[:, 1:-1, 1:-1]  # a view: thinning works in place, the border stays 0
     skel[...] = batch
     for _ in range(max_iterations):
         changed = False
         for table in (_FIRST, _SECOND):
-            remove = skel & table[_codes(padded)]
+            remove = table.take(_windows(padded))  # (take: twice as fast as table[...])
             if remove.any():
-                skel &= ~remove
+                skel[remove] = 0
                 changed = True
         if not changed:
             break
-    return np.array(skel[0] if single else skel)  # a copy, free of the padded buffer
+    return skel[0].astype(bool) if single else skel.astype(bool)  # a copy, free of the buffer
 
 
 def ink_skeleton(skeleton: np.ndarray, radius: float | np.ndarray) -> np.ndarray:
@@ -149,16 +155,24 @@ def thickness(mask: np.ndarray) -> float:
     """
     if not mask.any():
         return 0.0
-    padded = np.pad(mask, 1)
+    h, w = mask.shape
+    padded = np.zeros((h + 4, w + 4), dtype=bool)  # a ring of background around the ink, and
+    padded[2:-2, 2:-2] = mask  # room to dilate it (np.pad is ten times slower at this size)
+    ink = padded[1:-1, 1:-1]
     # background pixels next to ink: the only candidates for the nearest background pixel
-    near = np.zeros_like(padded)
-    for dy, dx in _OFFSETS:
-        near |= np.roll(padded, (dy, dx), axis=(0, 1))
-    edge = np.argwhere(near & ~padded).astype(np.float32)
-    inside = np.argwhere(padded).astype(np.float32)
-    best = 0.0
-    for start in range(0, len(inside), 1024):
-        chunk = inside[start : start + 1024]
-        d2 = ((chunk[:, None, :] - edge[None, :, :]) ** 2).sum(axis=2).min(axis=1)
-        best = max(best, float(d2.max()))
+    # (a 3x3 dilation, rows then columns, minus the ink)
+    rows = padded[:, :-2] | padded[:, 1:-1] | padded[:, 2:]
+    near = rows[:-2] | rows[1:-1] | rows[2:]
+    # squared distances in whole numbers (exact), int16 while they fit: twice as fast as int64
+    dtype = np.int16 if max(h, w) < 120 else np.int64
+    edge_y, edge_x = (a.astype(dtype)[:, None] for a in np.nonzero(near & ~ink))
+    ink_y, ink_x = (a.astype(dtype) for a in np.nonzero(ink))
+    best = 0
+    for start in range(0, len(ink_y), 1024):  # (edges, <= 1024 ink pixels) at a time
+        d2 = edge_y - ink_y[start : start + 1024]
+        d2 *= d2
+        dx = edge_x - ink_x[start : start + 1024]
+        dx *= dx
+        d2 += dx
+        best = max(best, int(d2.min(axis=0).max()))
     return 2.0 * float(np.sqrt(best))  # (a bar w px wide: its middle is w / 2 from background)

@@ -783,3 +783,38 @@ def test_cli_cache_fetch_bad_timeout_is_refused_without_a_traceback(capsys):
 def test_a_missing_store_name_on_a_cache_only_miss_is_a_cache_error(server):
     with pytest.raises(CacheError, match="cache-only"):
         fetch_artifacts(_url(server), strategy="cache-only")
+
+
+_HOLD_SOFT = textwrap.dedent(
+    """
+    import sys, time
+    from mnist_widgets._filelock import filelock
+    with filelock.SoftFileLock(sys.argv[1]):
+        print("held", flush=True)
+        time.sleep(30)
+    """
+)
+
+
+def test_where_only_lock_files_exist_a_load_never_waits_for_one(server, monkeypatch):
+    """Pyodide's filelock has only lock files, which outlive a kernel stopped mid-download (a
+    closed tab): the store does not lock there (the lock is only an optimisation)."""
+    from mnist_widgets._filelock import filelock
+
+    monkeypatch.setattr(filelock, "FileLock", filelock.SoftFileLock)  # what Pyodide gets
+    fetch_artifacts(_url(server), cache="first")  # the store exists
+    locks = ModelStore().root / ".locks"
+    locks.mkdir(exist_ok=True)
+    child = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_SOFT, str(locks / "m.lock")], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert child.stdout.readline().strip() == "held"  # a lock file nobody will remove soon
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = fetch_artifacts(_url(server), cache="m", deadline=20)
+    finally:
+        child.kill()
+        child.wait()
+    assert result.source == "network"
+    assert [str(w.message) for w in caught if w.category is LockWaitWarning] == []

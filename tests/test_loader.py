@@ -59,6 +59,8 @@ def test_cold_load_stores_then_loads_from_cache_with_the_server_stopped(seed_mod
         assert cold.entry.etag == urllib3.request("GET", url).headers["etag"]
     warm = fetch_model(url, cache="seed")  # server gone: only the store can answer
     assert warm.source == "cache"
+    # the onnxruntime engine's graph is kept beside it: a TF-free load later builds nothing
+    assert set(cold.entry.derived) == set(warm.derived) == {"model.onnx"}
     assert warm.entry.files["weights.bin"].size == (seed_model_dir / "weights.bin").stat().st_size
     expected = cold.model.predict(digits, verbose=0)
     np.testing.assert_array_equal(warm.model.predict(digits, verbose=0), expected)
@@ -301,6 +303,7 @@ def test_cli_cache_fetch_populates_the_store_without_tensorflow(server, capsys):
     assert main(["cache", "fetch", _url(server), "--name", "tiny"]) == 0
     assert capsys.readouterr().out.strip() == f"{_url(server)} -> cache://tiny (from the network)"
     assert ModelStore().info("tiny").source_url == _url(server)
+    assert set(ModelStore().load("tiny")[1].derived) == {"model.onnx"}  # ready to start fast
     assert main(["cache", "fetch", _url(server), "--name", "tiny", "--strategy", "nope"]) == 1
     assert "expected one of cache-first" in capsys.readouterr().err
     check = (

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import re
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -59,8 +61,9 @@ def test_saved_then_loaded_cache_first_offline_then_reset(
 def test_a_personal_model_of_another_base_still_loads_with_a_warning(tmp_path, tuned, base):
     mine = PersonalModel("cache://mine-2", store=ModelStore(tmp_path))
     mine.save(tuned)
-    with pytest.warns(PersonalModelWarning, match="another model than the base"):
+    with pytest.warns(PersonalModelWarning, match="another model than the base") as caught:
         mine.load(tuned)  # tuned is not what it was fine-tuned from
+    assert caught[0].filename == __file__  # the user's line, not the package's
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         mine.load(base)
@@ -71,8 +74,9 @@ def test_a_damaged_personal_model_falls_back_to_the_base_and_says_so(tmp_path, t
     entry = mine.save(tuned)
     weights = next(p for p in entry.path.iterdir() if p.suffix == ".bin")
     weights.write_bytes(b"\0" * weights.stat().st_size)
-    with pytest.warns(UserWarning, match="cannot be read"):
+    with pytest.warns(PersonalModelWarning, match="cannot be read") as caught:
         assert mine.load(base) is base
+    assert caught[0].filename == __file__
 
 
 def test_only_a_finetuned_model_is_saved(tmp_path, base):
@@ -101,3 +105,17 @@ def test_real_tfjs_loads_the_personal_model_and_its_record(tmp_path, tuned, imag
     assert np.abs(probs - tuned.engine(images)).max() <= 1e-5
     record = line["metadata"]["mnist_widgets"]["finetune"]
     assert record == finetune_info(tuned).to_json()
+
+
+def test_a_saved_personal_model_starts_without_building_its_graph_again(tmp_path, tuned):
+    """Saving keeps the ONNX graph beside the model: a later process imports no ``onnx``."""
+    PersonalModel(store=ModelStore(tmp_path)).save(tuned)
+    code = (
+        "import sys; from mnist_widgets.personal import PersonalModel; "
+        "from mnist_widgets.store import ModelStore; "
+        f"p = PersonalModel(store=ModelStore({str(tmp_path)!r})).load(); "
+        "assert p.backend == 'onnxruntime' and p.artifacts is not None, p; "
+        "print(sorted(m for m in sys.modules if m == 'onnx' or m.startswith('onnx.')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -368,6 +368,60 @@ def test_onnx_is_imported_once_per_model_version_never_on_a_store_hit_or_the_shi
     assert {r["digit"] for r in (shipped, miss, hit, by_name)} == {1}
 
 
+_COLD = """
+import sys, json
+import numpy as np
+import mnist_widgets as mw
+
+predictor = mw.Predictor(sys.argv[1] if sys.argv[1] != "shipped" else None)
+if sys.argv[2] == "canvas":
+    canvas = np.zeros((280, 280), "uint8")
+    canvas[40:240, 132:150] = 255
+    digit = predictor.predict(canvas).digit
+else:  # an MNIST-style 28x28 input
+    x = np.zeros((28, 28), "float32")
+    x[4:24, 13:15] = 1.0
+    digit = predictor.predict(x, preprocessed=True).digit
+print(json.dumps({"digit": digit, "backend": predictor.backend, "modules": sorted(sys.modules)}))
+"""
+#: What no cold prediction on the default backend needs, from the shipped model or a store hit.
+_NOT_ON_A_COLD_PREDICTION = {
+    "tensorflow",  # the Keras backend only
+    "keras",
+    "onnx",  # building a graph: the prebuilt one is run
+    "mnist_widgets.engines.onnx",
+    "mnist_widgets.tfjs.graph",  # parsing the model again: the prebuilt graph was checked
+    "mnist_widgets.engines._plan",
+    "mnist_widgets.loader",  # downloading
+    "mnist_widgets._http",
+    "urllib3",
+    "filelock",  # the store's writers
+    "platformdirs",  # the default store root (MNIST_WIDGETS_CACHE is set)
+    "PIL.ImageDraw",  # inking strokes
+}
+
+
+def test_a_cold_prediction_imports_only_what_it_runs(tmp_path):
+    """A fresh process predicting with the shipped model or a store hit imports no module it
+    does not run (each costs start-up time: issue 19), and no Pillow for a 28x28 input."""
+    from mnist_widgets import shipped_model_dir
+    from mnist_widgets.engines import prebuilt_onnx
+    from mnist_widgets.store import ModelStore
+
+    env = {**os.environ, "MNIST_WIDGETS_CACHE": str(tmp_path / "store")}
+    artifacts = read_artifacts(shipped_model_dir())
+    onnx = prebuilt_onnx(artifacts, source="shipped")
+    ModelStore(tmp_path / "store").write("mnist", artifacts, derived={"model.onnx": onnx})
+    for source in ("shipped", "cache://mnist"):
+        for given in ("canvas", "28x28"):
+            report = _child(_COLD, env, source, given)
+            assert (report["digit"], report["backend"]) == (1, "onnxruntime")
+            loaded = set(report["modules"])
+            assert loaded & _NOT_ON_A_COLD_PREDICTION == set(), (source, given)
+            assert "mnist_widgets.engines._runtime" in loaded  # (the names are real ones)
+            assert ("PIL" in loaded) == (given == "canvas"), (source, given)
+
+
 def test_shipped_model_dir_prefers_the_wheel_copy(tmp_path, seed_model_dir, monkeypatch):
     wheel, checkout = tmp_path / "pkg" / "_models" / "mnist", tmp_path / "repo" / "models" / "mnist"
     monkeypatch.setattr(_shipped, "_candidates", lambda: [wheel, checkout])

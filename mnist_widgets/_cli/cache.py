@@ -178,6 +178,7 @@ def _clear(args: argparse.Namespace) -> int:
 
 
 def _fetch(args: argparse.Namespace) -> int:
+    from ..engines import graph_deriver  # deferred: numpy and the engines, for a fetch only
     from ..loader import STRATEGIES, NetworkOptions, fetch_artifacts  # deferred: urllib3, store
 
     if args.strategy not in STRATEGIES:
@@ -192,6 +193,7 @@ def _fetch(args: argparse.Namespace) -> int:
             strategy=args.strategy,
             store=_store(args),
             options=options,
+            derive=graph_deriver(),  # ready for offline use: later loads build no graph
         )
     for warning in caught:
         print(f"warning: {warning.message}", file=sys.stderr)

@@ -15,21 +15,28 @@ outputs, e.g. ``(n, 10)``.
 from __future__ import annotations
 
 import importlib.util
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from ..errors import ConfigError
 from ..tfjs.artifacts import ModelArtifacts
-from ..tfjs.graph import ModelGraph, check_artifacts, load_weights
-from ._plan import Plan, budgeted, model_key, plan
+from ._runtime import IMAGE_BYTES_PROP, model_key
+
+if TYPE_CHECKING:
+    from ..tfjs.graph import ModelGraph
+    from ._plan import Plan
 
 __all__ = [
     "AUTO",
     "BACKENDS",
+    "ONNX_FILE",
     "Engine",
     "available_backends",
+    "derive_onnx",
+    "graph_deriver",
     "load_engine",
     "plan_engine",
     "prebuilt_onnx",
@@ -38,6 +45,7 @@ __all__ = [
 
 BACKENDS = ("onnxruntime", "numpy", "tensorflow")
 AUTO = "auto"
+ONNX_FILE = "model.onnx"  # the prebuilt graph kept beside a model (the store's, the shipped one)
 
 
 class Engine(Protocol):
@@ -99,10 +107,14 @@ def load_engine(
         Where the model came from, for error messages.
     graph
         What :func:`~mnist_widgets.tfjs.graph.check_artifacts` returned for ``artifacts`` (the
-        loader's ``FetchResult.graph``): trusted, not checked again. Checked here if ``None``.
+        loader's ``FetchResult.graph``): trusted, not checked again. Checked here if ``None``
+        and needed.
     onnx
         ``"onnxruntime"`` only: a prebuilt ONNX graph of this model (the store's or the shipped
         one). Used if its key matches ``artifacts``; otherwise one is built (importing ``onnx``).
+        A graph whose key matches was built from these very files, after they passed
+        ``check_artifacts`` and the memory budget: it runs without the TF.js graph being parsed
+        again (nor :mod:`mnist_widgets.tfjs.graph` and :mod:`._plan` imported).
     jit_compile
         ``"tensorflow"`` only: compile with XLA (default). That engine's ``.model`` is the Keras
         model.
@@ -122,15 +134,16 @@ def load_engine(
 
         model = decode_model(artifacts, source=source, graph=graph)
         return keras_engine(model, jit_compile=jit_compile)
+    if backend == "onnxruntime":
+        return _onnx_engine(artifacts, graph, onnx, source)
+    # deferred: the TF.js graph and the plan only where no prebuilt ONNX graph is run (start-up)
+    from ..tfjs.graph import check_artifacts, load_weights
+    from ._plan import plan
+    from .numpy import NumpyEngine  # deferred, like each engine: load only the one in use
+
     if graph is None:
         graph = check_artifacts(artifacts, source=source)
-    if backend == "numpy":
-        from .numpy import NumpyEngine  # deferred, like each engine: load only the one in use
-
-        return NumpyEngine(
-            plan(graph, load_weights(graph, artifacts, source=source), source=source)
-        )
-    return _onnx_engine(artifacts, graph, onnx, source)
+    return NumpyEngine(plan(graph, load_weights(graph, artifacts, source=source), source=source))
 
 
 def plan_engine(steps: Plan, backend: str) -> Engine:
@@ -153,12 +166,27 @@ def plan_engine(steps: Plan, backend: str) -> Engine:
 
 
 def _onnx_engine(
-    artifacts: ModelArtifacts, graph: ModelGraph, onnx: bytes | None, source: str
+    artifacts: ModelArtifacts, graph: ModelGraph | None, onnx: bytes | None, source: str
 ) -> Engine:
     from .ort import OnnxEngine, session_for  # deferred: onnxruntime exists not everywhere
 
-    needed = budgeted(graph, source)  # before a graph is built or a session made
     session = session_for(onnx, model_key(artifacts)) if onnx is not None else None
+    if session is not None:  # built from these very files: checked when it was built
+        meta = session.get_modelmeta()
+        needed = meta.custom_metadata_map.get(IMAGE_BYTES_PROP, "")
+        shape = tuple(session.get_inputs()[0].shape[1:])
+        if needed.isdigit() and all(isinstance(d, int) for d in shape):
+            return OnnxEngine(
+                session, input_shape=shape, name=meta.graph_name, image_bytes=int(needed)
+            )
+    # deferred: the TF.js graph and the plan only to build a graph (or for one built before
+    # graphs said their working memory): the shipped model and a store hit start without them
+    from ..tfjs.graph import check_artifacts
+    from ._plan import budgeted
+
+    if graph is None:
+        graph = check_artifacts(artifacts, source=source)
+    needed_bytes = budgeted(graph, source)  # before a graph is built
     if session is None:
         from .onnx import onnx_bytes  # deferred: importing onnx costs ~0.4 s; only to build
 
@@ -166,7 +194,7 @@ def _onnx_engine(
         assert session is not None  # onnx's checker passed it
     shape = graph.layer(graph.inputs[0]).output_shape[1:]
     fixed = tuple(d for d in shape if d is not None)  # fixed: onnx_bytes planned it, or it did
-    return OnnxEngine(session, input_shape=fixed, name=graph.name, image_bytes=needed)
+    return OnnxEngine(session, input_shape=fixed, name=graph.name, image_bytes=needed_bytes)
 
 
 def prebuilt_onnx(
@@ -176,6 +204,19 @@ def prebuilt_onnx(
     from .onnx import onnx_bytes  # deferred: importing onnx costs ~0.4 s
 
     return onnx_bytes(artifacts, source=source, graph=graph)
+
+
+def derive_onnx(
+    artifacts: ModelArtifacts, graph: ModelGraph | None, *, source: str
+) -> dict[str, bytes]:
+    """The loader's ``derive`` for the onnxruntime engine: ``{ONNX_FILE: this version's graph}``."""
+    return {ONNX_FILE: prebuilt_onnx(artifacts, source=source, graph=graph)}
+
+
+def graph_deriver() -> Callable[..., dict[str, bytes]] | None:
+    """:func:`derive_onnx` where the default engine is onnxruntime (it runs the graph), else
+    ``None``: what a store entry keeps beside a model, so a later load builds nothing."""
+    return derive_onnx if resolve_backend(AUTO) == "onnxruntime" else None
 
 
 def keras_engine(model: Any, *, jit_compile: bool = True) -> Engine:

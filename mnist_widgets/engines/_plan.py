@@ -15,7 +15,6 @@ TF.js runs it or does not load.
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -27,21 +26,11 @@ import numpy.typing as npt
 from ..errors import ModelFormatError
 from ..tfjs.artifacts import ModelArtifacts
 from ..tfjs.graph import Layer, ModelGraph, check_artifacts, load_weights
+from ._runtime import MEMORY_BUDGET_BYTES
 
 Array = npt.NDArray[np.float32]
 Pads = tuple[int, int, int, int]  # top, bottom, left, right
 Pair = tuple[int, int]
-
-#: The ONNX graph's input and output names.
-INPUT, OUTPUT = "input", "output"
-#: The ONNX metadata key holding :func:`model_key` of the files a graph was built from.
-KEY_PROP = "mnist_widgets.model_key"
-#: Changes whenever the ONNX translation does, so graphs stored by an older one are rebuilt.
-_TRANSLATION = "onnx-1"
-
-#: Memory one engine call may use for one chunk of its batch (NumPy keeps the buffers of up to
-#: three batch sizes, so at most about twice this). A batch is run in chunks that fit it.
-MEMORY_BUDGET_BYTES = 256 * 2**20
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)
@@ -338,34 +327,6 @@ def budgeted(graph: ModelGraph, source: str) -> int:
         )
         raise ModelFormatError(msg)
     return needed
-
-
-def chunk_images(image_bytes: int, most: int) -> int:
-    """How many images one pass of an engine may take: at most ``most``, within the budget."""
-    return max(1, min(most, MEMORY_BUDGET_BYTES // max(1, image_bytes)))
-
-
-def check_batch(input_shape: tuple[int, ...], batch: npt.ArrayLike) -> Array:
-    """``batch`` as a C-contiguous float32 array of the model's input shape (or ValueError)."""
-    x = np.ascontiguousarray(batch, dtype=np.float32)
-    if x.shape[1:] != input_shape:
-        dims = ", ".join(map(str, input_shape))
-        raise ValueError(f"the model takes inputs of shape (n, {dims}), got {x.shape}")
-    return x
-
-
-def model_key(artifacts: ModelArtifacts) -> str:
-    """What identifies a model's ONNX graph: SHA-256 of the translation, model.json and weights.
-
-    A graph built from other files (or by another translation) has another key, so a stored or
-    shipped ``model.onnx`` that no longer fits its model is never run.
-    """
-    parts = [_TRANSLATION.encode(), artifacts.model_json_bytes()]
-    parts += [artifacts.weight_files[path] for path in artifacts.paths]
-    digest = hashlib.sha256(",".join(str(len(p)) for p in parts).encode())  # lengths first:
-    for part in parts:  # no two splits of the same bytes hash alike
-        digest.update(part)
-    return digest.hexdigest()
 
 
 def plan_artifacts(artifacts: ModelArtifacts, *, source: str) -> Plan:

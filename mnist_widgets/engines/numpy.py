@@ -8,7 +8,7 @@ allocates almost nothing; bias and activations run in place.
 
 A call is serialised by a lock (the buffers are shared); big batches run in chunks of
 :data:`CHUNK` images, which keeps the unfolded buffers small (a few MB for the shipped model), or
-fewer for a model whose images would not fit :data:`~._plan.MEMORY_BUDGET_BYTES` so.
+fewer for a model whose images would not fit :data:`~._runtime.MEMORY_BUDGET_BYTES` so.
 
 BLAS threads: NumPy's OpenBLAS may split one image's matmuls over several threads, which helps on
 an idle machine and hurts a lot on a loaded one (batches most); ``OPENBLAS_NUM_THREADS=1``, set
@@ -37,9 +37,8 @@ from ._plan import (
     Reshape,
     Step,
     ZeroPad,
-    check_batch,
-    chunk_images,
 )
+from ._runtime import check_batch, chunk_images
 
 __all__ = ["NumpyEngine", "activation"]
 

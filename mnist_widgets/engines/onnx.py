@@ -34,9 +34,6 @@ from ..tfjs.artifacts import ModelArtifacts
 from ..tfjs.codec import encode_model
 from ..tfjs.graph import ModelGraph, check_artifacts, load_weights
 from ._plan import (
-    INPUT,
-    KEY_PROP,
-    OUTPUT,
     Activation,
     Affine,
     Conv,
@@ -47,9 +44,9 @@ from ._plan import (
     Reshape,
     Step,
     ZeroPad,
-    model_key,
     plan,
 )
+from ._runtime import IMAGE_BYTES_PROP, INPUT, KEY_PROP, OUTPUT, model_key
 
 __all__ = ["OPSET", "build_onnx", "onnx_bytes", "save_onnx", "to_onnx"]
 
@@ -231,7 +228,7 @@ _EMIT: dict[type[Step], Callable[[_Builder, Any, str], str]] = {
 def build_onnx(plan: Plan, *, key: str = "", producer: str = "mnist-widgets") -> ModelProto:
     """The ONNX ``ModelProto`` of ``plan`` (input ``"input"``, output ``"output"``, batch ``n``).
 
-    ``key`` (:func:`~._plan.model_key` of the TF.js files) is kept in the model's metadata, so a
+    ``key`` (:func:`~._runtime.model_key` of the TF.js files) is kept in the model's metadata, so a
     stored or shipped graph can be matched to the files it was built from without the ``onnx``
     package.
     """
@@ -254,8 +251,8 @@ def build_onnx(plan: Plan, *, key: str = "", producer: str = "mnist-widgets") ->
         graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name=producer
     )
     model.ir_version = 8  # what onnxruntime >= 1.14 and onnxruntime-web read
-    if key:
-        helper.set_model_props(model, {KEY_PROP: key})
+    if key:  # what a prebuilt graph runs with, without the TF.js graph (``load_engine``)
+        helper.set_model_props(model, {KEY_PROP: key, IMAGE_BYTES_PROP: str(plan.image_bytes)})
     checker.check_model(model)
     return model
 
@@ -267,7 +264,7 @@ def onnx_bytes(artifacts: ModelArtifacts, *, source: str, graph: ModelGraph | No
     ``n``: feed ``(n, 28, 28, 1)`` float32 in [0, 1] and read ``(n, 10)`` probabilities, in
     onnxruntime (Python, web, C#, mobile) or any other ONNX runtime. No TensorFlow is needed.
     ``graph``: what :func:`~mnist_widgets.tfjs.graph.check_artifacts` returned for these
-    artifacts (checked here otherwise). The bytes carry :func:`~._plan.model_key` of the files.
+    artifacts (checked here otherwise). The bytes carry :func:`~._runtime.model_key` of the files.
 
     Raises
     ------

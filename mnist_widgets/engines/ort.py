@@ -2,7 +2,7 @@
 
 Needs numpy and onnxruntime only. The graph comes prebuilt where it can (the model store keeps one
 beside each version, the shipped model ships one); :func:`session_for` runs it when its
-:func:`~._plan.model_key` says it was built from these very files, and returns ``None``
+:func:`~._runtime.model_key` says it was built from these very files, and returns ``None``
 otherwise, so that the caller builds one with :mod:`.onnx` (which imports the ``onnx`` package).
 """
 
@@ -17,7 +17,7 @@ import onnxruntime as ort
 
 from .._fs import read_regular
 from ..errors import ModelFormatError
-from ._plan import INPUT, KEY_PROP, OUTPUT, check_batch, chunk_images
+from ._runtime import INPUT, KEY_PROP, OUTPUT, check_batch, chunk_images
 
 __all__ = ["OnnxEngine", "OnnxFileEngine", "session_for", "session_options"]
 

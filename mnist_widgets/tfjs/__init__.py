@@ -11,7 +11,7 @@ The format only: nothing here fetches, caches or runs a model, and this package 
 of ``mnist_widgets`` but the leaf helpers (``errors``, ``_fs``, ``_tf``). Importing it does not
 import TensorFlow (``codec`` asks ``_tf`` for Keras when a model is encoded or decoded), nor
 ``codec`` itself until ``encode_model`` or ``decode_model`` is first used (running a model needs
-neither).
+neither), nor ``graph`` until one of its names is (a prebuilt ONNX graph runs without it).
 """
 
 from __future__ import annotations
@@ -20,15 +20,6 @@ from typing import TYPE_CHECKING
 
 from .._lazy import lazy_getattr
 from .artifacts import MODEL_JSON, ModelArtifacts
-from .graph import (
-    Layer,
-    ModelGraph,
-    WeightSpec,
-    check_artifacts,
-    check_manifest,
-    load_weights,
-    parse_graph,
-)
 
 __all__ = [
     "MODEL_JSON",
@@ -44,8 +35,27 @@ __all__ = [
     "parse_graph",
 ]
 
-_EXPORTS = {"decode_model": "codec", "encode_model": "codec"}
+_EXPORTS = {
+    "decode_model": "codec",
+    "encode_model": "codec",
+    "Layer": "graph",
+    "ModelGraph": "graph",
+    "WeightSpec": "graph",
+    "check_artifacts": "graph",
+    "check_manifest": "graph",
+    "load_weights": "graph",
+    "parse_graph": "graph",
+}
 __getattr__ = lazy_getattr(__name__, _EXPORTS)
 
 if TYPE_CHECKING:  # pragma: no cover - what __getattr__ resolves, for type checkers
     from .codec import decode_model, encode_model
+    from .graph import (
+        Layer,
+        ModelGraph,
+        WeightSpec,
+        check_artifacts,
+        check_manifest,
+        load_weights,
+        parse_graph,
+    )

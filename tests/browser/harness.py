@@ -85,8 +85,8 @@ _KERNEL_READY_JS = """() => {
     && kernel.status === 'idle' && kernel.connectionStatus === 'connected';
 }"""
 
-# Every code cell has run (none waits with "*") and the kernel is idle. While run-all works through
-# the cells, JupyterLab scrolls to each one it runs: a canvas located before that moves under the mouse.
+# Every code cell has run (none waits with "*") and the kernel is idle. While run-all works
+# through the cells, JupyterLab scrolls to each one it runs: a canvas located earlier moves.
 _ALL_RUN_JS = """() => {
   const panel = window.jupyterapp && window.jupyterapp.shell.currentWidget;
   if (!panel || !panel.content || !panel.sessionContext) return false;
