@@ -18,9 +18,11 @@ Where every file comes from, and what is checked:
   a package altered together with its lock entry, or an altered core, is refused.
 - The lock is trimmed to the packages shipped (micropip fails on an entry whose file is absent).
 - The piplite wheels: ``lite/requirements-kernel.txt`` from PyPI, plus a wheel of mnist-widgets
-  built from this checkout (the shipped model inside it).
+  built from this checkout (the shipped model inside it, as the uint8 export below).
 - The model the notebooks load by URL: ``models/mnist`` re-exported with uint8 weights, at
   ``models/mnist/`` on the site's root (not in the file browser: the kernel's /drive never sees it).
+- Bytecode for what the kernel imports at start and the drawing tutorial imports
+  (``lite/precompile.py``: Pyodide's own Python compiles it under Node), and every zip stored.
 
 Downloads are cached in ``.cache/lite/`` (override: ``LITE_CACHE``), so a re-run needs no network.
 """
@@ -42,6 +44,7 @@ from pathlib import Path
 
 import offline  # lite/offline.py: the service worker, the app manifest, preloading, compression
 from pins import PinError, verified  # lite/ is this script's directory, hence on sys.path
+from precompile import precompile
 
 ROOT = Path(__file__).resolve().parent.parent
 LITE = ROOT / "lite"
@@ -227,27 +230,59 @@ def kernel_wheels() -> list[Path]:
     return wheels
 
 
-def project_wheel(dest: Path) -> Path:
-    """A wheel of mnist-widgets built from this checkout (its shipped model inside, without the
-    prebuilt model.onnx: the kernel runs the numpy engine, which never reads it)."""
+SHIPPED_MODEL = "mnist_widgets/_models/mnist/"
+
+
+def project_wheel(dest: Path, model: Path) -> Path:
+    """A wheel of mnist-widgets built from this checkout, for the browser: its shipped model is
+    ``model`` (the uint8 export the site serves: 0.6 MB instead of 2.4 MB of float32, the same
+    MNIST test accuracy, see models/mnist/README.md), and the prebuilt model.onnx is left out
+    (the kernel runs the numpy engine, which never reads it)."""
     shutil.rmtree(dest, ignore_errors=True)
     run(PROJECT_PY, "-m", "pip", "wheel", "-q", "--no-deps", "-w", dest, ROOT)
     (wheel,) = dest.glob("mnist_widgets-*.whl")
     _drop_from_wheel(wheel, ".onnx")
+    files = {SHIPPED_MODEL + p.name: p.read_bytes() for p in model.iterdir() if p.is_file()}
+    _replace_in_wheel(wheel, files)
     return wheel
 
 
 def _drop_from_wheel(wheel: Path, suffix: str) -> None:
     """Rewrite ``wheel`` without its files ending in ``suffix`` (and their RECORD lines)."""
+    _rewrite_wheel(wheel, lambda name: name.endswith(suffix), {})
+
+
+def _replace_in_wheel(wheel: Path, files: dict[str, bytes]) -> None:
+    """Rewrite ``wheel`` with ``files`` (name -> bytes) in place of the members of those names."""
+    missing = set(files) - set(zipfile.ZipFile(wheel).namelist())
+    if missing:
+        sys.exit(f"{wheel.name} has no {sorted(missing)} to replace")
+    _rewrite_wheel(wheel, lambda name: False, files)
+
+
+def _rewrite_wheel(wheel: Path, drop: Callable[[str], bool], replace: dict[str, bytes]) -> None:
+    """Rewrite ``wheel``: members for which ``drop`` is true go, ``replace`` swaps members' bytes;
+    RECORD follows (dropped lines go, replaced ones get their new sha256 and size)."""
+    import base64
+
+    def record_line(name: str, data: bytes) -> str:
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        return f"{name},sha256={digest},{len(data)}\n"
+
     tmp = wheel.with_suffix(".tmp")
     with zipfile.ZipFile(wheel) as src, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as dst:
         for info in src.infolist():
-            if info.filename.endswith(suffix):
+            if drop(info.filename):
                 continue
-            data = src.read(info)
+            data = replace.get(info.filename, src.read(info))
             if info.filename.endswith(".dist-info/RECORD"):
-                lines = data.decode().splitlines(keepends=True)
-                data = "".join(x for x in lines if not x.split(",")[0].endswith(suffix)).encode()
+                lines = []
+                for line in data.decode().splitlines(keepends=True):
+                    name = line.split(",")[0]
+                    if drop(name):
+                        continue
+                    lines.append(record_line(name, replace[name]) if name in replace else line)
+                data = "".join(lines).encode()
             dst.writestr(info, data)
     tmp.replace(wheel)
 
@@ -276,6 +311,29 @@ def site_model() -> Path:
 
 # --- the site ---------------------------------------------------------------------------------
 
+KERNEL_MODULES = LITE / "kernel-modules.txt"
+
+
+def kernel_modules() -> list[str]:
+    """The modules the kernel and the drawing tutorial import (``lite/kernel-modules.txt``, made
+    by ``python -m benchmarks.lite --write-modules``): a module missing from it is only slower
+    to import."""
+    lines = KERNEL_MODULES.read_text().splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+def site_notebook(source: Path, dest: Path) -> None:
+    """``source`` without its outputs and saved widget state: the browser runs it, and the full
+    install's outputs (images, widget snapshots: 3.4 MB in 05_teach) would only be downloaded,
+    rendered on opening and replaced when it runs."""
+    notebook = json.loads(source.read_text())
+    for cell in notebook["cells"]:
+        if cell["cell_type"] == "code":
+            cell["outputs"] = []
+            cell["execution_count"] = None
+    notebook["metadata"].pop("widgets", None)
+    dest.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")
+
 
 def build(out: Path) -> None:
     stage = CACHE / "stage"
@@ -283,7 +341,7 @@ def build(out: Path) -> None:
     (stage / "files").mkdir(parents=True)
     shutil.copy(LITE / "jupyter-lite.json", stage / "jupyter-lite.json")
     for name in NOTEBOOKS:
-        shutil.copy(ROOT / "notebooks" / name, stage / "files" / name)
+        site_notebook(ROOT / "notebooks" / name, stage / "files" / name)
     shutil.copy(LITE / "README.md", stage / "files" / "README.md")
 
     Distribution().write(stage / "static" / "pyodide")
@@ -291,8 +349,8 @@ def build(out: Path) -> None:
     pypi.mkdir()
     for wheel in kernel_wheels():
         shutil.copy(wheel, pypi)
-    project_wheel(CACHE / "project-wheel")
-    shutil.copy(next((CACHE / "project-wheel").glob("*.whl")), pypi)
+    model = site_model()
+    shutil.copy(project_wheel(CACHE / "project-wheel", model), pypi)
 
     shutil.rmtree(out, ignore_errors=True)
     log("jupyter lite build")
@@ -310,12 +368,14 @@ def build(out: Path) -> None:
     if done.returncode:
         sys.exit(f"jupyter lite build failed:\n{(done.stdout + done.stderr)[-4000:]}")
     trim(out)
-    model = site_model()
     (out / "models" / "mnist").mkdir(parents=True)
     for path in model.iterdir():
         shutil.copy(path, out / "models" / "mnist" / path.name)
     packages = offline.preload(out)
     log(f"{len(packages)} packages preloaded while Pyodide starts")
+    compiled = precompile(out / "static" / "pyodide", kernel_modules())
+    offline.relock(out)
+    log(f"{sum(compiled.values())} modules the kernel and {START} import compiled to bytecode")
     offline.make_app(out, NOTEBOOKS, start=START, name=APP_NAME, python=PROJECT_PY)
     check(out)
     version = offline.finish(out, CACHE / "compressed")

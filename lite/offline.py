@@ -36,7 +36,7 @@ KERNEL_PACKAGES += ("pyodide-kernel", "jedi", "ipython")
 TUTORIAL_PACKAGES = ("numpy", "pillow")
 NOT_PRECACHED = re.compile(r"(\.map|\.br|\.gz|\.LICENSE\.txt|/\.built-stamp)$|^service-worker\.js$")
 COMPRESSIBLE = {".js", ".mjs", ".json", ".html", ".css", ".svg", ".wasm", ".ipynb", ".md", ".txt"}
-COMPRESSIBLE |= {".webmanifest", ".ico", ".ttf", ".map", ".py", ".whl"}
+COMPRESSIBLE |= {".webmanifest", ".ico", ".ttf", ".map", ".py", ".whl", ".zip"}
 MIN_COMPRESS = 1024  # bytes: smaller files gain nothing worth a second request format
 
 
@@ -64,14 +64,19 @@ def _imports(wheel: Path) -> list[str]:
     return sorted(n for n in names if n.isidentifier())
 
 
-# Not used in the browser, left out of the site's mnist-widgets wheel: the shipped model's ONNX
-# graph (2.4 MB; no onnxruntime in Pyodide, the numpy engine runs there) and the tutorial
-# notebooks the wheel carries for `mnist-widgets tutorials` (the site has its own copies).
-WHEEL_DROP = ("mnist_widgets/_models/mnist/model.onnx", "mnist_widgets/_tutorials/")
+# Not used by the kernel, left out of the wheels it loads: the shipped model's ONNX graph (2.4 MB;
+# no onnxruntime in Pyodide, the numpy engine runs there), the tutorial notebooks the
+# mnist-widgets wheel carries for `mnist-widgets tutorials` (the site has its own copies), the
+# widgets' front-end files (the page loads them from extensions/, the kernel never reads them:
+# 0.9 MB) and test suites.
+WHEEL_DROP = re.compile(
+    r"^mnist_widgets/_models/mnist/model\.onnx$|^mnist_widgets/_tutorials/"
+    r"|^[^/]+\.data/data/share/jupyter/|^ipycanvas/(lab|nb)extension/|^[^/]+/(widgets/)?tests/"
+)
 
 
-def repack(wheel: Path, dest: Path, drop: Sequence[str] = WHEEL_DROP) -> bytes:
-    """``wheel`` rewritten to ``dest`` stored (not deflated), without the ``drop`` folders.
+def repack(wheel: Path, dest: Path, drop: re.Pattern[str] = WHEEL_DROP) -> bytes:
+    """``wheel`` rewritten to ``dest`` stored (not deflated), without the members ``drop`` matches.
 
     Stored members cost nothing to unpack in Pyodide, and the site's brotli/gzip compresses the
     whole wheel better than per-file deflate. RECORD loses the dropped lines; the rest is
@@ -79,12 +84,12 @@ def repack(wheel: Path, dest: Path, drop: Sequence[str] = WHEEL_DROP) -> bytes:
     """
     with zipfile.ZipFile(wheel) as source, zipfile.ZipFile(dest, "w", zipfile.ZIP_STORED) as out:
         for info in source.infolist():
-            if info.filename.startswith(tuple(drop)):
+            if drop.search(info.filename):
                 continue
             data = source.read(info)
             if info.filename.endswith(".dist-info/RECORD"):
                 lines = data.decode().splitlines(keepends=True)
-                data = "".join(ln for ln in lines if not ln.startswith(tuple(drop))).encode()
+                data = "".join(ln for ln in lines if not drop.search(ln.split(",")[0])).encode()
             info.compress_type = zipfile.ZIP_STORED
             out.writestr(info, data)
     return dest.read_bytes()
@@ -167,6 +172,16 @@ def preload(out: Path, wheels: Iterable[Path] | None = None) -> list[str]:
         }
         config_path.write_text(json.dumps(config, indent=2, sort_keys=True))
     return packages
+
+
+def relock(out: Path) -> None:
+    """Each lock entry's sha256 from its file as shipped (Pyodide checks it on every load)."""
+    pyodide = out / "static" / "pyodide"
+    lock_path = pyodide / "pyodide-lock.json"
+    lock = json.loads(lock_path.read_text())
+    for entry in lock["packages"].values():
+        entry["sha256"] = sha256((pyodide / entry["file_name"]).read_bytes())
+    lock_path.write_text(json.dumps(lock, indent=1, sort_keys=True))
 
 
 # --- 2. the installable app ----------------------------------------------------------------------

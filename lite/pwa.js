@@ -36,7 +36,9 @@
   });
   sw.addEventListener('message', (event) => {
     const data = event.data || {};
-    if (data.type === 'precache-complete') {
+    if (data.type === 'precache-waiting') {
+      setTimeout(askToSave, 2000); // the site is still busy loading or running: ask again
+    } else if (data.type === 'precache-complete') {
       state.offline = 'saved';
       state.version = data.version;
     } else if (data.type === 'precache-failed') {
@@ -54,8 +56,9 @@
     if (sw.controller) sw.controller.postMessage({ type: 'precache' });
   }
 
-  // Saving starts after the page has loaded, so it does not compete with the page's own first
-  // downloads (what the page fetched first then costs a 304 each).
+  // Saving is asked for after the page has loaded; the worker starts it once the site has been
+  // quiet for a few seconds (the notebook has run), so it never competes with the first visit's
+  // own downloads (what the page fetched is kept as it comes, and not fetched again).
   function saveSoon() {
     if (document.readyState === 'complete') setTimeout(askToSave, 2000);
     else window.addEventListener('load', () => setTimeout(askToSave, 2000), { once: true });

@@ -7,7 +7,10 @@
  * 2. A versioned precache, Workbox's model: PRECACHE lists every file of the build (path, sha256);
  *    VERSION is the hash of that list, so a rebuilt site is a byte-different worker.
  *    - First install: the worker activates at once (the kernel needs the drive forwarding), and
- *      fills its cache in the background; until then, misses go to the network (the same build).
+ *      fills its cache in the background once the site has been quiet for QUIET ms (no request
+ *      from its pages and kernels: the notebook has loaded and run), so saving the rest of the
+ *      site for offline use never competes with the first visit's own downloads; until then,
+ *      misses go to the network (the same build), and what they fetch is kept.
  *    - Update: the new worker fills its own cache beside the old one during install (unchanged
  *      files are copied from the old cache, changed ones downloaded and checked against their
  *      sha256), then waits. It takes over when every tab of the old version is closed, or when
@@ -26,6 +29,7 @@ const PREFIX = 'mnist-widgets-site-';
 const CACHE = PREFIX + VERSION;
 const COMPLETE = '__precache-complete__';
 const PARALLEL = 2; // of the browser's 6 connections per host: the page needs the rest
+const QUIET = 6000; // ms without a request from the site before a first visit's saving starts
 const ROOT = new URL('./', self.location.href);
 const broadcast = new BroadcastChannel('/sw-api.v1');
 const HASHES = new Map(PRECACHE.map(([path, sha256]) => [new URL(path, ROOT).href, sha256]));
@@ -71,6 +75,7 @@ async function copyOrDownload(cache, older, path, sha256) {
 }
 
 let filling = null;
+let lastRequest = Date.now(); // of the site's pages and kernels (a restarted worker: quiet)
 
 function fill() {
   filling = filling || fillOnce().finally(() => { filling = null; });
@@ -102,6 +107,18 @@ async function fillOnce() {
   await tell({ type: 'precache-complete', done, total: PRECACHE.length });
 }
 
+// The page asks again after 'precache-waiting': a first visit saves the site after its notebook
+// has run, not during (a saved site, or an update's fill already under way, answers at once).
+async function fillWhenQuiet() {
+  const cache = await caches.open(CACHE);
+  const complete = await cache.match(new URL(COMPLETE, ROOT).href);
+  if (!complete && !filling && Date.now() - lastRequest < QUIET) {
+    await tell({ type: 'precache-waiting', quietFor: Date.now() - lastRequest });
+    return;
+  }
+  await fill();
+}
+
 self.addEventListener('install', (event) => {
   if (self.registration.active) {
     event.waitUntil(fill()); // an update: complete beside the old version, then wait
@@ -126,7 +143,9 @@ self.addEventListener('message', (event) => {
   if (type === 'SKIP_WAITING') {
     self.skipWaiting();
   } else if (type === 'precache') {
-    event.waitUntil(fill().catch((error) => tell({ type: 'precache-failed', error: String(error) })));
+    event.waitUntil(fillWhenQuiet().catch((error) => {
+      return tell({ type: 'precache-failed', error: String(error) });
+    }));
   }
 });
 
@@ -213,11 +232,13 @@ self.addEventListener('fetch', (event) => {
   const { request } = event;
   const url = new URL(request.url);
   if (url.origin !== self.location.origin) return; // the site asks no other host
-  if (url.pathname === '/api/service-worker-heartbeat') {
+  if (url.pathname === '/api/service-worker-heartbeat') { // JupyterLite's periodic ping: not activity
     event.respondWith(new Response('ok'));
   } else if (url.pathname.includes('/api/drive') || url.pathname.includes('/api/stdin/')) {
+    lastRequest = Date.now();
     event.respondWith(broadcastOne(request, url));
   } else if (request.method === 'GET' && url.href.startsWith(ROOT.href)) {
+    lastRequest = Date.now();
     event.respondWith(fromSite(request, url, event));
   }
 });
