@@ -275,6 +275,11 @@ class Predictor:
         return self._classify([_prepare(image, preprocessed) for image in images])
 
     def _classify(self, prepared: list[Prepared]) -> list[Prediction]:
+        if len(prepared) == 1:  # one drawing (predict, the widget): no batching to do
+            (one,) = prepared
+            if one.reason is not None or one.input is None:
+                return [_not_a_digit(one)]
+            return [_make(self._run(one.input[None, :, :, None])[0], one.input)]
         kept = [
             (i, p.input) for i, p in enumerate(prepared) if p.reason is None and p.input is not None
         ]
