@@ -243,8 +243,42 @@ def project_wheel(dest: Path, model: Path) -> Path:
     (wheel,) = dest.glob("mnist_widgets-*.whl")
     _drop_from_wheel(wheel, ".onnx")
     files = {SHIPPED_MODEL + p.name: p.read_bytes() for p in model.iterdir() if p.is_file()}
+    files[REPLAY] = site_replay(model)
     _replace_in_wheel(wheel, files)
     return wheel
+
+
+REPLAY = "mnist_widgets/replay.npz"
+_REPLAY_CODE = """
+import io, sys
+import numpy as np
+from mnist_widgets.finetuning import bundle_features
+from mnist_widgets.predictor import Predictor
+src, model, out = sys.argv[1:]
+with np.load(src, allow_pickle=False) as npz:
+    digits = {k: npz[k] for k in ("images", "labels", "index")}
+buffer = io.BytesIO()
+np.savez_compressed(buffer, **digits, **bundle_features(Predictor(model, backend="numpy")))
+open(out, "wb").write(buffer.getvalue())
+"""
+
+
+def site_replay(model: Path) -> bytes:
+    """``replay.npz`` with the replayed digits' features bundled for ``model`` (the site's uint8
+    export): the checkout's are the float32 model's, so the browser's first fine-tuning computed
+    its own (~4 s in Pyodide). Cached by the digits' and the model's bytes."""
+    src = ROOT / REPLAY
+    parts = [src.read_bytes(), *(p.read_bytes() for p in sorted(model.iterdir()) if p.is_file())]
+    dest = CACHE / "replay" / f"{sha256(b''.join(parts))[:16]}.npz"
+    if not dest.exists():
+        log("bundle the replayed digits' features for the site's model")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_suffix(".part")
+        env = dict(os.environ, PYTHONPATH=str(ROOT))  # this checkout's code, whatever venv runs it
+        cmd = [PROJECT_PY, "-c", _REPLAY_CODE, str(src), str(model), str(tmp)]
+        subprocess.run(cmd, check=True, env=env)
+        tmp.rename(dest)
+    return dest.read_bytes()
 
 
 def _drop_from_wheel(wheel: Path, suffix: str) -> None:

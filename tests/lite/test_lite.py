@@ -129,6 +129,26 @@ def test_site_is_self_contained():
     print(f"site size: {size / 1e6:.1f} MB (goal {SITE_SIZE_GOAL / 1e6:.0f} MB)")
 
 
+def test_the_site_wheel_bundles_the_replay_features_of_its_own_model(tmp_path):
+    """The site's wheel carries the uint8 model, so its replay.npz carries that model's features:
+    the first fine-tuning in the browser then computes none (it took ~4 s in Pyodide)."""
+    import zipfile
+
+    import numpy as np
+
+    from mnist_widgets.finetuning import bundle_features
+    from mnist_widgets.predictor import Predictor
+
+    (wheel,) = (SITE / "static" / "pyodide").glob("mnist_widgets-*.whl")
+    with zipfile.ZipFile(wheel) as zf:
+        zf.extractall(tmp_path)
+    model = tmp_path / "mnist_widgets" / "_models" / "mnist"
+    with np.load(tmp_path / "mnist_widgets" / "replay.npz", allow_pickle=False) as npz:
+        bundled = str(npz["features_body"])
+    assert bundled == str(bundle_features(Predictor(model, backend="numpy"))["features_body"])
+    assert bundled != str(bundle_features(Predictor(backend="numpy"))["features_body"])  # float32
+
+
 # Other hosts named in the site's text files that are never contacted: Pyodide's own CDN default
 # (set by pyodide.js/.mjs, used only for packages missing from a local lock, under Node) and the
 # PyPI fallback that disablePyPIFallback turns off (in the kernel settings' description); ajv's
