@@ -176,12 +176,18 @@ def make_set(n: int, seed: int = 0) -> tuple[list[list[Stroke]], np.ndarray, np.
     """``n`` test digits as mouse drawings: (strokes per drawing, labels, heights)."""
     (_, _), (x_test, y_test) = load_mnist()
     rows = np.random.default_rng(seed).choice(len(x_test), size=min(n, len(x_test)), replace=False)
+    drawings, heights = mouse_drawings(x_test[rows], seed)
+    return drawings, y_test[rows], heights
+
+
+def mouse_drawings(digits: np.ndarray, seed: int) -> tuple[list[list[Stroke]], np.ndarray]:
+    """Each digit of ``digits`` (N, 28, 28) traced and drawn like a mouse: (strokes, heights)."""
     drawings, heights = [], []
-    for k, i in enumerate(rows):  # a generator per drawing: one digit's trace moves no other's
-        strokes, height = mouse_strokes(digit_strokes(x_test[i]), np.random.default_rng([seed, k]))
+    for k, digit in enumerate(digits):  # a generator per drawing: one trace moves no other drawing
+        strokes, height = mouse_strokes(digit_strokes(digit), np.random.default_rng([seed, k]))
         drawings.append(strokes)
         heights.append(height)
-    return drawings, y_test[rows], np.asarray(heights)
+    return drawings, np.asarray(heights)
 
 
 def main(argv: list[str] | None = None) -> int:

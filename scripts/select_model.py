@@ -22,7 +22,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository's benchmarks/
 
 import mnist_widgets as mw
-from benchmarks.drawings_by_size import digit_strokes, mouse_strokes
+from benchmarks.drawings_by_size import mouse_drawings
 from mnist_widgets.preprocessing import prepare_strokes
 
 SEED = 1  # the training seed whose validation rows are held out
@@ -42,12 +42,9 @@ def main() -> None:
     (x, y), (x_test, y_test) = mw.load_mnist()
     held_out = np.sort(np.random.default_rng(SEED).permutation(len(x))[:VALIDATION])
     rows = held_out[np.random.default_rng(7).choice(len(held_out), DRAWINGS, replace=False)]
-    drawn, heights = [], []
-    for k, row in enumerate(rows):
-        strokes, height = mouse_strokes(digit_strokes(x[row]), np.random.default_rng([100, k]))
-        drawn.append(prepare_strokes(strokes).input)
-        heights.append(height)
-    inputs, small = np.stack(drawn).astype(np.float32), np.asarray(heights) < 60
+    drawings, heights = mouse_drawings(x[rows], seed=100)
+    inputs = np.stack([prepare_strokes(strokes).input for strokes in drawings]).astype(np.float32)
+    small = heights < 60
     print("| model | MNIST validation | drawings | drawings < 60 px | MNIST test |")
     print("|---|---|---|---|---|")
     for name in args.models:
