@@ -249,18 +249,6 @@ def project_wheel(dest: Path, model: Path) -> Path:
 
 
 REPLAY = "mnist_widgets/replay.npz"
-_REPLAY_CODE = """
-import io, sys
-import numpy as np
-from mnist_widgets.finetuning import bundle_features
-from mnist_widgets.predictor import Predictor
-src, model, out = sys.argv[1:]
-with np.load(src, allow_pickle=False) as npz:
-    digits = {k: npz[k] for k in ("images", "labels", "index")}
-buffer = io.BytesIO()
-np.savez_compressed(buffer, **digits, **bundle_features(Predictor(model, backend="numpy")))
-open(out, "wb").write(buffer.getvalue())
-"""
 
 
 def site_replay(model: Path) -> bytes:
@@ -275,8 +263,9 @@ def site_replay(model: Path) -> bytes:
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_suffix(".part")
         env = dict(os.environ, PYTHONPATH=str(ROOT))  # this checkout's code, whatever venv runs it
-        cmd = [PROJECT_PY, "-c", _REPLAY_CODE, str(src), str(model), str(tmp)]
-        subprocess.run(cmd, check=True, env=env)
+        script = ROOT / "scripts" / "replay_digits.py"
+        cmd = [PROJECT_PY, script, "--features-only", "--model", model, "--out", tmp]
+        subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
         tmp.rename(dest)
     return dest.read_bytes()
 

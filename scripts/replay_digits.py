@@ -2,6 +2,9 @@
 
 Usage: python scripts/replay_digits.py [--per-class 100] [--seed 0]
        python scripts/replay_digits.py --features-only   (after the shipped model changed)
+       python scripts/replay_digits.py --features-only --model DIR --out PATH
+           (the bundled digits with DIR's features, written to PATH: lite/build.py does this for
+           the site's uint8 model)
 
 A seeded choice of ``--per-class`` digits of each class from MNIST's *training* set (never the
 test set, which measures the result), stored as uint8 28x28 images with their labels and their
@@ -34,7 +37,11 @@ def main() -> None:
     parser.add_argument("--per-class", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--features-only", action="store_true")
+    parser.add_argument("--model", default=None, help="the model whose features (the shipped)")
+    parser.add_argument("--out", type=Path, default=OUT, help=f"where to write ({OUT.name})")
     args = parser.parse_args()
+    if args.out != OUT and not args.features_only:
+        parser.error("--out needs --features-only (new digits go to the package's replay.npz)")
     if args.features_only:
         with np.load(OUT, allow_pickle=False) as npz:
             digits = {k: npz[k] for k in ("images", "labels", "index")}
@@ -49,18 +56,19 @@ def main() -> None:
         index = np.stack(picked, axis=1).reshape(-1)
         digits = {"images": x_train[index], "labels": y_train[index].astype(np.uint8)}
         digits["index"] = index
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, **digits)  # first the digits alone: bundle_features reads them
-    OUT.write_bytes(buffer.getvalue())
-    from mnist_widgets import finetuning
+    if not args.features_only:
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, **digits)  # first the digits alone: bundle_features reads them
+        OUT.write_bytes(buffer.getvalue())
+        from mnist_widgets import finetuning
 
-    finetuning._replay.cache_clear()
-    features = bundle_features(Predictor(backend="numpy"))  # the shipped model
+        finetuning._replay.cache_clear()
+    features = bundle_features(Predictor(args.model, backend="numpy"))  # default: the shipped
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **digits, **features)
-    OUT.write_bytes(buffer.getvalue())
+    args.out.write_bytes(buffer.getvalue())
     n = len(digits["index"])
-    print(f"wrote {OUT} ({OUT.stat().st_size:,} bytes, {n} digits and their features)")
+    print(f"wrote {args.out} ({args.out.stat().st_size:,} bytes, {n} digits and their features)")
 
 
 if __name__ == "__main__":
