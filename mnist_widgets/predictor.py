@@ -26,8 +26,6 @@ if TYPE_CHECKING:
     from .loader import FetchResult
     from .tfjs.graph import ModelGraph
 
-ONNX_FILE = engines.ONNX_FILE  # the store's and the shipped model's prebuilt graph
-
 __all__ = ["Prediction", "Predictor"]
 
 _BATCH = 256  # images per engine call in predict_batch
@@ -187,7 +185,7 @@ class Predictor:
         opened = open_artifacts(model, derive=derive)
         self.fetch_result = opened.fetch_result
         graph = opened.fetch_result.graph if opened.fetch_result is not None else None
-        return opened.artifacts, opened.source, graph, opened.derived.get(ONNX_FILE, onnx)
+        return opened.artifacts, opened.source, graph, opened.derived.get(engines.ONNX_FILE, onnx)
 
     @classmethod
     def _from_files(
@@ -195,8 +193,7 @@ class Predictor:
     ) -> Predictor:
         """A model's verified files with the ONNX graph kept beside them (``store.DERIVED``):
         a personal model starts like a store hit, without importing ``onnx``."""
-        resolved = engines.resolve_backend(backend)
-        engine = engines.load_engine(artifacts, resolved, source=source, onnx=onnx)
+        engine = engines.load_engine(artifacts, backend, source=source, onnx=onnx)
         return cls._with_engine(engine, artifacts)
 
     @staticmethod
@@ -222,7 +219,7 @@ class Predictor:
         resolved = engines.resolve_backend(backend)
         derive = engines.derive_onnx if resolved == "onnxruntime" else None
         result = fetch_artifacts(url, derive=derive, **fetch_options)
-        onnx = result.derived.get(ONNX_FILE)
+        onnx = result.derived.get(engines.ONNX_FILE)
         engine = engines.load_engine(
             result.artifacts, resolved, source=url, graph=result.graph, onnx=onnx
         )
