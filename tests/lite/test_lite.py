@@ -210,7 +210,10 @@ js.eval('''
 self.driveCalls = [];
 const send = XMLHttpRequest.prototype.send;
 XMLHttpRequest.prototype.send = function (body) {
-  try { const d = JSON.parse(body).data; self.driveCalls.push(d.method + " " + d.path); } catch (e) {}
+  try {
+    const d = JSON.parse(body).data;
+    self.driveCalls.push(d.method + " " + d.path);
+  } catch (e) {}  // not a /drive call
   return send.apply(this, arguments);
 };
 ''')
