@@ -3,7 +3,7 @@
 One browser profile is reused across two visits, as a learner's browser would be:
 
 1. first visit: run all of 04_draw, draw a 1 and a 0; the model came over HTTP and was stored;
-2. a store hit, its /drive round trips counted;
+2. a store hit, its /drive round trips counted; the kernel's sys.path;
 3. browser storage cleared: it falls back to HTTP and stores the model again.
 
 (Later visits, with the server stopped and after a browser restart, are tests/lite/test_offline.py.)
@@ -236,6 +236,29 @@ def test_a_store_hit_reads_each_file_once_and_writes_only_its_last_use(server, p
     reads = [c.split()[1] for c in calls if c.startswith("get ")]
     assert len(reads) == len(set(reads)), reads  # each file read once
     assert len(calls) <= 20, calls  # 18 measured; 58 before
+
+
+_FOLDER_LAST = """
+import importlib, json, os, sys
+with open("beside_the_notebook.py", "w") as f:  # in /drive: the notebook's folder
+    f.write("WHERE = __file__")
+importlib.invalidate_caches()
+import beside_the_notebook
+print(json.dumps({"cwd": os.getcwd(), "path": sys.path, "where": beside_the_notebook.WHERE}))
+os.remove("beside_the_notebook.py")
+"""
+
+
+def test_the_kernel_searches_the_notebook_folder_last_and_still_imports_from_it(server, profile):
+    """The site's kernel puts '' (its cwd, /drive in browser storage) last on sys.path, so
+    installed modules import without a round trip to the page's storage (lite/build.py); a
+    module saved beside the notebook still imports."""
+    with lite_browser(profile) as browser, artifacts_on_failure(browser.page, "lite-path"):
+        open_lite(browser.page, server, NOTEBOOK)
+        out = json.loads(kernel_run(browser.page, _FOLDER_LAST).strip().splitlines()[-1])
+    assert out["cwd"] == "/drive"
+    assert out["path"][-1] == "" and out["path"].count("") == 1, out["path"]
+    assert out["where"] == "/drive/beside_the_notebook.py"
 
 
 def test_cleared_storage_falls_back_to_http_and_stores_again(server, profile):
