@@ -1,6 +1,7 @@
 """Compare candidate models on pen drawings without touching the MNIST test set.
 
 Usage: python scripts/select_model.py MODEL [MODEL ...] [--seeds 100,101] [--rows N] [--pen F]
+       [--explain]
        (MODEL: a TF.js directory or "shipped")
 
 benchmarks/drawings_by_size.py measures the shipped model on MNIST *test* digits drawn as pen
@@ -26,7 +27,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository's benchmarks/
 
 import mnist_widgets as mw
-from benchmarks.drawings_by_size import BANDS, mouse_drawings
+from benchmarks.drawings_by_size import BANDS, digit_strokes, mouse_drawings
 from mnist_widgets.preprocessing import PEN_FRACTION, prepare_strokes
 
 SEED = 1  # the training seed whose validation rows are held out
@@ -48,6 +49,11 @@ def main() -> None:
     )
     parser.add_argument(
         "--pen", type=float, default=PEN_FRACTION, help=f"pen / drawing size ({PEN_FRACTION})"
+    )
+    parser.add_argument(
+        "--explain",
+        action="store_true",
+        help="also say where the first model's errors come from (the digit, the trace, the mouse)",
     )
     args = parser.parse_args()
     (x, y), (x_test, y_test) = mw.load_mnist()
@@ -84,6 +90,27 @@ def main() -> None:
         cells = [f"{validation:.2%}", f"{ok.mean():.2%}", *(f"{a:.2%}" for a in by_band)]
         cells += [f"+{int((ok & ~first).sum())} / -{int((first & ~ok).sum())}", f"{test:.2%}"]
         print(f"| {name} | " + " | ".join(cells) + " |", flush=True)
+        if args.explain and name == args.models[0]:
+            _explain(predictor, x[rows], y[rows], ok, len(labels))
+
+
+def _explain(
+    predictor: mw.Predictor, digits: np.ndarray, labels: np.ndarray, ok: np.ndarray, sets: int
+) -> None:
+    """Split the errors on the drawings by what already goes wrong before the mouse: the digit
+    itself (misread undrawn) or its trace (the traced strokes inked as they are, no mouse)."""
+    undrawn = _digits(predictor, (digits / 255).astype(np.float32)) == labels
+    traced = [prepare_strokes(digit_strokes(d)).input for d in digits]
+    trace_ok = _digits(predictor, np.stack(traced).astype(np.float32)) == labels
+    undrawn, trace_ok = np.tile(undrawn, sets), np.tile(trace_ok, sets)
+    wrong = ~ok
+    print(
+        f"  its {int(wrong.sum())} errors: {int((wrong & ~undrawn).sum())} digits misread undrawn "
+        f"too, {int((wrong & undrawn & ~trace_ok).sum())} more misread from their trace alone "
+        f"(no mouse), {int((wrong & trace_ok).sum())} only as drawn; the traces alone read "
+        f"{trace_ok.mean():.2%}, the digits undrawn {undrawn.mean():.2%}",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":
