@@ -107,8 +107,8 @@ def _explain(
     print(
         f"  its {int(wrong.sum())} errors: {int((wrong & ~undrawn).sum())} digits misread undrawn "
         f"too, {int((wrong & undrawn & ~trace_ok).sum())} more misread from their trace alone "
-        f"(no mouse), {int((wrong & trace_ok).sum())} only as drawn; the traces alone read "
-        f"{trace_ok.mean():.2%}, the digits undrawn {undrawn.mean():.2%}",
+        f"(no mouse), {int((wrong & undrawn & trace_ok).sum())} only as drawn; the traces alone "
+        f"read {trace_ok.mean():.2%}, the digits undrawn {undrawn.mean():.2%}",
         flush=True,
     )
 
