@@ -16,6 +16,7 @@ the switches without importing the download stack.
 from __future__ import annotations
 
 import os
+import sys
 
 from .errors import ConfigError
 
@@ -24,6 +25,11 @@ ENV_CACHE = "MNIST_WIDGETS_CACHE"
 #: Values of ``MNIST_WIDGETS_OFFLINE`` (compared lower-cased and stripped).
 OFFLINE_ON = ("1", "true", "yes", "on")
 OFFLINE_OFF = ("", "0", "false", "no", "off")
+
+
+def in_browser() -> bool:
+    """Whether this Python runs in the browser (Pyodide, the JupyterLite kernel)."""
+    return sys.platform == "emscripten"
 
 
 def offline() -> bool:

@@ -45,6 +45,7 @@ except ImportError:  # pragma: no cover - Pyodide
     certifi = None  # type: ignore[assignment]  # None stands in for the module Pyodide lacks
 
 from ._env import ENV_OFFLINE, offline
+from ._env import in_browser as _in_browser
 from ._validators import Validators
 from .errors import ConfigError, DownloadError, MnistWidgetsError, ModelFormatError, OfflineError
 from .tfjs.artifacts import (
@@ -294,10 +295,6 @@ def _validators(headers: Mapping[str, str]) -> Validators:
 
 
 # -- connections: urllib3 pools, direct or through the environment's proxy --------------------
-
-
-def _in_browser() -> bool:
-    return sys.platform == "emscripten"
 
 
 #: Headers a browser sets itself and refuses from scripts.

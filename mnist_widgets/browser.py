@@ -13,9 +13,9 @@ model store on disk (``mnist-widgets cache list``).
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 
+from ._env import in_browser
 from .errors import MnistWidgetsError
 
 __all__ = ["NotInBrowserError", "StorageUsage", "in_browser", "storage_usage"]
@@ -23,11 +23,6 @@ __all__ = ["NotInBrowserError", "StorageUsage", "in_browser", "storage_usage"]
 
 class NotInBrowserError(MnistWidgetsError, RuntimeError):
     """A browser-only function was called outside the browser (not in Pyodide)."""
-
-
-def in_browser() -> bool:
-    """Whether this Python runs in the browser (Pyodide, the JupyterLite kernel)."""
-    return sys.platform == "emscripten"
 
 
 @dataclass(frozen=True)

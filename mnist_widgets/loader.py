@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future
@@ -51,6 +50,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 from urllib.parse import unquote, urlsplit
 
 from ._env import ENV_OFFLINE, offline
+from ._env import in_browser as _in_browser
 from ._filelock import filelock
 from ._fs import sha256_hex
 from ._http import Download, NetworkOptions, check_url, download
@@ -213,6 +213,9 @@ class _Job:
     options: NetworkOptions
     validate: Validate | None
     derive: Derive | None = None
+    # follow()'s read of the entry, taken by the strategy's first look: one read per call (in
+    # the browser each file-system call is a round trip to the page's storage)
+    _first: _Hit | CacheError | ModelFormatError | None = field(default=None, repr=False)
 
     @property
     def cache_url(self) -> str:
@@ -259,13 +262,21 @@ class _Job:
         """The entry's valid model, whatever URL it came from; None for a miss or a corrupt
         entry (reported)."""
         try:
-            artifacts, entry = self.store.load(self.name)
-            return _Hit(artifacts, entry, *self.check(artifacts, self.cache_url))
+            return self._read()
         except (CacheError, ModelFormatError) as exc:
             if report and self.store.exists(self.name):
                 msg = f"{exc}; treating {self.cache_url} as a miss"
                 warn(CacheCorruptWarning(msg))
             return None
+
+    def _read(self) -> _Hit:
+        first, self._first = self._first, None
+        if isinstance(first, _Hit):
+            return first
+        if first is not None:
+            raise first
+        artifacts, entry = self.store.load(self.name)
+        return _Hit(artifacts, entry, *self.check(artifacts, self.cache_url))
 
     def follow(self) -> FetchResult | None:
         """When the entry holds the model from another URL, ask this one whether it serves the
@@ -276,13 +287,13 @@ class _Job:
         replaces the entry, with a :class:`CacheSourceWarning`, and is returned. Nothing to
         follow (a miss, a corrupt entry, the same URL): None.
         """
-        try:  # the metadata first: the common case (this URL's entry) is loaded once, later
-            if self.store.info(self.name).source_url == self.url:
-                return None
-        except CacheError:
-            return None  # a miss, or a corrupt entry the strategy reports
-        hit = self.stored(report=False)  # the strategy that follows reports a corrupt entry
-        if hit is None or hit.entry.source_url == self.url:
+        try:
+            hit = self._read()
+        except (CacheError, ModelFormatError) as exc:
+            self._first = exc  # a miss, or a corrupt entry the strategy reports
+            return None
+        if hit.entry.source_url == self.url:
+            self._first = hit  # the common case: the strategy uses this read
             return None
         with _lock(self):
             try:  # no progress bar: usually a few 304s
@@ -469,10 +480,6 @@ _BROWSER_MISS = (
     "reload the page and run the notebook again: the model is downloaded and saved again, and "
     "later runs work offline."
 )
-
-
-def _in_browser() -> bool:
-    return sys.platform == "emscripten"
 
 
 def _network_first(job: _Job) -> FetchResult:

@@ -39,13 +39,15 @@ Examples
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import re
+import stat
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from types import MappingProxyType
@@ -100,6 +102,7 @@ _CLEANED = ".last-cleanup"  # its mtime is the time of the last clean-up
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _CLEANUP_EVERY = 600.0
 _MAX_METADATA_BYTES = 16 * 1024 * 1024  # a few KB in practice
+_MAX_POINTER_BYTES = 256  # CURRENT: one version's name
 #: ``validate(artifacts, *, source=...)``: raises if the artifacts are not a usable model.
 Validate = Callable[..., object]
 _T = TypeVar("_T")
@@ -374,11 +377,15 @@ def _check_one(rel: str, data: bytes, recorded: FileRecord) -> str | None:
 def _read_file(version: Path, rel: str, size: int | None = None) -> bytes:
     """A file of a version: never through a link, only a regular file, exactly ``size`` bytes
     (metadata.json: at most ``_MAX_METADATA_BYTES``), sizes compared before reading."""
-    path = version / rel
-    if path.is_symlink():
-        raise OSError(f"{rel} is a symbolic link; the store never follows one")
     limit = _MAX_METADATA_BYTES if size is None else size
-    return read_regular(path, what="file", error=CacheError, max_bytes=limit, exact=size)
+    try:
+        return read_regular(
+            version / rel, what="file", error=CacheError, max_bytes=limit, exact=size, follow=False
+        )
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise OSError(f"{rel} is a symbolic link; the store never follows one") from None
+        raise
 
 
 def _check_graph(artifacts: ModelArtifacts, *, source: str) -> object:
@@ -412,8 +419,10 @@ class ModelStore:
 
     def is_store(self) -> bool:
         """Whether ``root`` holds the store marker."""
-        marker = self.root / MARKER
-        return marker.is_file() and not marker.is_symlink()
+        try:  # one lstat: a regular file, not a link to one
+            return stat.S_ISREG(os.lstat(self.root / MARKER).st_mode)
+        except (OSError, ValueError):
+            return False
 
     def _adopt(self) -> None:
         """Make ``root`` a store (creating it) unless it is a non-empty directory that is not."""
@@ -451,14 +460,22 @@ class ModelStore:
 
     def _current_version(self, name: str) -> Path | None:
         entry_dir = self.root / name
-        pointer = entry_dir / CURRENT
-        if not real_dir(entry_dir) or pointer.is_symlink():
+        if not real_dir(entry_dir):
             return None
         try:
-            version = pointer.read_text().strip()
+            raw = read_regular(
+                entry_dir / CURRENT,
+                what="the pointer",
+                error=CacheError,
+                max_bytes=_MAX_POINTER_BYTES,
+                follow=False,
+            )
+            version = raw.decode().strip()
         except (FileNotFoundError, NotADirectoryError):
             return None
-        except (OSError, UnicodeDecodeError) as exc:
+        except (OSError, CacheError, UnicodeDecodeError) as exc:
+            if isinstance(exc, OSError) and exc.errno == errno.ELOOP:
+                return None  # a link is not ours to follow
             msg = f"cannot read model store entry {name!r} in {str(entry_dir)!r}: {exc}"
             raise CacheError(msg) from exc
         # A version that vanished is left to the reader: it retries with the newer pointer.
@@ -610,16 +627,20 @@ class ModelStore:
             rmtree(previous)  # readers of it retry with the new pointer if it vanishes under them
         return version
 
-    def _touch(self, name: str) -> None:
-        """Record the access time; best effort (a read-only store still serves reads)."""
+    def _touch(self, name: str) -> str | None:
+        """Record the access time and return it; best effort (a read-only store still serves
+        reads): None if it could not be written."""
         entry_dir = self.root / name
         tmp = entry_dir / f".{LAST_USED}.{uuid.uuid4().hex[:8]}"
+        now = _now()
         try:
-            tmp.write_text(json.dumps({"last_used": _now()}))
+            tmp.write_text(json.dumps({"last_used": now}))
             os.replace(tmp, entry_dir / LAST_USED)
         except OSError:
             with contextlib.suppress(OSError):
                 tmp.unlink()
+            return None
+        return now
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -697,9 +718,9 @@ class ModelStore:
         bare = parse_name(name)
         if not self.is_store():
             raise self._missing(bare)
-        result = self._load(bare)
-        self._touch(bare)
-        return result
+        artifacts, entry = self._load(bare)
+        used = self._touch(bare) or self._last_used(bare)  # read only if it could not be written
+        return artifacts, replace(entry, last_used=used)
 
     def read(self, name: str) -> ModelArtifacts:
         """The verified artifacts of entry ``name`` (see :meth:`load`)."""
@@ -733,7 +754,7 @@ class ModelStore:
             artifacts = ModelArtifacts.from_json_bytes(raw, contents, source=cache_url(name))
         except (KeyError, ModelFormatError) as exc:
             raise CacheError(f"model store entry {name!r} is not a usable model: {exc}") from exc
-        entry = CacheEntry(name, version, meta, self._last_used(name), derived)
+        entry = CacheEntry(name, version, meta, None, derived)  # last_used: see load
         return artifacts, entry
 
     # -- management ----------------------------------------------------------------------------

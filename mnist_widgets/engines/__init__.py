@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from .._env import in_browser
 from ..errors import ConfigError
 from ..tfjs.artifacts import ModelArtifacts
 from ._runtime import IMAGE_BYTES_PROP, model_key
@@ -74,6 +75,8 @@ def resolve_backend(backend: str) -> str:
         An unknown backend name (a ``ValueError`` too).
     """
     if backend == AUTO:
+        if in_browser():  # Pyodide has no onnxruntime, and a failed import
+            return "numpy"  # searches every sys.path entry: round trips on JupyterLite's /drive
         try:  # imported for real: an installed but broken onnxruntime falls back too
             import onnxruntime  # noqa: F401
         except ImportError:

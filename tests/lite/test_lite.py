@@ -3,7 +3,8 @@
 One browser profile is reused across two visits, as a learner's browser would be:
 
 1. first visit: run all of 04_draw, draw a 1 and a 0; the model came over HTTP and was stored;
-2. browser storage cleared: it falls back to HTTP and stores the model again.
+2. a store hit, its /drive round trips counted; the kernel's sys.path;
+3. browser storage cleared: it falls back to HTTP and stores the model again.
 
 (Later visits, with the server stopped and after a browser restart, are tests/lite/test_offline.py.)
 Every request for a host other than 127.0.0.1 is aborted and counted; there must be none. The
@@ -195,6 +196,69 @@ def test_first_visit_downloads_stores_and_draws(server, profile):
         assert out.split() == ["emscripten", "False"]
         assert browser.outside_requests() == []
     assert "/models/mnist/model.json" in server.paths()
+
+
+# A store hit in the kernel, with every /drive call recorded: in the browser each file-system
+# call on /drive is a synchronous request the service worker hands to the page's storage.
+_STORE_HIT = """
+import js, json
+import mnist_widgets as mw
+store = mw.ModelStore("model-store")
+url = str(js.location.href).split("/extensions/")[0] + "/models/mnist/model.json"
+mw.Predictor.from_url(url, cache="mnist", store=store, strategy="network-first")  # imports
+js.eval('''
+self.driveCalls = [];
+const send = XMLHttpRequest.prototype.send;
+XMLHttpRequest.prototype.send = function (body) {
+  try {
+    const d = JSON.parse(body).data;
+    self.driveCalls.push(d.method + " " + d.path);
+  } catch (e) {}  // not a /drive call
+  return send.apply(this, arguments);
+};
+''')
+again = mw.Predictor.from_url(url, cache="mnist", store=store, strategy="network-first")
+print(json.dumps({"source": again.fetch_result.source, "calls": list(js.driveCalls)}))
+"""
+
+
+def test_a_store_hit_reads_each_file_once_and_writes_only_its_last_use(server, profile):
+    """Issue 17: a model loaded from browser storage costs a few /drive round trips, and reading
+    never writes a model file back (JupyterLite's /drive wrote back every file opened with
+    O_NONBLOCK: each load re-saved the weights)."""
+    with lite_browser(profile) as browser, artifacts_on_failure(browser.page, "lite-store-hit"):
+        open_lite(browser.page, server, NOTEBOOK)
+        out = json.loads(kernel_run(browser.page, _STORE_HIT).strip().splitlines()[-1])
+    assert out["source"] == "cache"
+    calls = out["calls"]
+    writes = [c for c in calls if c.split()[0] in {"put", "mknod", "rename", "rmdir"}]
+    assert writes and all("/.last-used.json." in c for c in writes), writes
+    reads = [c.split()[1] for c in calls if c.startswith("get ")]
+    assert len(reads) == len(set(reads)), reads  # each file read once
+    assert len(calls) <= 20, calls  # 18 measured; 58 before
+
+
+_FOLDER_LAST = """
+import importlib, json, os, sys
+with open("beside_the_notebook.py", "w") as f:  # in /drive: the notebook's folder
+    f.write("WHERE = __file__")
+importlib.invalidate_caches()
+import beside_the_notebook
+print(json.dumps({"cwd": os.getcwd(), "path": sys.path, "where": beside_the_notebook.WHERE}))
+os.remove("beside_the_notebook.py")
+"""
+
+
+def test_the_kernel_searches_the_notebook_folder_last_and_still_imports_from_it(server, profile):
+    """The site's kernel puts '' (its cwd, /drive in browser storage) last on sys.path, so
+    installed modules import without a round trip to the page's storage (lite/build.py); a
+    module saved beside the notebook still imports."""
+    with lite_browser(profile) as browser, artifacts_on_failure(browser.page, "lite-path"):
+        open_lite(browser.page, server, NOTEBOOK)
+        out = json.loads(kernel_run(browser.page, _FOLDER_LAST).strip().splitlines()[-1])
+    assert out["cwd"] == "/drive"
+    assert out["path"][-1] == "" and out["path"].count("") == 1, out["path"]
+    assert out["where"] == "/drive/beside_the_notebook.py"
 
 
 def test_cleared_storage_falls_back_to_http_and_stores_again(server, profile):
