@@ -436,28 +436,35 @@ def trim(out: Path) -> None:
 # The kernel's working directory is /drive, the notebooks' folder in browser storage, and ''
 # (that directory) comes first on sys.path: every first import of a top-level module stats /drive,
 # a synchronous round trip through the service worker to the page's storage (~90 while the kernel
-# starts, ~25 more before notebook 04's first prediction). Searched last, it is reached only by a
-# name nothing installed provides: a module saved beside a notebook still imports, but can no
-# longer shadow an installed one. The kernel worker runs this before its first import.
-KERNEL_INIT = "async initPackageManager(e){"
-SEARCH_NOTEBOOK_FOLDER_LAST = (
-    "this._pyodide.runPython(\"import sys\\nif '' in sys.path: sys.path.remove(''); "
-    "sys.path.append('')\");"
-)
+# starts, ~25 more before notebook 04's first prediction). The build patches the kernel's worker:
+# '' is left out while the kernel imports its own modules, then put last, where only a name nothing
+# installed provides reaches it: a module saved beside a notebook still imports, but can no longer
+# shadow an installed one.
+KERNEL_PATCHES = {
+    # before the kernel's first import
+    "async initPackageManager(e){": 'this._pyodide.runPython("import sys\\n'
+    "if '' in sys.path: sys.path.remove('')\");",
+    # after its last, before the first cell
+    "async initGlobals(e){": 'this._pyodide.runPython("import sys\\n'
+    "if '' not in sys.path: sys.path.append('')\");",
+}
 
 
 def search_notebook_folder_last(out: Path) -> int:
-    """Patch the Pyodide kernel's worker to move '' to the end of sys.path before it imports."""
+    """Patch the Pyodide kernel's worker to search '' (the notebook's folder) last, and not at
+    all while it starts; returns the number of places patched."""
     kernel = out / "extensions" / "@jupyterlite" / "pyodide-kernel-extension" / "static"
-    patched = 0
+    patched = dict.fromkeys(KERNEL_PATCHES, 0)
     for path in kernel.glob("*.js"):
         text = path.read_text()
-        if KERNEL_INIT in text:
-            path.write_text(text.replace(KERNEL_INIT, KERNEL_INIT + SEARCH_NOTEBOOK_FOLDER_LAST))
-            patched += text.count(KERNEL_INIT)
-    if not patched:
-        sys.exit(f"the kernel worker no longer has {KERNEL_INIT!r}: check lite/build.py")
-    return patched
+        for anchor, code in KERNEL_PATCHES.items():
+            patched[anchor] += text.count(anchor)
+            text = text.replace(anchor, anchor + code)
+        path.write_text(text)
+    missing = [anchor for anchor, n in patched.items() if not n]
+    if missing or len(set(patched.values())) > 1:
+        sys.exit(f"the kernel worker's {missing or patched} changed: check lite/build.py")
+    return sum(patched.values())
 
 
 URL = re.compile(rb"https?://[^\s\"'`)<>]+")
