@@ -437,16 +437,16 @@ def trim(out: Path) -> None:
 # (that directory) comes first on sys.path: every first import of a top-level module stats /drive,
 # a synchronous round trip through the service worker to the page's storage (~90 while the kernel
 # starts, ~25 more before notebook 04's first prediction). The build patches the kernel's worker:
-# '' is left out while the kernel imports its own modules, then put last, where only a name nothing
+# '' is taken out before the kernel's first import, then put last, where only a name nothing
 # installed provides reaches it: a module saved beside a notebook still imports, but can no longer
 # shadow an installed one.
 KERNEL_PATCHES = {
     # before the kernel's first import
     "async initPackageManager(e){": 'this._pyodide.runPython("import sys\\n'
     "if '' in sys.path: sys.path.remove('')\");",
-    # after its last, before the first cell
+    # before the first cell: the kernel's start-up has put '' back, before site-packages
     "async initGlobals(e){": 'this._pyodide.runPython("import sys\\n'
-    "if '' not in sys.path: sys.path.append('')\");",
+    "if '' in sys.path: sys.path.remove('')\\nsys.path.append('')\");",
 }
 
 
