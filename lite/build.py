@@ -310,6 +310,23 @@ def _rewrite_wheel(wheel: Path, drop: Callable[[str], bool], replace: dict[str, 
     tmp.replace(wheel)
 
 
+# jedi (IPython's completer) ships 1,872 files, the most of any wheel, and Pyodide writes every one
+# into its in-memory file system on every start: 470 django stubs and 577 typeshed stubs of
+# third-party packages (requests, six, ...) serve only packages the kernel does not have. Python
+# 2's third-party stubs stay: jedi 0.19.1 lists typeshed/third_party unguarded (it must exist).
+JEDI_DROP = re.compile(r"^jedi/third_party/(django-stubs/|typeshed/third_party/(2and3|3)/)")
+
+
+def prune_jedi(pyodide: Path) -> int:
+    """Drop the stubs of packages the kernel lacks from Pyodide's jedi wheel; returns how many."""
+    (wheel,) = pyodide.glob("jedi-*.whl")
+    dropped = sum(bool(JEDI_DROP.search(n)) for n in zipfile.ZipFile(wheel).namelist())
+    if not dropped:
+        sys.exit(f"{wheel.name} has none of the stubs lite/build.py drops: check JEDI_DROP")
+    _rewrite_wheel(wheel, lambda name: bool(JEDI_DROP.search(name)), {})
+    return dropped
+
+
 # --- the model served by the site ------------------------------------------------------------
 
 
@@ -397,6 +414,7 @@ def build(out: Path) -> None:
         shutil.copy(path, out / "models" / "mnist" / path.name)
     packages = offline.preload(out)
     log(f"{len(packages)} packages preloaded while Pyodide starts")
+    log(f"{prune_jedi(out / 'static' / 'pyodide')} stub files of packages the kernel lacks dropped")
     compiled = precompile(out / "static" / "pyodide", kernel_modules())
     offline.relock(out)
     log(f"{sum(compiled.values())} modules the kernel and {START} import compiled to bytecode")

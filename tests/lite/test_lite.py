@@ -3,7 +3,7 @@
 One browser profile is reused across two visits, as a learner's browser would be:
 
 1. first visit: run all of 04_draw, draw a 1 and a 0; the model came over HTTP and was stored;
-2. a store hit, its /drive round trips counted; the kernel's sys.path;
+2. a store hit, its /drive round trips counted; the kernel's sys.path; tab completion;
 3. browser storage cleared: it falls back to HTTP and stores the model again.
 
 (Later visits, with the server stopped and after a browser restart, are tests/lite/test_offline.py.)
@@ -259,6 +259,31 @@ def test_the_kernel_searches_the_notebook_folder_last_and_still_imports_from_it(
     assert out["cwd"] == "/drive"
     assert out["path"][-1] == "" and out["path"].count("") == 1, out["path"]
     assert out["where"] == "/drive/beside_the_notebook.py"
+
+
+_COMPLETIONS = """
+import json
+import numpy as np
+from IPython.core.completer import provisionalcompleter
+ip = get_ipython()
+found = {}
+with provisionalcompleter():
+    for text in ["json.lo", "'abc'.upp", "np.aran", "import colle"]:
+        found[text] = sorted({c.text for c in ip.Completer.completions(text, len(text))})
+print(json.dumps({"jedi": ip.Completer.use_jedi, "found": found}))
+"""
+
+
+def test_completions_work_in_the_site_kernel(server, profile):
+    """Tab completion (IPython with jedi) still works with the stubs lite/build.py drops from
+    jedi's wheel (third-party packages the kernel lacks)."""
+    with lite_browser(profile) as browser, artifacts_on_failure(browser.page, "lite-complete"):
+        open_lite(browser.page, server, NOTEBOOK)
+        out = json.loads(kernel_run(browser.page, _COMPLETIONS).strip().splitlines()[-1])
+    assert out["jedi"] is True
+    found = out["found"]
+    assert "loads" in found["json.lo"] and "upper" in found["'abc'.upp"], found
+    assert "arange" in found["np.aran"] and "collections" in found["import colle"], found
 
 
 def test_cleared_storage_falls_back_to_http_and_stores_again(server, profile):
