@@ -440,15 +440,24 @@ def trim(out: Path) -> None:
     for path in (out / "build").glob("fa-*"):
         if path.suffix in {".eot", ".svg", ".ttf", ".woff"} and path.with_suffix(".woff2").exists():
             path.unlink()
+    if not _patch_kernel(out, {KERNEL_CDN_DEFAULT: KERNEL_LOCAL})[KERNEL_CDN_DEFAULT]:
+        sys.exit(f"the kernel extension no longer has the default {KERNEL_CDN_DEFAULT}: check it")
+
+
+def _patch_kernel(out: Path, replacements: dict[str, str]) -> dict[str, int]:
+    """Replace text in the Pyodide kernel extension's scripts and settings schemas; returns how
+    many times each text was found (the callers fail the build when the code has moved)."""
     kernel = out / "extensions" / "@jupyterlite" / "pyodide-kernel-extension" / "static"
-    patched = 0
+    found = dict.fromkeys(replacements, 0)
     for path in [*kernel.glob("*.js"), *kernel.glob("schema/*.json")]:
         text = path.read_text()
-        if KERNEL_CDN_DEFAULT in text:
-            path.write_text(text.replace(KERNEL_CDN_DEFAULT, KERNEL_LOCAL))
-            patched += 1
-    if not patched:
-        sys.exit(f"the kernel extension no longer has the default {KERNEL_CDN_DEFAULT}: check it")
+        patched = text
+        for old, new in replacements.items():
+            found[old] += text.count(old)
+            patched = patched.replace(old, new)
+        if patched != text:
+            path.write_text(patched)
+    return found
 
 
 # The kernel's working directory is /drive, the notebooks' folder in browser storage, and ''
@@ -471,14 +480,7 @@ KERNEL_PATCHES = {
 def search_notebook_folder_last(out: Path) -> int:
     """Patch the Pyodide kernel's worker to search '' (the notebook's folder) last, and not at
     all while it starts; returns the number of places patched."""
-    kernel = out / "extensions" / "@jupyterlite" / "pyodide-kernel-extension" / "static"
-    patched = dict.fromkeys(KERNEL_PATCHES, 0)
-    for path in kernel.glob("*.js"):
-        text = path.read_text()
-        for anchor, code in KERNEL_PATCHES.items():
-            patched[anchor] += text.count(anchor)
-            text = text.replace(anchor, anchor + code)
-        path.write_text(text)
+    patched = _patch_kernel(out, {anchor: anchor + code for anchor, code in KERNEL_PATCHES.items()})
     missing = [anchor for anchor, n in patched.items() if not n]
     if missing or len(set(patched.values())) > 1:
         sys.exit(f"the kernel worker's {missing or patched} changed: check lite/build.py")
