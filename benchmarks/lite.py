@@ -11,6 +11,11 @@ visit, also the bytes until that prediction and until the site was saved for off
 the numpy engine's prediction latency inside the browser (``Predictor.predict`` on a 280x280
 canvas) and a few mouse drawings, mouse-up to label.
 
+The baseline, in the same run: the same site with the kernel preloading only what JupyterLite's
+Pyodide kernel needs itself (IPython, ipykernel, jedi, micropip, piplite, ...: none of the
+tutorials' packages), opened twice in a fresh profile, open -> idle kernel: what any JupyterLite
+notebook waits for on this machine before its first cell can run.
+
 Usage: ``python -m benchmarks.lite [--drawings N] [--repeats N] [--write-modules]``.
 """
 
@@ -30,7 +35,7 @@ from ._common import markdown_table, write_results
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "lite"))
 sys.path.insert(0, str(ROOT / "lite"))
-from offline import site_bytes  # noqa: E402 (lite/ is not a package)
+from offline import KERNEL_PACKAGES, KERNEL_SETTINGS, finish, site_bytes  # noqa: E402 (lite/ is not a package)
 
 NOTEBOOK = "04_draw.ipynb"
 ONE = [(0.52, 0.15), (0.51, 0.5), (0.50, 0.85)]
@@ -141,6 +146,30 @@ print(json.dumps(sorted(
 """
 
 
+def _baseline(tmp: Path) -> list[float]:
+    """Seconds to an idle kernel, first and later visit, with only the kernel's own packages."""
+    from lite_site import copy_site, lite_browser, open_lite, static_server
+
+    site = copy_site(tmp / "baseline")
+    for config_path in [site / "jupyter-lite.json", site / "lab" / "jupyter-lite.json"]:
+        config = json.loads(config_path.read_text())
+        kernel = config["jupyter-config-data"].get("litePluginSettings", {}).get(KERNEL_SETTINGS)
+        if kernel:
+            kernel["loadPyodideOptions"]["packages"] = list(KERNEL_PACKAGES)
+            config_path.write_text(json.dumps(config))
+    finish(site, ROOT / ".cache" / "lite" / "compressed")  # the changed files' hashes
+    idle = []
+    with static_server(site) as server:
+        for _ in ("first", "later"):
+            with lite_browser(tmp / "baseline-profile", route=False) as browser:
+                idle.append(open_lite(browser.page, server, NOTEBOOK))
+                if len(idle) == 1:
+                    browser.page.wait_for_function(
+                        "() => window.mnistWidgetsSite.offline === 'saved'", timeout=300_000
+                    )
+    return idle
+
+
 def _write_modules(page, path: Path) -> int:
     from lite_site import kernel_run
 
@@ -188,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
                         out = kernel_run(browser.page, _LATENCY.format(repeats=args.repeats))
                         latency = json.loads(out.strip().splitlines()[-1])
                 visits.append(result)
+        baseline = _baseline(Path(tmp))
     if any(v["outside_requests"] for v in visits):
         print(f"requests to other hosts: {[v['outside_requests'] for v in visits]}")
         return 1
@@ -231,6 +261,11 @@ def main(argv: list[str] | None = None) -> int:
             )
             rows.append([f"{n} visit: saved for offline", saved, what])
     rows += [
+        [f"baseline, {n} visit: idle kernel", f"{t:.1f} s", "the same site, the kernel preloading "
+         "only JupyterLite's own packages: what any notebook waits for before its first cell"]
+        for n, t in zip(("first", "later"), baseline, strict=True)
+    ]  # fmt: skip
+    rows += [
         ["prediction in the browser", f"{predict['median_ms']:.1f} ms",
          f"median of {predict['runs']} (p90 {predict['p90_ms']:.1f} ms), {predict['backend']} "
          "engine, Predictor.predict on a 280x280 canvas"],
@@ -244,8 +279,11 @@ def main(argv: list[str] | None = None) -> int:
         " offline visit with the server stopped."
     )
     write_results(
-        "lite", {"sizes": sizes, "visits": visits, "predict": predict, "args": vars(args)}, table
-    )
+        "lite",
+        {"sizes": sizes, "visits": visits, "baseline_idle_s": baseline, "predict": predict,
+         "args": vars(args)},
+        table,
+    )  # fmt: skip
     return 0
 
 

@@ -29,9 +29,12 @@ LITE = Path(__file__).resolve().parent
 KERNEL_SETTINGS = "@jupyterlite/pyodide-kernel-extension:kernel"
 KERNEL_PYPI = Path("extensions/@jupyterlite/pyodide-kernel-extension/static/pypi")
 # What the Pyodide kernel installs itself when loadPyodideOptions.packages does not name it
-# (jupyterlite-pyodide-kernel 0.6.1: initPackageManager and initKernel).
+# (jupyterlite-pyodide-kernel 0.6.1: initPackageManager and initKernel), spelled as the kernel
+# spells them: it looks each up in that list as written (Pyodide's loadPackage, which preloads
+# them, takes any spelling), and one it misses it installs again with piplite on every start
+# (~0.1-0.15 s, most of it micropip's importlib.invalidate_caches()).
 KERNEL_PACKAGES: tuple[str, ...] = ("micropip", "piplite", "ssl", "sqlite3", "ipykernel", "comm")
-KERNEL_PACKAGES += ("pyodide-kernel", "jedi", "ipython")
+KERNEL_PACKAGES += ("pyodide_kernel", "jedi", "ipython")
 # Lock packages the tutorials import (their dependencies come along through the lock).
 TUTORIAL_PACKAGES = ("numpy", "pillow")
 NOT_PRECACHED = re.compile(r"(\.map|\.br|\.gz|\.LICENSE\.txt|/\.built-stamp)$|^service-worker\.js$")
@@ -154,8 +157,9 @@ def preload(out: Path, wheels: Iterable[Path] | None = None) -> list[str]:
     shutil.rmtree(out / "pypi", ignore_errors=True)
     shutil.rmtree(out / KERNEL_PYPI, ignore_errors=True)
 
-    packages = sorted({*KERNEL_PACKAGES, *TUTORIAL_PACKAGES, *added})
-    missing = [p for p in packages if p not in known]
+    spelled = {canonical(p): p for p in [*added, *TUTORIAL_PACKAGES, *KERNEL_PACKAGES]}
+    packages = sorted(spelled.values())  # one name each, the kernel's spelling where it has one
+    missing = [p for p in packages if canonical(p) not in known]
     if missing:
         raise SystemExit(f"preloaded packages missing from the lock: {missing}")
     for config_path in [out / "jupyter-lite.json", out / "lab" / "jupyter-lite.json"]:

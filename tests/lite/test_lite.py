@@ -29,6 +29,7 @@ from lite_site import (
     drag,
     kernel_run,
     lite_browser,
+    offline,  # lite/offline.py
     open_lite,
     output_with,
     run_all,
@@ -47,6 +48,10 @@ ZERO = [
     for t in [2 * math.pi * i / 24 for i in range(25)]
 ]
 SITE_SIZE_GOAL = 40_000_000  # bytes
+# the packages the kernel's worker installs itself unless loadPyodideOptions.packages names them
+# as written: initKernel's list, and initPackageManager's micropip and piplite
+_KERNEL_INSTALLS = re.compile(r'\.packages\|\|\[\],\w+=(\["[^\]]*\])')
+_MANAGER_INSTALLS = re.compile(r'\w\.includes\("([\w-]+)"\)\|\|await this\._pyodide')
 
 
 @pytest.fixture(scope="module")
@@ -122,8 +127,16 @@ def test_site_is_self_contained():
     # the kernel's and the tutorials' wheels are lock packages, preloaded while Pyodide starts
     wheels = {p.name.split("-")[0] for p in (SITE / "static" / "pyodide").glob("*.whl")}
     preloaded = kernel["loadPyodideOptions"]["packages"]
-    assert {"mnist-widgets", "ipycanvas", "piplite", "pyodide-kernel", "numpy"} <= set(preloaded)
-    assert set(preloaded) <= {n for n in lock["packages"]}
+    assert {"mnist-widgets", "ipycanvas", "piplite", "pyodide_kernel", "numpy"} <= set(preloaded)
+    assert {offline.canonical(p) for p in preloaded} <= set(lock["packages"])
+    # spelled as the kernel looks them up, or it installs them again with piplite on every start
+    worker = (SITE / "extensions" / "@jupyterlite" / "pyodide-kernel-extension").rglob("*.js")
+    required: set[str] = set()
+    for text in (p.read_text() for p in worker):
+        required.update(*(json.loads(names) for names in _KERNEL_INSTALLS.findall(text)))
+        required.update(_MANAGER_INSTALLS.findall(text))
+    assert {"pyodide_kernel", "ipython", "micropip"} <= required, "the kernel worker has changed"
+    assert required <= set(preloaded), sorted(required - set(preloaded))
     assert {"mnist_widgets", "ipycanvas", "ipywidgets", "comm", "urllib3"} <= wheels
     assert not {"httpx", "httpcore", "anyio", "h11"} & wheels  # one HTTP stack: urllib3
     size = sum(p.stat().st_size for p in SITE.rglob("*") if p.is_file())
