@@ -340,7 +340,8 @@ def main(argv: list[str] | None = None) -> int:
         "traced to pen strokes, 25-260 px tall, drawn stroke by stroke through "
         f"`DigitCanvas.draw_stroke`. Not classified (digit None): {refused['widget']} through the "
         f"widget, {refused['image']} from the image. Median time per drawing: "
-        f"{ms['widget']:.1f} ms through the widget (all its per-stroke predictions), "
+        f"{ms['widget']:.1f} ms through the widget (all its per-stroke predictions: "
+        f"{np.mean([len(d) for d in drawings]):.1f} strokes a drawing on average), "
         f"{ms['image']:.1f} ms for the image, {ms['before']:.1f} ms for the fixed brush."
     )
     if args.note:
@@ -355,6 +356,7 @@ def main(argv: list[str] | None = None) -> int:
             "by_height": bands,
             "not_classified": refused,
             "median_ms_per_drawing": ms,
+            "mean_strokes_per_drawing": float(np.mean([len(d) for d in drawings])),
             "mnist_test_accuracy": mnist,
         },
         table,
