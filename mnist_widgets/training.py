@@ -18,11 +18,14 @@ What :func:`train` adds to the article's ``model.fit``:
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import signal
 import sys
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -199,14 +202,15 @@ def train(
     extra = [_make_tqdm_progress(epochs, steps)] if mode == "notebook" else []
     start = time.perf_counter()
     try:
-        model.fit(
-            train_ds,
-            epochs=epochs,
-            validation_data=val_ds,
-            shuffle=False,  # the dataset shuffles itself, seeded
-            callbacks=[recorder, *extra, *callbacks],
-            verbose=0 if mode == "notebook" else mode,
-        )
+        with _ctrl_c_between_batches() as stopper:
+            model.fit(
+                train_ds,
+                epochs=epochs,
+                validation_data=val_ds,
+                shuffle=False,  # the dataset shuffles itself, seeded
+                callbacks=[recorder, *extra, *stopper, *callbacks],
+                verbose=0 if mode == "notebook" else mode,
+            )
     except KeyboardInterrupt:
         result.interrupted = True
         print(f"\nInterrupted after {result.epochs_completed} epoch(s).", file=sys.stderr)
@@ -394,6 +398,38 @@ def _in_notebook() -> bool:
 
 
 # Callback classes are built inside functions: their base class needs Keras, imported lazily.
+
+
+@contextlib.contextmanager
+def _ctrl_c_between_batches() -> Iterator[list[Any]]:
+    """Ctrl-C during ``fit`` raises KeyboardInterrupt at the end of the current batch, from a
+    callback, instead of wherever the signal lands: inside TensorFlow's native code it could
+    crash the process (a real SIGINT to ``mnist-widgets train`` once ended in a segmentation
+    fault, losing the best weights). A second Ctrl-C interrupts at once. Yields the callbacks to
+    add; none (Python's own Ctrl-C) off the main thread or under another SIGINT handler."""
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
+        yield []
+        return
+    pending: list[bool] = []
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        if pending:
+            raise KeyboardInterrupt
+        pending.append(True)
+
+    class StopBetweenBatches(keras().callbacks.Callback):  # type: ignore[misc]  # no types
+        def on_train_batch_end(self, batch: int, logs: dict[str, float] | None = None) -> None:
+            if pending:
+                raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield [StopBetweenBatches()]
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _make_recorder(result: TrainHistory, monitor: str) -> Any:

@@ -171,6 +171,27 @@ def test_cli_checks_arguments_before_loading_data(tmp_path, capsys, extra, messa
     assert "no MNIST data" not in err
 
 
+def test_a_signal_mid_batch_stops_at_the_batch_end_and_restores_the_handler(small_test):
+    """A real SIGINT while a batch runs: the batch finishes (the interrupt is raised between
+    batches, never inside TensorFlow's native code), then training stops as for Ctrl-C."""
+
+    class Signal(keras().callbacks.Callback):
+        at: int | None = None
+
+        def on_train_batch_begin(self, batch, logs=None):
+            if batch == 1 and self.at is None:
+                self.at = int(self.model.optimizer.iterations.numpy())
+                signal.raise_signal(signal.SIGINT)
+
+    sent = Signal()
+    model, history = train(
+        epochs=3, subset=1000, seed=3, data=small_test, verbose=0, callbacks=[sent]
+    )
+    assert history.interrupted and history.epochs_completed == 0
+    assert int(model.optimizer.iterations.numpy()) == sent.at + 1  # the batch under way ran
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
 @pytest.mark.slow
 def test_cli_real_ctrl_c_saves_the_best_weights_and_exits_130(tmp_path):
     """A real SIGINT to the training process, as a user pressing Ctrl-C in a terminal."""
