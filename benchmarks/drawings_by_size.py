@@ -155,13 +155,11 @@ def digit_strokes(
     The keywords are the tracer's parameters (the module constants), there to measure others
     (``scripts/trace_fidelity.py --sweep``).
     """
-    big = np.asarray(
-        Image.fromarray(digit.astype(np.float32) / 255, mode="F").resize(
-            (28 * UP, 28 * UP), Image.Resampling.BILINEAR
-        )
-    )
-    mask = big >= ink
-    skeleton = thin(_open_blots(mask, blot_core, blot_cut, blot_far))
+    mask = upscale(digit) >= ink
+    skeleton = thin(mask)
+    opened = _open_blots(mask, skeleton, blot_core, blot_cut, blot_far)
+    if opened is not mask:  # blots were cut out: thin what is left
+        skeleton = thin(opened)
     pieces, n = ndimage.label(mask, np.ones((3, 3), bool))
     area = np.bincount(pieces.ravel())
     # thinning wipes out a piece as wide as it is long (a dot, a short thick dash): its deepest
@@ -172,6 +170,12 @@ def digit_strokes(
     paths = trace(skeleton)
     dots = {k for k, path in enumerate(paths) if area[pieces[path[0]]] >= speck}
     return [[(float(c), float(r)) for r, c in p] for p in _prune(paths, spur, dots)]
+
+
+def upscale(digit: np.ndarray) -> np.ndarray:
+    """A 28x28 uint8 digit as float ink in [0, 1] at the tracer's 4x scale (bilinear)."""
+    image = Image.fromarray(digit.astype(np.float32) / 255, mode="F")
+    return np.asarray(image.resize((28 * UP, 28 * UP), Image.Resampling.BILINEAR))
 
 
 def _prune(paths: list[Path], spur: int, dots: set[int]) -> list[Path]:
@@ -197,8 +201,11 @@ def _prune(paths: list[Path], spur: int, dots: set[int]) -> list[Path]:
     return kept or [max(paths, key=len)]
 
 
-def _open_blots(mask: np.ndarray, blot_core: float, blot_cut: float, blot_far: float) -> np.ndarray:
-    """``mask`` with the cores of ink blots (filled loops) cut out, so that thinning rings them.
+def _open_blots(
+    mask: np.ndarray, skeleton: np.ndarray, blot_core: float, blot_cut: float, blot_far: float
+) -> np.ndarray:
+    """``mask`` with the cores of ink blots (filled loops) cut out, so that thinning rings them
+    (``skeleton``: the mask's own; ``mask`` itself is returned when there is nothing to cut).
 
     A core is ink deeper than ``blot_core`` half stroke widths (the median depth of the
     skeleton); the ink deeper than ``blot_cut`` round it is cut out, but only if the skeleton
@@ -207,7 +214,6 @@ def _open_blots(mask: np.ndarray, blot_core: float, blot_cut: float, blot_far: f
     deep too, but a pen along the skeleton covers it: cutting it out traced a small loop or a
     chord there, in 3s, 5s and 7s as well.)
     """
-    skeleton = thin(mask)
     depth = ndimage.distance_transform_edt(mask)
     half_width = float(np.median(depth[skeleton]))
     core = depth > blot_core * half_width
@@ -325,6 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     raw = predictor.predict_batch((x_test / 255.0).astype(np.float32), preprocessed=True)
     mnist = float(np.mean(np.array([p.digit for p in raw]) == y_test))
     ms = {w: statistics.median(seconds[w]) * 1000 for w in ways}
+    strokes_per_drawing = float(np.mean([len(d) for d in drawings]))
     table = markdown_table(
         [
             "drawing height",
@@ -341,7 +348,7 @@ def main(argv: list[str] | None = None) -> int:
         f"`DigitCanvas.draw_stroke`. Not classified (digit None): {refused['widget']} through the "
         f"widget, {refused['image']} from the image. Median time per drawing: "
         f"{ms['widget']:.1f} ms through the widget (all its per-stroke predictions: "
-        f"{np.mean([len(d) for d in drawings]):.1f} strokes a drawing on average), "
+        f"{strokes_per_drawing:.1f} strokes a drawing on average), "
         f"{ms['image']:.1f} ms for the image, {ms['before']:.1f} ms for the fixed brush."
     )
     if args.note:
@@ -356,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
             "by_height": bands,
             "not_classified": refused,
             "median_ms_per_drawing": ms,
-            "mean_strokes_per_drawing": float(np.mean([len(d) for d in drawings])),
+            "mean_strokes_per_drawing": strokes_per_drawing,
             "mnist_test_accuracy": mnist,
         },
         table,

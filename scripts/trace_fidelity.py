@@ -49,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repositor
 
 import mnist_widgets as mw
 from benchmarks import drawings_by_size as tracer
-from benchmarks.drawings_by_size import UP, digit_strokes
+from benchmarks.drawings_by_size import UP, digit_strokes, upscale
 from mnist_widgets.strokes import ink_skeleton, stroke_width, thin
 
 REFERENCE = 0.3  # the digit's ink: the 4x bilinear digit at this level (the first tracer's mask)
@@ -74,12 +74,6 @@ SWEEP: dict[str, tuple[float, ...]] = {
     "spur": (4, 10, 16),
     "speck": (10**9,),
 }
-
-
-def upscale(digit: np.ndarray) -> np.ndarray:
-    """A 28x28 uint8 digit as float ink in [0, 1] at the tracer's 4x scale (bilinear)."""
-    image = Image.fromarray(digit.astype(np.float32) / 255, mode="F")
-    return np.asarray(image.resize((28 * UP, 28 * UP), Image.Resampling.BILINEAR))
 
 
 def rasterise(strokes: Sequence[Stroke], shape: tuple[int, int]) -> np.ndarray:
