@@ -171,9 +171,8 @@ def train(
     if seed is not None:
         k.utils.set_random_seed(seed)
     (x_all, y_all), (x_test, y_test) = data if data is not None else load_mnist(data_dir)
-    order = np.random.default_rng(seed).permutation(len(x_all))[:subset]
-    n_val = round(len(order) * validation_split)
-    val_rows, train_rows = np.sort(order[:n_val]), order[n_val:]
+    val_rows, train_rows = split_rows(len(x_all), seed, validation_split, subset)
+    n_val = len(val_rows)
 
     one_hot = label_smoothing > 0
     variants = _pen_variants(x_all, seed) if recipe == "pen" else None
@@ -233,6 +232,20 @@ def train(
         float(v) for v in model.evaluate(test_ds, verbose=0, return_dict=False)
     )
     return model, result
+
+
+def split_rows(
+    n: int, seed: int | None, validation_split: float = 0.15, subset: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The rows :func:`train` validates on (sorted) and trains on (shuffled), of ``n`` images.
+
+    The same ``seed``, ``validation_split`` and ``subset`` give the same rows, so a script can
+    evaluate on exactly the digits a seeded training run held out
+    (``split_rows(60_000, seed=1)[0]`` for the shipped model's commands).
+    """
+    order = np.random.default_rng(seed).permutation(n)[:subset]
+    n_val = round(len(order) * validation_split)
+    return np.sort(order[:n_val]), order[n_val:]
 
 
 def _check_args(

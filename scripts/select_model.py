@@ -29,9 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repositor
 import mnist_widgets as mw
 from benchmarks.drawings_by_size import BANDS, digit_strokes, mouse_drawings
 from mnist_widgets.preprocessing import PEN_FRACTION, prepare_strokes
+from mnist_widgets.training import split_rows
 
-SEED = 1  # the training seed whose validation rows are held out
-VALIDATION = 9000  # 15 % of 60,000: train()'s default validation split
+SEED = 1  # the training seed whose validation rows are held out (train()'s default 15 %: 9,000)
 
 
 def _digits(predictor: mw.Predictor, inputs: np.ndarray) -> np.ndarray:
@@ -45,7 +45,7 @@ def main() -> None:
         "--seeds", default="100,101", help="drawing seeds, comma-separated: one set each (100,101)"
     )
     parser.add_argument(
-        "--rows", type=int, default=VALIDATION, help="held-out digits drawn per seed (all 9000)"
+        "--rows", type=int, default=None, help="held-out digits drawn per seed (all 9,000)"
     )
     parser.add_argument(
         "--pen", type=float, default=PEN_FRACTION, help=f"pen / drawing size ({PEN_FRACTION})"
@@ -57,10 +57,10 @@ def main() -> None:
     )
     args = parser.parse_args()
     (x, y), (x_test, y_test) = mw.load_mnist()
-    held_out = np.sort(np.random.default_rng(SEED).permutation(len(x))[:VALIDATION])
+    held_out, _ = split_rows(len(x), SEED)
     x_held, x_test = (x[held_out] / 255).astype(np.float32), (x_test / 255).astype(np.float32)
     rows = held_out
-    if args.rows < VALIDATION:
+    if args.rows is not None and args.rows < len(held_out):
         rows = held_out[np.random.default_rng(7).choice(len(held_out), args.rows, replace=False)]
     inputs, labels, heights = [], [], []
     for seed in (int(s) for s in args.seeds.split(",")):

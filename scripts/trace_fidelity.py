@@ -51,6 +51,7 @@ import mnist_widgets as mw
 from benchmarks import drawings_by_size as tracer
 from benchmarks.drawings_by_size import UP, digit_strokes, upscale
 from mnist_widgets.strokes import ink_skeleton, stroke_width, thin
+from mnist_widgets.training import split_rows
 
 REFERENCE = 0.3  # the digit's ink: the 4x bilinear digit at this level (the first tracer's mask)
 PIXEL = UP  # one MNIST pixel at the tracer's scale
@@ -59,7 +60,6 @@ MIN_HOLE = 3 * MIN_AREA  # nor holes smaller than three (a pen of the digit's wi
 UNCOVERED = 0.05  # a digit with more of its ink uncovered has lost a stroke
 LOOPLESS = (1, 3, 5, 7)  # digits with no loop: a loop traced round ink in one is always wrong
 SEED = 1  # the training seed whose validation rows are held out (as scripts/select_model.py)
-VALIDATION = 9000
 _EIGHT = np.ones((3, 3), bool)
 
 Stroke = Sequence[tuple[float, float]]
@@ -145,8 +145,8 @@ def measure(digit: np.ndarray, strokes: Sequence[Stroke]) -> dict[str, float]:
 
 def training_rows(n: int, seed: int) -> np.ndarray:
     """``n`` training rows (sorted) drawn with ``seed``, none of them held out for validation."""
-    held_out = np.random.default_rng(SEED).permutation(60_000)[:VALIDATION]
-    rest = np.setdiff1d(np.arange(60_000), held_out)
+    _, rest = split_rows(60_000, SEED)
+    rest = np.sort(rest)
     return np.sort(np.random.default_rng(seed).choice(rest, size=n, replace=False))
 
 

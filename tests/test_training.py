@@ -13,7 +13,7 @@ import pytest
 
 from mnist_widgets._tf import keras, tensorflow
 from mnist_widgets.errors import ConfigError
-from mnist_widgets.training import augment_batch, train
+from mnist_widgets.training import augment_batch, split_rows, train
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +37,22 @@ def test_short_run_on_a_subset_clearly_learns(mnist, capsys):
     # the notebook progress: one summary line per epoch, no per-batch lines
     err = capsys.readouterr().err
     assert "epoch 1/2: " in err and "epoch 2/2: " in err
+
+
+def test_split_rows_are_the_rows_train_validates_on(small_test):
+    """Scripts evaluate on a seeded run's held-out digits through split_rows: they must be the
+    rows train() validated on (one epoch: the returned weights are the ones validated)."""
+    (x, y), _ = small_test
+    model, history = train(
+        epochs=1, subset=1000, seed=3, data=small_test, verbose=0, label_smoothing=0
+    )
+    val_rows, train_rows = split_rows(len(x), 3, subset=1000)
+    assert len(val_rows) == history.validation_samples == 150
+    assert len(train_rows) == history.train_samples and not set(val_rows) & set(train_rows)
+    probs = model.predict(x[val_rows, :, :, None] / np.float32(255), verbose=0)
+    truth = probs[np.arange(len(val_rows)), y[val_rows]]
+    assert np.mean(probs.argmax(axis=1) == y[val_rows]) == pytest.approx(history.best_val_accuracy)
+    assert np.mean(-np.log(truth)) == pytest.approx(history.history["val_loss"][0], rel=1e-4)
 
 
 def test_same_seed_same_run(small_test):
