@@ -37,7 +37,7 @@ from ._common import markdown_table, write_results
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "lite"))
 sys.path.insert(0, str(ROOT / "lite"))
-from offline import KERNEL_PACKAGES, KERNEL_SETTINGS, finish, site_bytes  # noqa: E402 (lite/ is not a package)
+from offline import KERNEL_PACKAGES, set_preloaded, site_bytes  # noqa: E402 (lite/ is not a package)
 
 NOTEBOOK = "04_draw.ipynb"
 ONE = [(0.52, 0.15), (0.51, 0.5), (0.50, 0.85)]
@@ -152,15 +152,7 @@ def _baseline_site(tmp: Path) -> Path:
     """A copy of the site whose kernel preloads only the packages JupyterLite's kernel needs."""
     from lite_site import copy_site
 
-    site = copy_site(tmp / "baseline")
-    for config_path in [site / "jupyter-lite.json", site / "lab" / "jupyter-lite.json"]:
-        config = json.loads(config_path.read_text())
-        kernel = config["jupyter-config-data"].get("litePluginSettings", {}).get(KERNEL_SETTINGS)
-        if kernel:
-            kernel["loadPyodideOptions"]["packages"] = list(KERNEL_PACKAGES)
-            config_path.write_text(json.dumps(config))
-    finish(site, ROOT / ".cache" / "lite" / "compressed")  # the changed files' hashes
-    return site
+    return copy_site(tmp / "baseline", edit=lambda site: set_preloaded(site, KERNEL_PACKAGES))
 
 
 def _idle(browser, server) -> float:

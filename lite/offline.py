@@ -162,6 +162,15 @@ def preload(out: Path, wheels: Iterable[Path] | None = None) -> list[str]:
     missing = [p for p in packages if canonical(p) not in known]
     if missing:
         raise SystemExit(f"preloaded packages missing from the lock: {missing}")
+    set_preloaded(out, packages)
+    return packages
+
+
+def set_preloaded(out: Path, packages: Sequence[str]) -> None:
+    """Tell the site's kernel to load ``packages`` from the lock at start, and nothing by piplite.
+
+    The kernel settings go in the root ``jupyter-lite.json`` and in any app's that has its own.
+    """
     for config_path in [out / "jupyter-lite.json", out / "lab" / "jupyter-lite.json"]:
         config = json.loads(config_path.read_text())
         data = config.setdefault("jupyter-config-data", {})
@@ -170,12 +179,11 @@ def preload(out: Path, wheels: Iterable[Path] | None = None) -> list[str]:
         settings = data.setdefault("litePluginSettings", {}).setdefault(KERNEL_SETTINGS, {})
         settings["pipliteUrls"] = []
         settings["loadPyodideOptions"] = {
-            "packages": packages,
+            "packages": list(packages),
             # resolved against the site's base URL by the kernel extension
             "lockFileURL": "./static/pyodide/pyodide-lock.json",
         }
         config_path.write_text(json.dumps(config, indent=2, sort_keys=True))
-    return packages
 
 
 def relock(out: Path) -> None:

@@ -22,7 +22,7 @@ import socketserver
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -273,8 +273,9 @@ def kernel_run(page: Any, code: str, *, timeout: float = 120.0) -> str:
     return page.evaluate(_EXECUTE_JS, code)
 
 
-def copy_site(dest: Path) -> Path:
-    """A fresh copy of the built site to serve (tests delete parts of it)."""
+def copy_site(dest: Path, edit: Callable[[Path], object] | None = None) -> Path:
+    """A fresh copy of the built site to serve (tests delete parts of it); ``edit(dest)`` changes
+    it before its service worker's hashes are written."""
     if not (SITE / "jupyter-lite.json").exists():
         raise FileNotFoundError(f"{SITE} is not built: run `make lite`")
     shutil.copytree(SITE, dest)
@@ -283,7 +284,9 @@ def copy_site(dest: Path) -> Path:
     data = json.loads(config.read_text())
     data["jupyter-config-data"]["exposeAppInBrowser"] = "true"
     config.write_text(json.dumps(data))
-    offline.finish(dest, REPO_ROOT / ".cache" / "lite" / "compressed")  # the changed file's hash
+    if edit is not None:
+        edit(dest)
+    offline.finish(dest, REPO_ROOT / ".cache" / "lite" / "compressed")  # the changed files' hashes
     return dest
 
 
