@@ -33,19 +33,22 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urljoin, urlsplit
 
-import urllib3
-from urllib3 import BaseHTTPResponse
-from urllib3.exceptions import HTTPError as Urllib3Error
-from urllib3.exceptions import ProtocolError, ProxyError, ProxySchemeUnknown
-from urllib3.exceptions import TimeoutError as Urllib3Timeout
-
-try:  # on CPython (a dependency there); Pyodide's browser verifies certificates itself
-    import certifi
-except ImportError:  # pragma: no cover - Pyodide
-    certifi = None  # type: ignore[assignment]  # None stands in for the module Pyodide lacks
-
 from ._env import ENV_OFFLINE, offline
 from ._env import in_browser as _in_browser
+from ._lazy import installed_only
+
+with installed_only():  # urllib3's optional modules are never in the notebook's folder
+    import urllib3
+    from urllib3 import BaseHTTPResponse
+    from urllib3.exceptions import HTTPError as Urllib3Error
+    from urllib3.exceptions import ProtocolError, ProxyError, ProxySchemeUnknown
+    from urllib3.exceptions import TimeoutError as Urllib3Timeout
+
+    try:  # on CPython (a dependency there); Pyodide's browser verifies certificates itself
+        import certifi
+    except ImportError:  # pragma: no cover - Pyodide
+        certifi = None  # type: ignore[assignment]  # None stands in for the module Pyodide lacks
+
 from ._validators import Validators
 from .errors import ConfigError, DownloadError, MnistWidgetsError, ModelFormatError, OfflineError
 from .tfjs.artifacts import (

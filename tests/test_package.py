@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import ast
+import importlib
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 import mnist_widgets as mw
 
@@ -84,3 +87,29 @@ def _type_checking_imports(path: Path) -> dict[str, str]:
 def test_the_lazy_exports_and_the_type_checking_imports_are_the_same_table():
     # Type checkers and IDEs read the TYPE_CHECKING block; users get _EXPORTS: one may not drift.
     assert _type_checking_imports(Path(mw.__file__)) == mw._EXPORTS
+
+
+def test_installed_only_skips_the_working_directory_in_the_browser_alone(tmp_path, monkeypatch):
+    """In JupyterLite '' (the notebook's folder) is browser storage: every miss there is a round
+    trip, so the download stack imports with '' off sys.path (mnist_widgets._http)."""
+    from mnist_widgets._lazy import installed_only
+
+    (tmp_path / "beside_the_notebook_mw.py").write_text("X = 1")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", ["/nowhere", "", *sys.path[1:]])
+    monkeypatch.delitem(sys.modules, "beside_the_notebook_mw", raising=False)
+    importlib.invalidate_caches()
+    with installed_only():  # on CPython: nothing changes
+        assert sys.path[1] == ""
+        importlib.import_module("beside_the_notebook_mw")
+    del sys.modules["beside_the_notebook_mw"]
+
+    monkeypatch.setattr(sys, "platform", "emscripten")  # what in_browser() tests
+    path = list(sys.path)
+    with installed_only(), pytest.raises(ModuleNotFoundError):
+        assert "" not in sys.path
+        importlib.import_module("beside_the_notebook_mw")
+    assert sys.path == path  # '' back where it was
+    with pytest.raises(RuntimeError), installed_only():
+        raise RuntimeError  # an import that fails puts it back too
+    assert sys.path == path

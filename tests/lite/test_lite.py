@@ -19,13 +19,11 @@ import math
 import os
 import re
 from fnmatch import fnmatch
-from pathlib import Path
 
 import pytest
 from lite_site import (
     SITE,
     artifacts_on_failure,
-    copy_site,
     drag,
     kernel_run,
     lite_browser,
@@ -33,7 +31,6 @@ from lite_site import (
     open_lite,
     output_with,
     run_all,
-    static_server,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(600)]
@@ -52,22 +49,6 @@ SITE_SIZE_GOAL = 40_000_000  # bytes
 # as written: initKernel's list, and initPackageManager's micropip and piplite
 _KERNEL_INSTALLS = re.compile(r'\.packages\|\|\[\],\w+=(\["[^\]]*\])')
 _MANAGER_INSTALLS = re.compile(r'\w\.includes\("([\w-]+)"\)\|\|await this\._pyodide')
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory) -> Path:
-    return copy_site(tmp_path_factory.mktemp("lite") / "site")
-
-
-@pytest.fixture(scope="module")
-def server(site):
-    with static_server(site) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def profile(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("chromium-profile")
 
 
 def _visit(browser, server, *, expect_source: str, draw_zero: bool = True) -> None:
@@ -211,14 +192,11 @@ def test_first_visit_downloads_stores_and_draws(server, profile):
     assert "/models/mnist/model.json" in server.paths()
 
 
-# A store hit in the kernel, with every /drive call recorded: in the browser each file-system
-# call on /drive is a synchronous request the service worker hands to the page's storage.
-_STORE_HIT = """
-import js, json
-import mnist_widgets as mw
-store = mw.ModelStore("model-store")
-url = str(js.location.href).split("/extensions/")[0] + "/models/mnist/model.json"
-mw.Predictor.from_url(url, cache="mnist", store=store, strategy="network-first")  # imports
+# Records every /drive call the kernel makes from here on in js.driveCalls: in the browser each
+# file-system call on /drive is a synchronous request the service worker hands to the page's
+# storage.
+_RECORD_DRIVE_CALLS = """
+import js
 js.eval('''
 self.driveCalls = [];
 const send = XMLHttpRequest.prototype.send;
@@ -230,9 +208,23 @@ XMLHttpRequest.prototype.send = function (body) {
   return send.apply(this, arguments);
 };
 ''')
+"""
+
+# A store hit in the kernel, with every /drive call recorded.
+_STORE_HIT = (
+    """
+import js, json
+import mnist_widgets as mw
+store = mw.ModelStore("model-store")
+url = str(js.location.href).split("/extensions/")[0] + "/models/mnist/model.json"
+mw.Predictor.from_url(url, cache="mnist", store=store, strategy="network-first")  # imports
+"""
+    + _RECORD_DRIVE_CALLS
+    + """
 again = mw.Predictor.from_url(url, cache="mnist", store=store, strategy="network-first")
 print(json.dumps({"source": again.fetch_result.source, "calls": list(js.driveCalls)}))
 """
+)
 
 
 def test_a_store_hit_reads_each_file_once_and_writes_only_its_last_use(server, profile):
@@ -251,27 +243,37 @@ def test_a_store_hit_reads_each_file_once_and_writes_only_its_last_use(server, p
     assert len(calls) <= 20, calls  # 18 measured; 58 before
 
 
-_FOLDER_LAST = """
+_FOLDER_LAST = (
+    """
 import importlib, json, os, sys
+"""
+    + _RECORD_DRIVE_CALLS
+    + """
+import mnist_widgets.loader  # the download stack: urllib3 tries 13 modules Pyodide lacks
+stack_calls = list(js.driveCalls)
 with open("beside_the_notebook.py", "w") as f:  # in /drive: the notebook's folder
     f.write("WHERE = __file__")
 importlib.invalidate_caches()
 import beside_the_notebook
-print(json.dumps({"cwd": os.getcwd(), "path": sys.path, "where": beside_the_notebook.WHERE}))
+print(json.dumps({"cwd": os.getcwd(), "path": sys.path, "where": beside_the_notebook.WHERE,
+                  "stack_calls": stack_calls}))
 os.remove("beside_the_notebook.py")
 """
+)
 
 
 def test_the_kernel_searches_the_notebook_folder_last_and_still_imports_from_it(server, profile):
     """The site's kernel puts '' (its cwd, /drive in browser storage) last on sys.path, so
-    installed modules import without a round trip to the page's storage (lite/build.py); a
-    module saved beside the notebook still imports."""
+    installed modules import without a round trip to the page's storage (lite/build.py), and
+    the download stack's optional imports skip it (13 round trips before); a module saved beside
+    the notebook still imports."""
     with lite_browser(profile) as browser, artifacts_on_failure(browser.page, "lite-path"):
         open_lite(browser.page, server, NOTEBOOK)
         out = json.loads(kernel_run(browser.page, _FOLDER_LAST).strip().splitlines()[-1])
     assert out["cwd"] == "/drive"
     assert out["path"][-1] == "" and out["path"].count("") == 1, out["path"]
     assert out["where"] == "/drive/beside_the_notebook.py"
+    assert out["stack_calls"] == []
 
 
 _COMPLETIONS = """

@@ -16,20 +16,17 @@ it needs only the site's pages, wheels and browser storage).
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 from lite_site import (
     SITE,
     artifacts_on_failure,
-    copy_site,
     drag,
     lite_browser,
     notebook_outputs,
     open_lite,
     output_with,
     run_all,
-    static_server,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(900)]
@@ -41,22 +38,6 @@ NOTEBOOK = "05_teach.ipynb"
 #: a 1 with a long flag, as fractions of the canvas: up from the lower left, then straight down
 FLAGGED_ONE = [(0.32, 0.42), (0.56, 0.16), (0.56, 0.52), (0.56, 0.86)]
 LAST_OUTPUT = "reloaded cache://mnist-mine offline; same answers as before saving: True"
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory) -> Path:
-    return copy_site(tmp_path_factory.mktemp("lite-teach") / "site")
-
-
-@pytest.fixture(scope="module")
-def server(site):
-    with static_server(site) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def profile(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("chromium-profile-teach")
 
 
 def _wait_for_the_last_cell(page) -> None:

@@ -26,14 +26,12 @@ from lite_site import (
     REPO_ROOT,
     SITE,
     artifacts_on_failure,
-    copy_site,
     drag,
     lite_browser,
     open_lite,
     output_with,
     run_all,
     run_walkthrough_03,
-    static_server,
 )
 
 sys.path.insert(0, str(REPO_ROOT / "lite"))
@@ -47,22 +45,6 @@ if not (SITE / "service-worker.js").exists():
 NOTEBOOK = "04_draw.ipynb"
 ONE = [(0.52, 0.15), (0.51, 0.5), (0.50, 0.85)]
 CACHES_JS = "async () => (await caches.keys()).filter((k) => k.startsWith('mnist-widgets-site-'))"
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return copy_site(tmp_path_factory.mktemp("offline") / "site")
-
-
-@pytest.fixture(scope="module")
-def server(site: Path) -> Any:
-    with static_server(site) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def profile(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("offline-profile")
 
 
 def rotate_model(model_dir: Path) -> None:
