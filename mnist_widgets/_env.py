@@ -15,8 +15,10 @@ the switches without importing the download stack.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
 
 from .errors import ConfigError
 
@@ -30,6 +32,28 @@ OFFLINE_OFF = ("", "0", "false", "no", "off")
 def in_browser() -> bool:
     """Whether this Python runs in the browser (Pyodide, the JupyterLite kernel)."""
     return sys.platform == "emscripten"
+
+
+@contextlib.contextmanager
+def installed_only() -> Iterator[None]:
+    """In the browser, imports inside look in installed packages only, not in ``''`` (the
+    working directory); elsewhere nothing changes.
+
+    In JupyterLite ``''`` is the notebook's folder in browser storage (the site puts it last on
+    ``sys.path``), and each module looked for there and not found costs a synchronous round
+    trip to the page's storage: urllib3 tries 13 optional modules it does without (brotli,
+    zstandard, certifi, ...), 13 round trips on every visit. Pyodide runs no threads, so no
+    other import sees the shorter path.
+    """
+    if not in_browser() or "" not in sys.path:
+        yield
+        return
+    at = sys.path.index("")
+    del sys.path[at]
+    try:
+        yield
+    finally:
+        sys.path.insert(min(at, len(sys.path)), "")
 
 
 def offline() -> bool:

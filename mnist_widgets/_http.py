@@ -33,9 +33,8 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urljoin, urlsplit
 
-from ._env import ENV_OFFLINE, offline
+from ._env import ENV_OFFLINE, installed_only, offline
 from ._env import in_browser as _in_browser
-from ._lazy import installed_only
 
 with installed_only():  # urllib3's optional modules are never in the notebook's folder
     import urllib3

@@ -92,7 +92,7 @@ def test_the_lazy_exports_and_the_type_checking_imports_are_the_same_table():
 def test_installed_only_skips_the_working_directory_in_the_browser_alone(tmp_path, monkeypatch):
     """In JupyterLite '' (the notebook's folder) is browser storage: every miss there is a round
     trip, so the download stack imports with '' off sys.path (mnist_widgets._http)."""
-    from mnist_widgets._lazy import installed_only
+    from mnist_widgets._env import installed_only
 
     (tmp_path / "beside_the_notebook_mw.py").write_text("X = 1")
     monkeypatch.chdir(tmp_path)
