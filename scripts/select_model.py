@@ -1,7 +1,7 @@
 """Compare candidate models on pen drawings without touching the MNIST test set.
 
 Usage: python scripts/select_model.py MODEL [MODEL ...] [--seeds 100,101] [--rows N] [--pen F]
-       [--explain]
+       [--explain] [--average] [--faithful]
        (MODEL: a TF.js directory or "shipped")
 
 benchmarks/drawings_by_size.py measures the shipped model on MNIST *test* digits drawn as pen
@@ -14,6 +14,10 @@ drawings it reads right and the first model reads wrong and the other way round 
 on 18,000 drawings one drawing is 0.006 %, but two models differ on only a few dozen), and MNIST
 test accuracy (the card's constraint, not a selection score). The drawings are inked as the widget
 inks strokes (:func:`~mnist_widgets.preprocessing.prepare_strokes`), at ``--pen``.
+
+``--average`` adds a row for the models' probabilities averaged (an ensemble); ``--faithful``
+splits each model's drawings by whether the digit's trace is faithful by the model-free test of
+``scripts/trace_fidelity.py`` (what a perfect tracer would leave to the model).
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository's benchmarks/
 
+from trace_fidelity import evaluate, faithful  # scripts/, this script's directory
+
 import mnist_widgets as mw
 from benchmarks.drawings_by_size import BANDS, digit_strokes, mouse_drawings
 from mnist_widgets.preprocessing import PEN_FRACTION, prepare_strokes
@@ -36,6 +42,16 @@ SEED = 1  # the training seed whose validation rows are held out (train()'s defa
 
 def _digits(predictor: mw.Predictor, inputs: np.ndarray) -> np.ndarray:
     return np.array([p.digit for p in predictor.predict_batch(inputs, preprocessed=True)])
+
+
+def _probabilities(predictor: mw.Predictor, inputs: np.ndarray) -> np.ndarray:
+    """(N, 10); all zeros for a drawing that is not classified."""
+    return np.stack([p.probabilities for p in predictor.predict_batch(inputs, preprocessed=True)])
+
+
+def _read(probabilities: np.ndarray) -> np.ndarray:
+    """The digits read, -1 where nothing was classified."""
+    return np.where(probabilities.any(axis=1), probabilities.argmax(axis=1), -1)
 
 
 def main() -> None:
@@ -54,6 +70,14 @@ def main() -> None:
         "--explain",
         action="store_true",
         help="also say where the first model's errors come from (the digit, the trace, the mouse)",
+    )
+    parser.add_argument(
+        "--average", action="store_true", help="also the models' probabilities averaged"
+    )
+    parser.add_argument(
+        "--faithful",
+        action="store_true",
+        help="also each model's accuracy on drawings of faithful traces, and on the others",
     )
     args = parser.parse_args()
     (x, y), (x_test, y_test) = mw.load_mnist()
@@ -79,17 +103,36 @@ def main() -> None:
         + " | vs the first: fixed / broken | MNIST test |"
     )
     print("|---" * (len(BANDS) + 5) + "|")
+    good = None
+    if args.faithful:
+        good = np.tile(faithful(evaluate(x[rows], y[rows])), len(labels))
     first = None
-    for name in args.models:
-        predictor = mw.Predictor(None if name == "shipped" else name)
-        validation = np.mean(_digits(predictor, x_held) == y[held_out])
-        ok = _digits(predictor, drawn) == label
+    summed = {"validation": 0.0, "drawn": 0.0, "test": 0.0}
+    for name in [*args.models, *(["averaged"] if args.average else [])]:
+        if name == "averaged":
+            probs = {k: v / len(args.models) for k, v in summed.items()}
+        else:
+            predictor = mw.Predictor(None if name == "shipped" else name)
+            probs = {
+                "validation": _probabilities(predictor, x_held),
+                "drawn": _probabilities(predictor, drawn),
+                "test": _probabilities(predictor, x_test),
+            }
+            summed = {k: summed[k] + v for k, v in probs.items()}
+        validation = np.mean(_read(probs["validation"]) == y[held_out])
+        ok = _read(probs["drawn"]) == label
         first = ok if first is None else first
         by_band = [ok[(height >= lo) & (height < hi)].mean() for lo, hi, _ in BANDS]
-        test = np.mean(_digits(predictor, x_test) == y_test)
+        test = np.mean(_read(probs["test"]) == y_test)
         cells = [f"{validation:.2%}", f"{ok.mean():.2%}", *(f"{a:.2%}" for a in by_band)]
         cells += [f"+{int((ok & ~first).sum())} / -{int((first & ~ok).sum())}", f"{test:.2%}"]
         print(f"| {name} | " + " | ".join(cells) + " |", flush=True)
+        if good is not None:
+            print(
+                f"  faithful traces ({int(good.sum()):,} drawings): {ok[good].mean():.2%}; "
+                f"the others ({int((~good).sum()):,}): {ok[~good].mean():.2%}",
+                flush=True,
+            )
         if args.explain and name == args.models[0]:
             _explain(predictor, x[rows], y[rows], ok, len(labels))
 

@@ -166,10 +166,16 @@ def _row(name: str, figures: dict[str, float]) -> str:
     return f"| {name} | " + " | ".join(cells) + " |"
 
 
-def summary(m: dict[str, np.ndarray]) -> dict[str, float]:
-    """The table's figures (shares as fractions)."""
+def faithful(m: dict[str, np.ndarray]) -> np.ndarray:
+    """Per digit of :func:`evaluate`'s measures: is its trace faithful (no hole lost, the same
+    pieces, no loop in a 1, 3, 5 or 7, at most ``UNCOVERED`` of the ink bare)?"""
     wrong_loop = np.isin(m["label"], LOOPLESS) & (m["hole_made"] > 0)
     same_topology = (m["hole_lost"] == 0) & (m["pieces"] == m["trace_pieces"]) & ~wrong_loop
+    return np.asarray(same_topology & (m["uncovered"] <= UNCOVERED))
+
+
+def summary(m: dict[str, np.ndarray]) -> dict[str, float]:
+    """The table's figures (shares as fractions)."""
     return {
         "IoU mean": float(m["iou"].mean()),
         "IoU 5th pct": float(np.percentile(m["iou"], 5)),
@@ -186,7 +192,7 @@ def summary(m: dict[str, np.ndarray]) -> dict[str, float]:
         "uncovered 99th pct": float(np.percentile(m["uncovered"], 99)),
         "uncovered > 5 %": float(np.mean(m["uncovered"] > UNCOVERED)),
         "outside 99th pct": float(np.percentile(m["outside"], 99)),
-        "faithful": float(np.mean(same_topology & (m["uncovered"] <= UNCOVERED))),
+        "faithful": float(np.mean(faithful(m))),
     }
 
 

@@ -87,6 +87,15 @@ def test_the_fidelity_measure_sees_a_loop_opened_and_a_loop_made():
     assert fidelity.measure(disc, _ring(False))["hole_made"] == 1  # a loop round solid ink
 
 
+def test_a_trace_that_opens_a_loop_is_not_faithful():
+    """faithful() is the rule of the fidelity table's last column (select_model.py --faithful)."""
+    y, x = np.mgrid[0:28, 0:28]
+    zero = np.where(np.abs(np.hypot(y - 14, x - 14) - 7) <= 1.2, 255, 0).astype(np.uint8)
+    traces = [fidelity.measure(zero, _ring(gap)) for gap in (False, True)]
+    m = {"label": np.array([0, 0]), **{k: np.array([t[k] for t in traces]) for k in traces[0]}}
+    assert fidelity.faithful(m).tolist() == [True, False]
+
+
 @pytest.mark.parametrize("row", [6246, 27765])  # a 6 and a closed 4
 def test_a_loop_stays_closed_where_the_skeleton_joins_it_by_a_short_step(training, row):
     # The first tracer dropped every path under 6 px, also a short one between two junctions
