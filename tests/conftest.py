@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -69,8 +68,3 @@ def node_tfjs() -> NodeRunner:
         return proc.stdout
 
     return run
-
-
-def read_json_lines(text: str) -> list[dict]:
-    """Parse the JSON-per-line output convention of the tests/js scripts."""
-    return [json.loads(line) for line in text.splitlines() if line.strip().startswith("{")]

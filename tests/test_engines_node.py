@@ -12,7 +12,7 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import read_json_lines
+from _node import read_json_lines
 
 from mnist_widgets.engines import load_engine
 from mnist_widgets.sources import read_artifacts

@@ -11,7 +11,7 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import read_json_lines
+from _node import read_json_lines
 from test_finetuning import drawn
 
 from mnist_widgets import handwriting

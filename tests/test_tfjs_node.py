@@ -13,7 +13,7 @@ import shutil
 import numpy as np
 import pytest
 from _models import WRITER_CASES
-from conftest import read_json_lines
+from _node import read_json_lines
 
 from mnist_widgets.keras_io import load_layers_model, save_layers_model
 from mnist_widgets.tfjs import encode_model
