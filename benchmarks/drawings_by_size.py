@@ -271,9 +271,14 @@ def _resample(points: np.ndarray, spacing: float, rng: np.random.Generator) -> S
 def make_set(n: int, seed: int = 0) -> tuple[list[list[Stroke]], np.ndarray, np.ndarray]:
     """``n`` test digits as mouse drawings: (strokes per drawing, labels, heights)."""
     (_, _), (x_test, y_test) = load_mnist()
-    rows = np.random.default_rng(seed).choice(len(x_test), size=min(n, len(x_test)), replace=False)
+    rows = set_rows(n, seed, len(x_test))
     drawings, heights = mouse_drawings(x_test[rows], seed)
     return drawings, y_test[rows], heights
+
+
+def set_rows(n: int, seed: int, total: int) -> np.ndarray:
+    """The rows of the ``total`` test digits that :func:`make_set` draws, in its order."""
+    return np.random.default_rng(seed).choice(total, size=min(n, total), replace=False)
 
 
 def mouse_drawings(digits: np.ndarray, seed: int) -> tuple[list[list[Stroke]], np.ndarray]:

@@ -21,15 +21,11 @@ from PIL import Image, ImageDraw
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository's benchmarks/
 
+from select_model import read_digits, traces  # scripts/, this script's directory
+
 import mnist_widgets as mw
-from benchmarks.drawings_by_size import digit_strokes, mouse_drawings
+from benchmarks.drawings_by_size import mouse_drawings, set_rows
 from mnist_widgets.preprocessing import prepare_strokes
-
-
-def _read(predictor: mw.Predictor, inputs: np.ndarray) -> np.ndarray:
-    """The digits read, -1 where nothing was classified."""
-    found = predictor.predict_batch(inputs.astype(np.float32), preprocessed=True)
-    return np.array([-1 if p.digit is None else p.digit for p in found])
 
 
 def sheet(images: list[list[np.ndarray]], captions: list[str], path: Path, cols: int = 4) -> None:
@@ -55,19 +51,18 @@ def main() -> None:
     parser.add_argument("--sheet", type=Path, default=Path("build/benchmark-errors.png"))
     args = parser.parse_args()
     (_, _), (x_test, y_test) = mw.load_mnist()
-    # the benchmark's set (benchmarks.drawings_by_size.make_set), with the rows kept
-    rows = np.random.default_rng(args.seed).choice(len(x_test), size=args.n, replace=False)
+    rows = set_rows(args.n, args.seed, len(x_test))  # the benchmark's set, with its rows
     drawings, heights = mouse_drawings(x_test[rows], args.seed)
     predictor = mw.Predictor(args.model)
     drawn = np.stack([prepare_strokes(strokes).input for strokes in drawings])
     labels = y_test[rows]
-    wrong = np.flatnonzero(_read(predictor, drawn) != labels)
-    digits = x_test[rows[wrong]] / 255
-    traces = np.stack([prepare_strokes(digit_strokes(x_test[r])).input for r in rows[wrong]])
+    wrong = np.flatnonzero(read_digits(predictor, drawn) != labels)
+    digits = (x_test[rows[wrong]] / 255).astype(np.float32)
+    traced = traces(x_test[rows[wrong]])
     read = {
-        "undrawn": _read(predictor, digits),
-        "trace": _read(predictor, traces),
-        "drawn": _read(predictor, drawn[wrong]),
+        "undrawn": read_digits(predictor, digits),
+        "trace": read_digits(predictor, traced),
+        "drawn": read_digits(predictor, drawn[wrong]),
     }
     truth = labels[wrong]
     undrawn_wrong = read["undrawn"] != truth
@@ -90,7 +85,7 @@ def main() -> None:
         captions.append(f"#{k} {truth[k]}: undrawn {cells[0]}, trace {cells[1]}, drawn {cells[2]}")
     args.sheet.parent.mkdir(parents=True, exist_ok=True)
     sheet(
-        [[d, t, x] for d, t, x in zip(digits, traces, drawn[wrong], strict=True)],
+        [[d, t, x] for d, t, x in zip(digits, traced, drawn[wrong], strict=True)],
         captions,
         args.sheet,
     )

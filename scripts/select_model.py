@@ -40,8 +40,15 @@ from mnist_widgets.training import split_rows
 SEED = 1  # the training seed whose validation rows are held out (train()'s default 15 %: 9,000)
 
 
-def _digits(predictor: mw.Predictor, inputs: np.ndarray) -> np.ndarray:
-    return np.array([p.digit for p in predictor.predict_batch(inputs, preprocessed=True)])
+def read_digits(predictor: mw.Predictor, inputs: np.ndarray) -> np.ndarray:
+    """The digits ``predictor`` reads in 28x28 ``inputs``, -1 where nothing was classified."""
+    return _read(_probabilities(predictor, inputs))
+
+
+def traces(digits: np.ndarray) -> np.ndarray:
+    """MNIST digits (N, 28, 28 uint8) as the model sees their traces alone: the benchmark
+    tracer's strokes inked by the widget's rendering as they are (no mouse)."""
+    return np.stack([prepare_strokes(digit_strokes(d)).input for d in digits]).astype(np.float32)
 
 
 def _probabilities(predictor: mw.Predictor, inputs: np.ndarray) -> np.ndarray:
@@ -142,9 +149,8 @@ def _explain(
 ) -> None:
     """Split the errors on the drawings by what already goes wrong before the mouse: the digit
     itself (misread undrawn) or its trace (the traced strokes inked as they are, no mouse)."""
-    undrawn = _digits(predictor, (digits / 255).astype(np.float32)) == labels
-    traced = [prepare_strokes(digit_strokes(d)).input for d in digits]
-    trace_ok = _digits(predictor, np.stack(traced).astype(np.float32)) == labels
+    undrawn = read_digits(predictor, (digits / 255).astype(np.float32)) == labels
+    trace_ok = read_digits(predictor, traces(digits)) == labels
     undrawn, trace_ok = np.tile(undrawn, sets), np.tile(trace_ok, sets)
     wrong = ~ok
     print(
