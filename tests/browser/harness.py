@@ -264,10 +264,14 @@ def artifacts_on_failure(
         raise
 
 
-def drag(
-    page: Any, box: dict[str, float], points: list[tuple[float, float]], steps: int = 4
-) -> None:
-    """Press, move through ``points`` (fractions of the element's box) and release the mouse."""
+def drag(page: Any, target: Any, points: list[tuple[float, float]], steps: int = 4) -> None:
+    """Press, move through ``points`` (fractions of the ``target`` locator's box) and release.
+
+    The box is read just before pressing, once the element is in view, has stopped moving and is
+    what the first point would press on: JupyterLab scrolls and lays the notebook out again while
+    cells render, and a box read a moment earlier once dragged over a markdown cell instead.
+    """
+    box = _box_to_press(target, points[0])
 
     def at(p: tuple[float, float]) -> tuple[float, float]:
         return box["x"] + p[0] * box["width"], box["y"] + p[1] * box["height"]
@@ -277,3 +281,23 @@ def drag(
     for p in points[1:]:
         page.mouse.move(*at(p), steps=steps)
     page.mouse.up()
+
+
+_HIT_JS = "(el, [x, y]) => el.contains(document.elementFromPoint(x, y))"
+
+
+def _box_to_press(target: Any, first: tuple[float, float], timeout: float = 15.0) -> dict:
+    """``target``'s box once two reads 0.2 s apart agree and ``first`` lands on it."""
+    deadline = time.monotonic() + timeout
+    previous = None
+    while True:
+        target.scroll_into_view_if_needed()
+        box = target.bounding_box()
+        if box is not None and box == previous:
+            point = [box["x"] + first[0] * box["width"], box["y"] + first[1] * box["height"]]
+            if target.evaluate(_HIT_JS, point):
+                return box
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{target} never stood still under the mouse: {box}")
+        previous = box
+        target.page.wait_for_timeout(200)

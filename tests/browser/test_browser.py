@@ -61,19 +61,19 @@ def test_drawing_one_then_zero(lab):
         box = canvas.bounding_box()
         assert box is not None and abs(box["width"] - 280) < 2 and abs(box["height"] - 280) < 2
 
-        drag(page, box, ONE, steps=15)
+        drag(page, canvas, ONE, steps=15)
         expect(prediction).to_have_text("1", timeout=20_000)
 
         page.get_by_role("button", name="Clear").click()
         expect(prediction).to_have_text("", timeout=10_000)
 
-        drag(page, box, ZERO, steps=3)
+        drag(page, canvas, ZERO, steps=3)
         expect(prediction).to_have_text("0", timeout=20_000)
 
         if lab.app == "lab" and os.environ.get("MNIST_WIDGETS_SCREENSHOT") == "1":
             page.get_by_role("button", name="Clear").click()
             expect(prediction).to_have_text("", timeout=10_000)
-            drag(page, box, SEVEN, steps=10)
+            drag(page, canvas, SEVEN, steps=10)
             expect(prediction).to_have_text("7", timeout=20_000)
             page.mouse.move(box["x"] - 40, box["y"] - 40)  # no hover effects in the picture
             out = REPO_ROOT / "docs" / "images" / "widget.png"
@@ -103,14 +103,12 @@ def test_drawing_in_the_04_tutorial(tmp_path):
         prediction = page.locator(".mnist-widgets-prediction").first
         canvas.scroll_into_view_if_needed()
         expect(prediction).to_have_text("", timeout=10_000)
-        box = canvas.bounding_box()
-        assert box is not None
 
-        drag(page, box, ONE, steps=15)
+        drag(page, canvas, ONE, steps=15)
         expect(prediction).to_have_text("1", timeout=20_000)
         page.get_by_role("button", name="Clear").first.click()
         expect(prediction).to_have_text("", timeout=10_000)
-        drag(page, box, ZERO, steps=3)
+        drag(page, canvas, ZERO, steps=3)
         expect(prediction).to_have_text("0", timeout=20_000)
 
 

@@ -68,13 +68,10 @@ def _visit(browser, server, *, expect_source: str, draw_zero: bool = True) -> No
     assert page.locator('[data-mime-type="application/vnd.jupyter.stderr"]').count() == 0
     canvas = page.locator(".mnist-widgets-canvas").first
     prediction = page.locator(".mnist-widgets-prediction").first
-    canvas.scroll_into_view_if_needed()
-    box = canvas.bounding_box()
-    assert box is not None
     for points, label, steps in [(ONE, "1", 15), (ZERO, "0", 3)][: 2 if draw_zero else 1]:
         page.get_by_role("button", name="Clear").first.click()  # each drawing on a blank canvas
         expect(prediction).to_have_text("", timeout=10_000)
-        drag(page, box, points, steps=steps)
+        drag(page, canvas, points, steps=steps)
         expect(prediction).to_have_text(label, timeout=30_000)
 
 

@@ -70,10 +70,7 @@ def test_teach_in_the_browser_then_click_a_correction(server, profile):
         status = bar.locator("small")
         expect(status).to_contain_text("10 kept")
         canvas = page.locator(".mnist-widgets-canvas").first
-        canvas.scroll_into_view_if_needed()
-        box = canvas.bounding_box()
-        assert box is not None
-        drag(page, box, FLAGGED_ONE, steps=8)
+        drag(page, canvas, FLAGGED_ONE, steps=8)
         one = bar.get_by_role("button", name="1", exact=True)
         expect(one).to_be_enabled(timeout=30_000)
         one.click()

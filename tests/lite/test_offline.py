@@ -82,12 +82,9 @@ def _draw(page: Any, points: list[tuple[float, float]], label: str) -> None:
 
     canvas = page.locator(".mnist-widgets-canvas").first
     prediction = page.locator(".mnist-widgets-prediction").first
-    canvas.scroll_into_view_if_needed()
-    box = canvas.bounding_box()
-    assert box is not None
     page.get_by_role("button", name="Clear").first.click()
     expect(prediction).to_have_text("", timeout=10_000)
-    drag(page, box, points, steps=15)
+    drag(page, canvas, points, steps=15)
     expect(prediction).to_have_text(label, timeout=30_000)
 
 
